@@ -1,0 +1,115 @@
+/**
+ * The typed configuration the daemon acts on, compiled from the lossless ntp.conf tree.
+ *
+ * The tree (see tree.ts) is what the CLI and the web page edit; this model is a read-only
+ * view of it for the daemon. Every value carries the position it came from so that run-time
+ * messages ("restrict at /etc/gnomon/ntp.conf:7:1 ...") can point back into the file.
+ */
+
+/** Where a value came from, 1-based like compilers print it. */
+export interface SourcePosition {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+}
+
+/** A located problem in a config file. `code` is stable; tests and tools may match on it. */
+export interface ConfigDiagnostic {
+  readonly severity: 'error' | 'warning';
+  readonly code: string;
+  readonly message: string;
+  /** What to do about it, phrased for an administrator. */
+  readonly hint?: string;
+  readonly directive?: string;
+  readonly at: SourcePosition;
+}
+
+/** ntpd's restrict flags (ntp_acc(5)); `version` = only the current NTP version is served. */
+export const RESTRICT_FLAGS = [
+  'ignore', 'kod', 'limited', 'lowpriotrap', 'nomodify', 'noquery', 'nopeer', 'noserve',
+  'notrap', 'notrust', 'version', 'nomrulist', 'noepeer',
+] as const;
+export type RestrictFlag = (typeof RESTRICT_FLAGS)[number];
+
+export interface RestrictRule {
+  /** `default` = the catch-all; `source` = template for addresses of configured servers/peers. */
+  readonly kind: 'default' | 'source' | 'address';
+  /** Which families a `default`/`source` rule covers (`restrict -4 default` → 'ipv4'). */
+  readonly family: 'any' | 'ipv4' | 'ipv6';
+  /** Normalised address text for kind 'address' (e.g. "10.0.0.0", "2001:db8::"). */
+  readonly address?: string;
+  /** Prefix length for kind 'address' (from `/len` or `mask M`; a bare host is 32 or 128). */
+  readonly prefixLength?: number;
+  readonly flags: readonly RestrictFlag[];
+  readonly at: SourcePosition;
+}
+
+/** ntpd's `discard average A minimum M monitor N` (ntp_misc(5)); all values as ntpd reads them. */
+export interface DiscardSettings {
+  /** log2 of the minimum average headway between packets from one client, seconds (ntpd default 3 = 8 s). */
+  readonly averageLog2S: number;
+  /** log2 of the minimum interval between two packets from one client, seconds (ntpd default 1 = 2 s). */
+  readonly minimumLog2S: number;
+  /** ntpd's discard probability knob (default 3000); accepted and kept for ntpq, not used by the table. */
+  readonly monitor: number;
+}
+
+/** Client table (ntpd's MRU list). Memory is fixed at start-up: `mru maxdepth N` entries. */
+export interface MruSettings {
+  readonly maxdepth: number;
+}
+
+/** One `server`/`pool`/`peer` line. Refclocks use the 127.127.T.U pseudo-address as in ntpd. */
+export interface AssociationLine {
+  readonly kind: 'server' | 'pool' | 'peer';
+  /** Host name or address as written. */
+  readonly host: string;
+  /** Set when host is 127.127.T.U: driver type T and unit U. */
+  readonly refclock?: { readonly type: number; readonly unit: number };
+  readonly iburst: boolean;
+  readonly burst: boolean;
+  readonly prefer: boolean;
+  readonly noselect: boolean;
+  readonly true: boolean;
+  readonly minpoll?: number;
+  readonly maxpoll?: number;
+  readonly version?: number;
+  readonly key?: number;
+  readonly autokey: boolean;
+  readonly at: SourcePosition;
+}
+
+/** A `fudge 127.127.T.U ...` line. */
+export interface FudgeLine {
+  readonly refclock: { readonly type: number; readonly unit: number };
+  /** Stratum the refclock claims (0-15). */
+  readonly stratum?: number;
+  /** Seconds added to the refclock's time (ntpd time1). */
+  readonly time1S?: number;
+  /** Seconds, driver-specific (ntpd time2; the NMEA driver's per-receiver delay). */
+  readonly time2S?: number;
+  /** Up to four ASCII characters. */
+  readonly refid?: string;
+  readonly flags: { readonly flag1?: boolean; readonly flag2?: boolean; readonly flag3?: boolean; readonly flag4?: boolean };
+  readonly at: SourcePosition;
+}
+
+export interface GnomonConfig {
+  /** Addresses to bind; empty = the default (127.0.0.1 for development, see daemon). */
+  readonly listen: readonly { readonly address: string; readonly at: SourcePosition }[];
+  /** UDP port for NTP (`port N`, as in chrony); 123 when absent. */
+  readonly port: number;
+  readonly restrict: readonly RestrictRule[];
+  readonly discard: DiscardSettings;
+  readonly mru: MruSettings;
+  readonly associations: readonly AssociationLine[];
+  readonly fudge: readonly FudgeLine[];
+  readonly driftfile?: string;
+  readonly logfile?: string;
+  /** Unprivileged user to switch to after binding (`user NAME`, as chrony's directive). */
+  readonly user?: string;
+}
+
+export const DEFAULT_DISCARD: DiscardSettings = { averageLog2S: 3, minimumLog2S: 1, monitor: 3000 };
+export const DEFAULT_MRU: MruSettings = { maxdepth: 8192 };
+export const DEFAULT_NTP_PORT = 123;
