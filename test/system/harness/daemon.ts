@@ -1,0 +1,150 @@
+// The built Gnomon daemon as a child process:
+//   node dist/src/cli/main.js serve --config FILE --listen ADDR:PORT
+// Ready when it logs (pino: one JSON object per stdout line) {"msg":"listening","address":...,"port":...}.
+// Stopped with SIGTERM; it must exit 0 within 5 s.
+// Also: a scripted fake responder (fake-server.mjs) started the same way, to check how peers classify replies.
+import { existsSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Netns } from './netns.js';
+import { LongRunning, TempDir } from './process.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const GNOMON_MAIN = fileURLToPath(new URL('../../../dist/src/cli/main.js', import.meta.url));
+const FAKE_SERVER = fileURLToPath(new URL('./fake-server.mjs', import.meta.url));
+
+export type LogLine = Record<string, unknown> & { msg?: unknown };
+
+/** The stdout lines that parse as JSON objects (pino's log lines). */
+export function parseLogLines(stdout: string): LogLine[] {
+  const lines: LogLine[] = [];
+  for (const text of stdout.split('\n')) {
+    if (!text.startsWith('{')) continue;
+    try {
+      const value: unknown = JSON.parse(text);
+      if (typeof value === 'object' && value !== null) lines.push(value as LogLine);
+    } catch {
+      // a partial or non-JSON line
+    }
+  }
+  return lines;
+}
+
+function isListeningLine(text: string): boolean {
+  return parseLogLines(text)[0]?.msg === 'listening';
+}
+
+/** Starts `node ARGS` (in `ns` when given) and waits for its {"msg":"listening"} line; throws with its output if not. */
+async function startListening(what: string, args: readonly string[], ns: Netns | undefined, timeoutMs: number,
+  context: string): Promise<{ proc: LongRunning; line: LogLine }> {
+  const proc = ns === undefined ? await LongRunning.start(process.execPath, args, { cwd: REPO_ROOT })
+    : await ns.start(process.execPath, args, { cwd: REPO_ROOT });
+  const text = await proc.waitForStdoutLine(isListeningLine, timeoutMs);
+  if (text === undefined) {
+    const why = proc.exitStatus !== undefined ? 'exited before logging "listening"'
+      : `logged no "listening" within ${timeoutMs} ms`;
+    await proc.stop('SIGKILL', 2000);
+    throw new Error(`${what} ${why}${context}\n${proc.describe()}`);
+  }
+  return { proc, line: parseLogLines(text)[0] ?? {} };
+}
+
+export interface GnomonOptions {
+  /** ntp.conf text; written to a private temp dir. */
+  config: string;
+  /** ADDR:PORT for --listen, e.g. "127.0.0.1:11200" (inside a namespace: "127.0.0.1:123"). */
+  listen: string;
+  ns?: Netns;
+  /** How long to wait for the "listening" line (default 10 s). */
+  readyTimeoutMs?: number;
+}
+
+export class GnomonDaemon {
+  private constructor(readonly proc: LongRunning, readonly dir: TempDir, readonly configFile: string,
+    readonly address: string, readonly port: number) {}
+
+  static async start(options: GnomonOptions): Promise<GnomonDaemon> {
+    if (!existsSync(GNOMON_MAIN)) {
+      throw new Error(`${GNOMON_MAIN} does not exist: build first (npx tsc -p tsconfig.build.json)`);
+    }
+    const dir = new TempDir('gnm-daemon-');
+    const configFile = dir.file('ntp.conf');
+    writeFileSync(configFile, options.config.endsWith('\n') ? options.config : `${options.config}\n`);
+    const args = [GNOMON_MAIN, 'serve', '--config', configFile, '--listen', options.listen];
+    let started;
+    try {
+      started = await startListening('gnomon', args, options.ns, options.readyTimeoutMs ?? 10_000,
+        ` (config:\n${options.config}\n)`);
+    } catch (err) {
+      dir.remove();
+      throw err;
+    }
+    const [fallbackAddress, fallbackPort] = splitListen(options.listen);
+    const { address, port } = started.line;
+    return new GnomonDaemon(started.proc, dir, configFile, typeof address === 'string' ? address : fallbackAddress,
+      typeof port === 'number' ? port : fallbackPort);
+  }
+
+  /** Every JSON log line so far. */
+  get logs(): LogLine[] {
+    return parseLogLines(this.proc.stdout);
+  }
+
+  /** Output so far (logs and stderr) for assertion messages. */
+  describe(): string {
+    return this.proc.describe();
+  }
+
+  /**
+   * SIGTERM; throws unless the daemon exits with code 0 within 5 s (it is SIGKILLed after that).
+   * The temp dir is removed either way.
+   */
+  async stop(): Promise<void> {
+    const end = await this.proc.stop('SIGTERM', 5000);
+    this.dir.remove();
+    if (end.killed || end.code !== 0) {
+      const how = end.killed ? 'did not exit within 5 s of SIGTERM (SIGKILLed)'
+        : `exited with ${end.code ?? end.signal} after SIGTERM, not 0`;
+      throw new Error(`gnomon ${how}\n${this.proc.describe()}`);
+    }
+  }
+}
+
+function splitListen(listen: string): [string, number] {
+  const i = listen.lastIndexOf(':');
+  return [listen.slice(0, i).replace(/^\[|\]$/g, ''), Number(listen.slice(i + 1))];
+}
+
+/** An ntp.conf for a synchronised server on the local clock driver at `stratum`, listening on 127.0.0.1:port. */
+export function localClockConfig(port: number, stratum: number, extra: readonly string[] = []): string {
+  return [
+    'server 127.127.1.0',
+    `fudge 127.127.1.0 stratum ${stratum}`,
+    'restrict default',
+    `port ${port}`,
+    'interface listen 127.0.0.1',
+    ...extra,
+  ].join('\n');
+}
+
+/** An ntp.conf with no reference at all: the server answers unsynchronised (LI=3, stratum 16). */
+export function unsynchronisedConfig(port: number, extra: readonly string[] = []): string {
+  return ['restrict default', `port ${port}`, 'interface listen 127.0.0.1', ...extra].join('\n');
+}
+
+export type FakeReplyKind = 'kod-rate' | 'unsync-stratum16' | 'unsync-stratum0';
+
+/** The scripted responder of fake-server.mjs: answers every client request with one fixed kind of reply. */
+export class FakeServer {
+  private constructor(readonly proc: LongRunning) {}
+
+  static async start(kind: FakeReplyKind, address: string, port: number, ns?: Netns): Promise<FakeServer> {
+    const { proc } = await startListening(`fake NTP server (${kind})`, [FAKE_SERVER, address, String(port), kind], ns,
+      5000, '');
+    return new FakeServer(proc);
+  }
+
+  async stop(): Promise<void> {
+    const end = await this.proc.stop('SIGTERM', 5000);
+    if (end.killed || end.code !== 0) throw new Error(`fake server did not stop cleanly\n${this.proc.describe()}`);
+  }
+}
