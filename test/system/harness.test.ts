@@ -8,7 +8,7 @@ import { FakeServer } from './harness/daemon.js';
 import { Netns } from './harness/netns.js';
 import { ntpdateQuery, ntpdig } from './harness/ntpsec.js';
 import { describeRun, Teardown } from './harness/process.js';
-import { buildNtpPacket, describeReplies, exchange, kissCode, MODE, query } from './harness/udp.js';
+import { buildNtpPacket, describeReplies, exchange, MODE, query } from './harness/udp.js';
 
 const SYNCED_PORT = 11290;
 const RATELIMITED_PORT = 11291;
