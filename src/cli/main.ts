@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+/**
+ * The `gnomon` command: one entry point for the daemon and the administrator's tools.
+ */
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { processIo, type CliIo } from './io.js';
+
+const HELP = `gnomon - GPS-disciplined stratum-1 NTP server
+
+usage: gnomon <command> [options]
+
+commands:
+  serve [--config FILE] [--listen ADDR[:PORT]]... [--user NAME]
+        run the NTP server in the foreground (SIGHUP reloads the config, SIGTERM stops);
+        without --config it runs the embedded default (local clock, 127.0.0.1:11123)
+  query HOST... [--port N] [--samples K] [--json]
+        ask NTP servers for the time once, like ntpdate -q (works while a daemon holds port 123)
+  config validate [--config FILE] [--json]
+        check an ntp.conf-style file and print every error with file:line:column
+
+options:
+  -h, --help     this help (also: gnomon <command> --help)
+  -V, --version  print the version
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      io.stdout(HELP);
+      return command === undefined ? 2 : 0;
+    case '-V':
+    case '--version':
+      io.stdout(`gnomon ${version()}\n`);
+      return 0;
+    case 'serve':
+      return serveCommand(rest, io);
+    case 'query': {
+      const { queryCommand } = await import('./query.js');
+      return queryCommand(rest, io);
+    }
+    case 'config': {
+      const { configCommand } = await import('./config.js');
+      return configCommand(rest, io);
+    }
+    default:
+      io.stderr(`gnomon: unknown command "${command}"\n${HELP}`);
+      return 2;
+  }
+}
+
+async function serveCommand(argv: string[], io: CliIo): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string', short: 'c' },
+        listen: { type: 'string', short: 'l', multiple: true, default: [] },
+        user: { type: 'string', short: 'u' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    io.stderr(`gnomon serve: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (values.help) {
+    io.stdout(HELP);
+    return 0;
+  }
+  const { serve } = await import('../daemon/serve.js');
+  try {
+    return await serve({ configPath: values.config, listen: values.listen ?? [], user: values.user });
+  } catch (err) {
+    io.stderr(`gnomon serve: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+// Run when executed (bin link or `node dist/src/cli/main.js`), not when imported by tests.
+function invokedDirectly(): boolean {
+  try {
+    return realpathSync(process.argv[1] ?? '') === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+if (invokedDirectly()) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  }, (err: Error) => {
+    process.stderr.write(`gnomon: ${err.stack ?? err.message}\n`);
+    process.exitCode = 1;
+  });
+}

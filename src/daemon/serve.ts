@@ -1,0 +1,169 @@
+/**
+ * `gnomon serve`: wires config, clocks, reference, access control and the UDP shell together,
+ * and owns the process's lifecycle (signals, reload, privilege drop).
+ *
+ * Start-up fails loudly (bad config, address in use: the message names the file:line or the
+ * address and exits non-zero); run-time problems are logged once and survived.
+ */
+import { randomInt } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, formatDiagnostic } from '../config/load.js';
+import type { ConfigDiagnostic, GnomonConfig } from '../config/model.js';
+import { systemMonotonicClock, systemRealtimeClock } from '../clock/posix.js';
+import { Timescale } from '../clock/timescale.js';
+import { newTimeSpec } from '../clock/clock.js';
+import { ntpFractionOf, ntpSecondsOf } from '../clock/timescale.js';
+import { ServerCounters } from '../server/counters.js';
+import { ServerStateCell } from '../server/state.js';
+import { RestrictTable } from '../server/access/restrict.js';
+import { RateLimiter } from '../server/access/ratelimit.js';
+import { NtpRequestHandler } from '../server/handler/handler.js';
+import { NtpUdpServer, type ListenAddress } from '../server/udp.js';
+import { createLogger } from './log.js';
+import { listenAddresses } from './listen.js';
+import { planReference, snapshotFor, type ReferencePlan } from './reference.js';
+import { dropPrivileges } from './privileges.js';
+import { isIP } from 'node:net';
+
+/** The configuration compiled into the package: what `npm start` runs. */
+export const EMBEDDED_CONFIG = fileURLToPath(new URL('../../../config/gnomon.conf', import.meta.url));
+
+export interface ServeOptions {
+  readonly configPath?: string;
+  /** `--listen` values; override the config's addresses. */
+  readonly listen: readonly string[];
+  /** `--user`: overrides the config's `user`. */
+  readonly user?: string;
+}
+
+/** How often the local-clock reference refreshes its reference time, ms (ntpd polls LOCAL every 64 s). */
+const LOCAL_REFRESH_MS = 16_000;
+
+
+async function loadOrExplain(path: string): Promise<{ config?: GnomonConfig; diagnostics: readonly ConfigDiagnostic[] }> {
+  return loadConfig(path);
+}
+
+export async function serve(opts: ServeOptions): Promise<number> {
+  const configPath = opts.configPath ?? EMBEDDED_CONFIG;
+  const first = await loadOrExplain(configPath);
+  for (const d of first.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
+  if (!first.config) {
+    process.stderr.write(`gnomon: ${configPath} has errors; not starting (run \`gnomon config validate --config ${configPath}\`)\n`);
+    return 1;
+  }
+  let config = first.config;
+  const log = createLogger(config.logfile);
+  for (const d of first.diagnostics) log.warn({ code: d.code, at: d.at }, d.message);
+
+  const realtime = systemRealtimeClock();
+  const monotonic = systemMonotonicClock();
+  const timescale = new Timescale(realtime);
+  const precision = timescale.precisionLog2S;
+  log.info({ clock: realtime.source, resolutionNs: Math.round(realtime.resolutionNs), precision }, 'clock');
+
+  const nowNtp = () => {
+    const t = newTimeSpec();
+    timescale.read(t);
+    return { seconds: ntpSecondsOf(t), fraction: ntpFractionOf(t) };
+  };
+  let plan = planReference(config);
+  const state = new ServerStateCell(snapshotFor(plan, precision, nowNtp()));
+  const announce = (p: ReferencePlan) => {
+    if (p.unsupported.length > 0) log.warn({ refclocks: p.unsupported }, 'refclock drivers for these are not in this version; ignored');
+    log.info({ reference: p.kind, stratum: state.snapshot.stratum, leap: state.snapshot.leap }, p.kind === 'local'
+      ? 'serving the local clock as reference' : 'no reference configured: serving as unsynchronised (LI=3, stratum 16)');
+  };
+  announce(plan);
+
+  const counters = new ServerCounters();
+  const build = (c: GnomonConfig) => ({
+    restrict: new RestrictTable(c.restrict, sourceAddresses(c)),
+    limiter: new RateLimiter({ ...c.discard, capacity: c.mru.maxdepth }, randomInt(2 ** 31)),
+  });
+  const access = build(config);
+  const handler = new NtpRequestHandler(timescale, state, access.restrict, access.limiter, counters);
+  const udp = new NtpUdpServer(handler, timescale, monotonic, (where, err) => log.error({ where, err: err.message }, 'socket error'));
+
+  let addresses: ListenAddress[];
+  try {
+    addresses = listenAddresses(config, opts.listen);
+    await udp.listen(addresses);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { listenAddress?: string };
+    const hint = e.code === 'EACCES' ? ' (port 123 needs root or CAP_NET_BIND_SERVICE)'
+      : e.code === 'EADDRINUSE' ? ' (another NTP server, e.g. ntpd, chronyd or systemd-timesyncd, holds it)' : '';
+    log.fatal({ code: e.code, address: e.listenAddress }, `cannot listen on ${e.listenAddress ?? ''}: ${e.message}${hint}`);
+    process.stderr.write(`gnomon: cannot listen on ${e.listenAddress ?? opts.listen.join(',')}: ${e.message}${hint}\n`);
+    await udp.close();
+    return 1;
+  }
+  for (const a of udp.boundAddresses()) log.info({ address: a.address, port: a.port }, 'listening');
+
+  const user = opts.user ?? config.user;
+  if (user) {
+    try {
+      const ids = dropPrivileges(user);
+      if (ids) log.info({ user, uid: ids.uid, gid: ids.gid }, 'dropped privileges');
+    } catch (err) {
+      log.fatal({ user }, (err as Error).message);
+      await udp.close();
+      return 1;
+    }
+  }
+
+  const refresh = setInterval(() => {
+    if (plan.kind === 'local') state.publish(snapshotFor(plan, precision, nowNtp()));
+  }, LOCAL_REFRESH_MS);
+  refresh.unref();
+
+  let reloading = Promise.resolve();
+  const reload = async (): Promise<void> => {
+    const next = await loadOrExplain(configPath);
+    if (!next.config) {
+      log.error({ file: configPath, errors: next.diagnostics.map(formatDiagnostic) },
+        'reload refused: the new config has errors; still running the previous one');
+      return;
+    }
+    for (const d of next.diagnostics) log.warn({ code: d.code, at: d.at }, d.message);
+    const nextAddresses = listenAddresses(next.config, opts.listen);
+    try {
+      await udp.listen(nextAddresses);
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'reload refused: cannot listen on the new addresses; still running the previous config');
+      await udp.closeExcept(addresses);
+      return;
+    }
+    await udp.closeExcept(nextAddresses);
+    addresses = nextAddresses;
+    config = next.config;
+    const a = build(config);
+    handler.reconfigure(a.restrict, a.limiter);
+    plan = planReference(config);
+    state.publish(snapshotFor(plan, precision, nowNtp()));
+    announce(plan);
+    log.info({ file: configPath, listening: udp.boundAddresses() }, 'configuration reloaded');
+  };
+
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal, counters: { ...counters }, sendErrors: udp.sendErrors }, 'stopping');
+      clearInterval(refresh);
+      process.off('SIGHUP', onHup);
+      void reloading.finally(() => udp.close()).then(() => resolve(0));
+    };
+    const onHup = () => {
+      log.info({ file: configPath }, 'SIGHUP: reloading configuration');
+      reloading = reloading.then(reload).catch((err: Error) => log.error({ err: err.message }, 'reload failed'));
+    };
+    process.on('SIGHUP', onHup);
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+/** Literal addresses of configured servers and peers, for `restrict source` (names come with DNS, later). */
+function sourceAddresses(c: GnomonConfig): string[] {
+  return c.associations.filter((a) => !a.refclock && isIP(a.host) !== 0).map((a) => a.host);
+}
+

@@ -1,0 +1,31 @@
+/**
+ * What happened to received packets, counted (never logged) in the hot path.
+ * Names follow ntpd's `sysstats` so ntpq can show them later (issue: mode 6).
+ */
+export class ServerCounters {
+  /** Every datagram handed to the handler. */
+  received = 0;
+  /** Packets of the current version (4). */
+  currentVersion = 0;
+  /** Packets of versions 1-3. */
+  olderVersion = 0;
+  /** Too short, bad version, malformed extension fields or MAC. */
+  badFormat = 0;
+  /** MAC present but not verifiable (answered with crypto-NAK). */
+  authFailed = 0;
+  /** Modes the server does not answer (or not yet), and refused peering. */
+  declined = 0;
+  /** Dropped or refused by a restrict rule (ignore, noserve, notrust, version). */
+  restricted = 0;
+  /** Over the rate limit of a `limited` rule. */
+  rateLimited = 0;
+  /** Kiss-o'-death replies sent (RATE, DENY, RSTR). */
+  kodSent = 0;
+  /** Time replies sent (mode 4 and mode 2). */
+  processed = 0;
+
+  reset(): void {
+    this.received = this.currentVersion = this.olderVersion = this.badFormat = this.authFailed = 0;
+    this.declined = this.restricted = this.rateLimited = this.kodSent = this.processed = 0;
+  }
+}

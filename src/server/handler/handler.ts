@@ -1,0 +1,160 @@
+/**
+ * The server's per-packet logic (pure: bytes in, bytes out; ARCHITECTURE.md principles 1 and 6).
+ *
+ * Order of work: cheapest checks first (length, version, mode, restrict, rate limit), then the
+ * reply is assembled from the pre-encoded state template and the transmit timestamp is written
+ * last. Nothing here allocates or throws for any input; outcomes are counted.
+ * The reply is never longer than the request (48 bytes, or 52 for a crypto-NAK, which only
+ * answers requests that carried a MAC of at least 20 bytes).
+ */
+import { LeapIndicator, Mode, NTP_HEADER_LENGTH, NTP_OLDEST_VERSION, NTP_VERSION, KissCode } from '../../ntp/constants.js';
+import { TRAILER_MALFORMED, scanTrailer } from '../../ntp/packet.js';
+import type { ServerCounters } from '../counters.js';
+import type { ServerStateCell } from '../state.js';
+import { RestrictBits, type RestrictTable } from '../access/restrict.js';
+import { RateVerdict, type RateLimiter } from '../access/ratelimit.js';
+
+/** Writes "now" on the served timescale as a big-endian NTP timestamp (the Timescale does). */
+export interface TransmitClock {
+  writeNtp(buf: Buffer, offset: number): void;
+}
+
+/** Where the request came from and when it arrived; filled by the IO shell, reused per packet. */
+export interface RequestMeta {
+  /** Source address as text (dgram's rinfo.address). */
+  address: string;
+  /** Receive timestamp on the served timescale, NTP seconds (u32) and fraction (u32). */
+  rxSeconds: number;
+  rxFraction: number;
+  /** Monotonic seconds at arrival, for rate limiting. */
+  monoS: number;
+}
+
+export class NtpRequestHandler {
+  constructor(
+    private readonly clock: TransmitClock,
+    private readonly state: ServerStateCell,
+    private restrict: RestrictTable,
+    private rateLimiter: RateLimiter,
+    readonly counters: ServerCounters,
+  ) {}
+
+  /** Swaps access control on reload; the socket and the counters stay. */
+  reconfigure(restrict: RestrictTable, rateLimiter: RateLimiter): void {
+    this.restrict = restrict;
+    this.rateLimiter = rateLimiter;
+  }
+
+  /** The rate-limit table in use (the MRU list and status pages read it). */
+  get clients(): RateLimiter {
+    return this.rateLimiter;
+  }
+
+  /**
+   * Handles one datagram. Writes the reply into `out` (at least 52 bytes) and returns its
+   * length, or 0 when nothing is to be sent.
+   */
+  handle(req: Buffer, length: number, meta: RequestMeta, out: Buffer): number {
+    const c = this.counters;
+    c.received++;
+    if (length < NTP_HEADER_LENGTH) {
+      // Mode 6 (ntpq) requests are shorter; they are routed here once the control protocol exists.
+      c.badFormat++;
+      return 0;
+    }
+    const b0 = req[0]!;
+    const version = (b0 >> 3) & 7;
+    let mode = b0 & 7;
+    if (version < NTP_OLDEST_VERSION || version > NTP_VERSION) {
+      c.badFormat++;
+      return 0;
+    }
+    // NTPv1 had no mode field; ntpd treats mode 0 from a v1 sender as a client request.
+    if (mode === Mode.Reserved && version === 1) mode = Mode.Client;
+    if (mode !== Mode.Client && mode !== Mode.SymmetricActive) {
+      c.declined++;
+      return 0;
+    }
+    if (version === NTP_VERSION) c.currentVersion++;
+    else c.olderVersion++;
+
+    const bits = this.restrict.lookup(meta.address);
+    if ((bits & RestrictBits.ignore) !== 0) {
+      c.restricted++;
+      return 0;
+    }
+    const verdict = this.rateLimiter.observe(meta.address, meta.monoS);
+    const macAt = scanTrailer(req, length, version);
+    if (macAt === TRAILER_MALFORMED) {
+      c.badFormat++;
+      return 0;
+    }
+    const hasMac = macAt < length;
+
+    if ((bits & RestrictBits.noserve) !== 0 || ((bits & RestrictBits.version) !== 0 && version !== NTP_VERSION)) {
+      c.restricted++;
+      return (bits & RestrictBits.kod) !== 0 && verdict !== RateVerdict.Limited ? this.kiss(req, out, KissCode.DENY, 0) : 0;
+    }
+    // No keys exist yet, so no packet is authenticated: notrust refuses everything it covers.
+    if ((bits & RestrictBits.notrust) !== 0) {
+      c.restricted++;
+      return (bits & RestrictBits.kod) !== 0 && verdict !== RateVerdict.Limited ? this.kiss(req, out, KissCode.RSTR, 0) : 0;
+    }
+    if ((bits & RestrictBits.limited) !== 0 && verdict !== RateVerdict.Accept) {
+      c.rateLimited++;
+      if ((bits & RestrictBits.kod) !== 0 && verdict === RateVerdict.LimitedSendKod && mode === Mode.Client) {
+        return this.kiss(req, out, KissCode.RATE, this.rateLimiter.averageLog2S);
+      }
+      return 0;
+    }
+    let replyMode: number = Mode.Server;
+    if (mode === Mode.SymmetricActive) {
+      // An unconfigured peer would mobilise an ephemeral association: only without nopeer/noepeer.
+      if ((bits & (RestrictBits.nopeer | RestrictBits.noepeer)) !== 0) {
+        c.declined++;
+        return 0;
+      }
+      replyMode = Mode.SymmetricPassive;
+    }
+
+    const s = this.state;
+    s.template.copy(out, 1, 1, 24);
+    out[0] = s.leapBits | (version << 3) | replyMode;
+    out[2] = req[2]!; // poll: echoed, as ntpd and chrony do
+    req.copy(out, 24, 40, 48); // origin = the request's transmit timestamp
+    out.writeUInt32BE(meta.rxSeconds, 32);
+    out.writeUInt32BE(meta.rxFraction, 36);
+    if (hasMac) {
+      // RFC 5905 crypto-NAK: header + a zero key ID. (Symmetric keys arrive with authentication.)
+      c.authFailed++;
+      out.writeUInt32BE(0, 48);
+      this.clock.writeNtp(out, 40);
+      c.processed++;
+      return NTP_HEADER_LENGTH + 4;
+    }
+    this.clock.writeNtp(out, 40); // last: as close to the send as this layer can get
+    c.processed++;
+    return NTP_HEADER_LENGTH;
+  }
+
+  /**
+   * A kiss-o'-death as ntpd sends it: LI=3, stratum 0, the code as refid, and the client's own
+   * transmit timestamp in origin/receive/transmit so it carries no usable time.
+   */
+  private kiss(req: Buffer, out: Buffer, code: number, pollLog2S: number): number {
+    const version = (req[0]! >> 3) & 7;
+    const mode = (req[0]! & 7) === Mode.SymmetricActive ? Mode.SymmetricPassive : Mode.Server;
+    out[0] = (LeapIndicator.Unsynchronised << 6) | (version << 3) | mode;
+    out[1] = 0;
+    out[2] = Math.max((req[2]! << 24) >> 24, pollLog2S) & 0xff;
+    out[3] = this.state.template[3]!;
+    out.fill(0, 4, 12);
+    out.writeUInt32BE(code, 12);
+    out.fill(0, 16, 24);
+    req.copy(out, 24, 40, 48);
+    req.copy(out, 32, 40, 48);
+    req.copy(out, 40, 40, 48);
+    this.counters.kodSent++;
+    return NTP_HEADER_LENGTH;
+  }
+}

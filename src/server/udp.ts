@@ -1,0 +1,108 @@
+/**
+ * The portable IO shell around the request handler: node:dgram sockets.
+ *
+ * The receive timestamp is taken first thing in the 'message' callback. That is as early as
+ * node:dgram allows, and it still carries the event loop's wake-up (~120-650 µs here,
+ * PLATFORM.md); kernel timestamps need the batched fast path (a later issue).
+ * Replies go out of a small ring of preallocated buffers: dgram may queue a send, so the buffer
+ * of a queued reply must not be reused by the next packet.
+ */
+import dgram from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import type { MonotonicClock, TimeSpec } from '../clock/clock.js';
+import { newTimeSpec } from '../clock/clock.js';
+import type { Timescale } from '../clock/timescale.js';
+import { ntpFractionOf, ntpSecondsOf } from '../clock/timescale.js';
+import type { NtpRequestHandler, RequestMeta } from './handler/handler.js';
+
+const RING = 256;
+/** Largest reply the handler writes (header + crypto-NAK). */
+const REPLY_BYTES = 64;
+
+export interface ListenAddress {
+  readonly address: string;
+  readonly port: number;
+}
+
+export class NtpUdpServer {
+  private readonly sockets = new Map<string, dgram.Socket>();
+  private readonly ring: Buffer[] = Array.from({ length: RING }, () => Buffer.alloc(REPLY_BYTES));
+  private next = 0;
+  private readonly rxSpec: TimeSpec = newTimeSpec();
+  private readonly mono: TimeSpec = newTimeSpec();
+  private readonly meta: RequestMeta = { address: '', rxSeconds: 0, rxFraction: 0, monoS: 0 };
+  /** Send errors (e.g. ENOBUFS under load): counted, not logged per packet. */
+  sendErrors = 0;
+
+  constructor(
+    private readonly handler: NtpRequestHandler,
+    private readonly timescale: Timescale,
+    private readonly monotonic: MonotonicClock,
+    private readonly onSocketError: (where: string, err: Error) => void,
+  ) {}
+
+  private key(l: ListenAddress): string {
+    return isIPv6(l.address) ? `[${l.address}]:${l.port}` : `${l.address}:${l.port}`;
+  }
+
+  /** Binds every address; rejects with the OS error (EADDRINUSE, EACCES) naming the address. */
+  async listen(addresses: readonly ListenAddress[]): Promise<void> {
+    for (const l of addresses) {
+      const k = this.key(l);
+      if (this.sockets.has(k)) continue;
+      const socket = dgram.createSocket({ type: isIPv6(l.address) ? 'udp6' : 'udp4', ipv6Only: isIPv6(l.address) });
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: Error): void => reject(Object.assign(err, { listenAddress: k }));
+        socket.once('error', onError);
+        socket.bind(l.port, l.address, () => {
+          socket.off('error', onError);
+          resolve();
+        });
+      });
+      socket.on('error', (err) => this.onSocketError(k, err));
+      socket.on('message', (msg, rinfo) => this.onMessage(socket, msg, rinfo));
+      this.sockets.set(k, socket);
+    }
+  }
+
+  /** Closes sockets whose address is not in `keep` (used by reload). */
+  async closeExcept(keep: readonly ListenAddress[]): Promise<void> {
+    const wanted = new Set(keep.map((l) => this.key(l)));
+    for (const [k, s] of this.sockets) {
+      if (!wanted.has(k)) {
+        await new Promise<void>((resolve) => s.close(() => resolve()));
+        this.sockets.delete(k);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.closeExcept([]);
+  }
+
+  /** Bound addresses as the OS reports them (port 0 resolves to the real port). */
+  boundAddresses(): ListenAddress[] {
+    return [...this.sockets.values()].map((s) => {
+      const a = s.address();
+      return { address: a.address, port: a.port };
+    });
+  }
+
+  private onMessage(socket: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    this.timescale.read(this.rxSpec);
+    this.monotonic.read(this.mono);
+    const meta = this.meta;
+    meta.address = rinfo.address;
+    meta.rxSeconds = ntpSecondsOf(this.rxSpec);
+    meta.rxFraction = ntpFractionOf(this.rxSpec);
+    meta.monoS = this.mono.sec + this.mono.nsec / 1e9;
+    const out = this.ring[this.next]!;
+    this.next = (this.next + 1) % RING;
+    const n = this.handler.handle(msg, msg.length, meta, out);
+    if (n > 0) socket.send(out, 0, n, rinfo.port, rinfo.address, this.onSent);
+  }
+
+  private readonly onSent = (err: Error | null): void => {
+    if (err) this.sendErrors++;
+  };
+}

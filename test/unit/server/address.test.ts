@@ -1,0 +1,33 @@
+import { isIP } from 'node:net';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ParsedAddress, parseAddress } from '../../../src/server/access/address.js';
+
+function words(a: string): string | undefined {
+  const p = new ParsedAddress();
+  return parseAddress(a, p) ? `${p.family}:${[...p.words].map((w) => w.toString(16)).join(',')}` : undefined;
+}
+
+describe('address parsing for the hot path', () => {
+  it('parses IPv4, IPv6 and mapped forms', () => {
+    expect(words('10.1.2.3')).toBe('4:0,0,0,a010203');
+    expect(words('::1')).toBe('6:0,0,0,1');
+    expect(words('::')).toBe('6:0,0,0,0');
+    expect(words('2001:db8::1')).toBe('6:20010db8,0,0,1');
+    expect(words('fe80::1%eth0')).toBe('6:fe800000,0,0,1');
+    expect(words('::ffff:10.1.2.3')).toBe('4:0,0,0,a010203');
+    expect(words('1:2:3:4:5:6:7:8')).toBe('6:10002,30004,50006,70008');
+  });
+
+  it('rejects what is not an address', () => {
+    for (const bad of ['', '1.2.3', '1.2.3.4.5', '256.1.1.1', 'a.b.c.d', ':::', '1::2::3', '1:2:3:4:5:6:7:8:9', '12345::', 'localhost', '1:']) {
+      expect(words(bad), bad).toBeUndefined();
+    }
+  });
+
+  it('agrees with node:net on random addresses', () => {
+    fc.assert(fc.property(fc.oneof(fc.ipV4(), fc.ipV6()), (a) => {
+      expect(words(a) !== undefined).toBe(isIP(a) !== 0);
+    }), { numRuns: 2000 });
+  });
+});
