@@ -1,0 +1,236 @@
+/**
+ * Placed lines (see include.ts) → GnomonConfig plus every diagnostic.
+ *
+ * Nothing stops at the first problem: each line is checked on its own, bad tokens are
+ * reported and skipped, and whole-file checks run at the end. The config is returned only
+ * when there are no errors, so the daemon can never act on half a file.
+ */
+import { formatIp, parseIp } from './address.js';
+import { compileAssociation, compileFudge } from './associations.js';
+import { DiagnosticCode, DiagnosticList, formatPosition, hasErrors } from './diagnostics.js';
+import { lookupDirective, suggestableDirectives } from './directives.js';
+import type { PlacedLine } from './include.js';
+import {
+  DEFAULT_DISCARD, DEFAULT_MRU, DEFAULT_NTP_PORT,
+  type AssociationLine, type ConfigDiagnostic, type DiscardSettings, type FudgeLine, type GnomonConfig,
+  type RestrictRule, type SourcePosition,
+} from './model.js';
+import { describeRefclock } from './refclock.js';
+import { compileRestrict, restrictKey } from './restrict.js';
+import { didYouMean } from './suggest.js';
+import { checkDirective, type ParsedDirective } from './syntax.js';
+import type { Token } from './tree.js';
+
+export interface CompileResult {
+  /** Undefined when any diagnostic is an error. */
+  readonly config?: GnomonConfig;
+  readonly diagnostics: readonly ConfigDiagnostic[];
+}
+
+/** Mutable while compiling; frozen into GnomonConfig at the end. */
+interface Draft {
+  listen: { address: string; at: SourcePosition }[];
+  port: number;
+  restrict: RestrictRule[];
+  discard: DiscardSettings;
+  mruMaxdepth: number;
+  associations: AssociationLine[];
+  fudge: { line: FudgeLine; file: string; token: Token }[];
+  driftfile?: string;
+  logfile?: string;
+  user?: string;
+}
+
+export function compileConfig(lines: readonly PlacedLine[]): CompileResult {
+  const out = new DiagnosticList();
+  const draft: Draft = {
+    listen: [], port: DEFAULT_NTP_PORT, restrict: [], discard: { ...DEFAULT_DISCARD }, mruMaxdepth: DEFAULT_MRU.maxdepth,
+    associations: [], fudge: [],
+  };
+  const singletons = new Map<string, SourcePosition>();
+  const restrictIndex = new Map<string, number>();
+
+  for (const { file, line } of lines) {
+    const name = line.tokens[0];
+    if (!name) continue;
+    const unterminated = line.tokens.find((t) => t.unterminated);
+    if (unterminated) {
+      out.error(file, unterminated, {
+        code: DiagnosticCode.UnterminatedQuote, directive: name.value,
+        message: `${name.value}: the quoted value starting here has no closing quote`,
+        hint: 'add a closing " (ntp.conf values cannot span lines)',
+      });
+      continue;
+    }
+    const spec = lookupDirective(name.value);
+    if (!spec) {
+      out.error(file, name, {
+        code: DiagnosticCode.UnknownDirective,
+        message: `unknown directive "${name.value}"`,
+        hint: didYouMean(name.value, suggestableDirectives()) ?? 'see docs/configuration.md for the directives Gnomon reads',
+      });
+      continue;
+    }
+    if (spec.support === 'foreign') {
+      out.error(file, name, {
+        code: DiagnosticCode.ForeignDirective, directive: spec.name,
+        message: `${spec.name}: this is chrony.conf syntax; Gnomon reads ntp.conf syntax`,
+        ...(spec.note ? { hint: spec.note } : {}),
+      });
+      continue;
+    }
+    if (spec.support === 'ignored') {
+      out.warning(file, name, {
+        code: DiagnosticCode.NotImplemented, directive: spec.name,
+        message: `${spec.name}: known ${spec.origin} directive, accepted but Gnomon does not act on it yet`,
+        ...(spec.note ? { hint: spec.note } : {}),
+      });
+    }
+    const parsed = checkDirective(spec, file, line.tokens, out);
+    if (spec.singleton) {
+      const first = singletons.get(spec.name);
+      if (first) {
+        out.warning(file, name, {
+          code: DiagnosticCode.DuplicateDirective, directive: spec.name,
+          message: `${spec.name}: already set at ${formatPosition(first)}; this later line wins`,
+          hint: 'remove one of the two lines',
+        });
+      } else {
+        singletons.set(spec.name, { file, line: name.line, column: name.column });
+      }
+    }
+    if (spec.support === 'acted') apply(parsed, draft, out, restrictIndex);
+  }
+
+  checkFudgePairs(draft, out);
+  const diagnostics = out.items;
+  if (hasErrors(diagnostics)) return { diagnostics };
+  return { config: freeze(draft), diagnostics };
+}
+
+function apply(p: ParsedDirective, draft: Draft, out: DiagnosticList, restrictIndex: Map<string, number>): void {
+  const text = (i: number): string | undefined => {
+    const value = p.args[i]?.value;
+    return value?.kind === 'text' ? value.text : undefined;
+  };
+  const number = (name: string): number | undefined => {
+    const value = p.options.get(name)?.value?.value;
+    return value?.kind === 'number' ? value.number : undefined;
+  };
+  switch (p.spec.name) {
+    case 'server': case 'pool': case 'peer': {
+      const association = compileAssociation(p, out);
+      if (association) draft.associations.push(association);
+      return;
+    }
+    case 'fudge': {
+      const fudge = compileFudge(p, out);
+      const token = p.args[0]?.token;
+      if (fudge && token) draft.fudge.push({ line: fudge, file: p.file, token });
+      return;
+    }
+    case 'restrict': {
+      const rule = compileRestrict(p, out);
+      if (rule) mergeRestrict(rule, draft, out, restrictIndex);
+      return;
+    }
+    case 'interface':
+      applyInterface(p, draft, out);
+      return;
+    case 'port': {
+      const value = p.args[0]?.value;
+      if (value?.kind === 'number') draft.port = value.number;
+      return;
+    }
+    case 'discard':
+      draft.discard = {
+        averageLog2S: number('average') ?? draft.discard.averageLog2S,
+        minimumLog2S: number('minimum') ?? draft.discard.minimumLog2S,
+        monitor: number('monitor') ?? draft.discard.monitor,
+      };
+      return;
+    case 'mru':
+      draft.mruMaxdepth = number('maxdepth') ?? draft.mruMaxdepth;
+      return;
+    case 'driftfile': draft.driftfile = text(0) ?? draft.driftfile; return;
+    case 'logfile': draft.logfile = text(0) ?? draft.logfile; return;
+    case 'user': draft.user = text(0) ?? draft.user; return;
+    case 'includefile': return; // followed by the expander (include.ts) before compiling
+    default:
+      throw new Error(`directive "${p.spec.name}" is marked acted but compile.ts has no case for it`);
+  }
+}
+
+/** ntpd keeps one entry per address and mask and ORs the flags of repeated lines; so do we. */
+function mergeRestrict(rule: RestrictRule, draft: Draft, out: DiagnosticList, index: Map<string, number>): void {
+  const key = restrictKey(rule);
+  const existingAt = index.get(key);
+  const existing = existingAt === undefined ? undefined : draft.restrict[existingAt];
+  if (existingAt === undefined || !existing) {
+    index.set(key, draft.restrict.length);
+    draft.restrict.push(rule);
+    return;
+  }
+  out.warning(rule.at.file, rule.at, {
+    code: DiagnosticCode.DuplicateDirective, directive: 'restrict',
+    message: `restrict: the same rule is already at ${formatPosition(existing.at)}; their flags are combined, as ntpd does`,
+    hint: 'merge the flags into one line',
+  });
+  draft.restrict[existingAt] = { ...existing, flags: [...new Set([...existing.flags, ...rule.flags])] };
+}
+
+/** Special targets ntpd accepts after `interface listen`, as the addresses they stand for. */
+const WILDCARDS: Readonly<Record<string, readonly string[]>> = { all: ['0.0.0.0', '::'], wildcard: ['0.0.0.0', '::'], ipv4: ['0.0.0.0'], ipv6: ['::'] };
+
+function applyInterface(p: ParsedDirective, draft: Draft, out: DiagnosticList): void {
+  const action = p.args[0]?.value;
+  const target = p.args[1];
+  if (action?.kind !== 'text' || !target || target.value.kind !== 'text') return;
+  if (action.text !== 'listen') {
+    out.warning(p.file, p.args[0]?.token ?? p.name, {
+      code: DiagnosticCode.NotImplemented, directive: 'interface',
+      message: `interface ${action.text}: accepted but Gnomon does not act on it yet`,
+      hint: 'Gnomon binds only the `interface listen` addresses (every interface when there are none), so other interfaces are already ignored',
+    });
+    return;
+  }
+  const at: SourcePosition = { file: p.file, line: p.name.line, column: p.name.column };
+  const wildcard = WILDCARDS[target.value.text];
+  const address = parseIp(target.value.text);
+  if (wildcard) {
+    for (const a of wildcard) draft.listen.push({ address: a, at });
+  } else if (address) {
+    draft.listen.push({ address: formatIp(address), at });
+  } else {
+    const prefix = target.value.text.includes('/');
+    out.error(p.file, target.token, {
+      code: DiagnosticCode.InvalidAddress, directive: 'interface',
+      message: `interface listen: "${target.value.text}" is not an address`,
+      hint: prefix
+        ? 'give one address per `interface listen` line'
+        : 'interface names are not resolved yet; write the interface\'s address (e.g. interface listen 192.168.1.10), or all/ipv4/ipv6',
+    });
+  }
+}
+
+function checkFudgePairs(draft: Draft, out: DiagnosticList): void {
+  for (const { line, file, token } of draft.fudge) {
+    const { type, unit } = line.refclock;
+    if (draft.associations.some((a) => a.refclock?.type === type && a.refclock.unit === unit)) continue;
+    out.warning(file, token, {
+      code: DiagnosticCode.FudgeWithoutServer, directive: 'fudge',
+      message: `fudge: no server line configures refclock ${describeRefclock(type, unit)}; this fudge has no effect`,
+      hint: `add "server 127.127.${type}.${unit}"`,
+    });
+  }
+}
+
+function freeze(draft: Draft): GnomonConfig {
+  return {
+    listen: draft.listen, port: draft.port, restrict: draft.restrict, discard: draft.discard,
+    mru: { maxdepth: draft.mruMaxdepth }, associations: draft.associations, fudge: draft.fudge.map((f) => f.line),
+    ...(draft.driftfile !== undefined ? { driftfile: draft.driftfile } : {}),
+    ...(draft.logfile !== undefined ? { logfile: draft.logfile } : {}),
+    ...(draft.user !== undefined ? { user: draft.user } : {}),
+  };
+}

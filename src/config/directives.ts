@@ -1,0 +1,215 @@
+/**
+ * The one table of every directive Gnomon reads (ARCHITECTURE.md principle 7).
+ *
+ * The syntax checker (syntax.ts), the compiler, the docs test and `gnomon config` all read
+ * this table, so adding a directive or an option here is the whole of teaching Gnomon its
+ * spelling. What a directive *means* lives in the compile step for the acted ones.
+ *
+ * `support`:
+ * - 'acted': compiled into GnomonConfig; the daemon reads it.
+ * - 'ignored': a real ntpd (or chrony) directive Gnomon does not act on yet. Accepted so an
+ *   existing ntp.conf loads, with a CONFIG_NOT_IMPLEMENTED warning naming it, never silently.
+ * - 'foreign': chrony.conf syntax that has an ntp.conf spelling. Refused with that spelling
+ *   as the hint, because ignoring an `allow`/`deny`/`bindaddress` line would quietly change
+ *   who gets served.
+ */
+import { RESTRICT_FLAGS } from './model.js';
+import type { ValueSpec } from './values.js';
+
+export interface OptionSpec {
+  readonly name: string;
+  /** Absent for flags; present for `name VALUE` options. */
+  readonly value?: ValueSpec;
+  /** Whether Gnomon acts on this option; a used option with acted false is warned about. */
+  readonly acted: boolean;
+  /** For options not acted on: what that means for the administrator. */
+  readonly note?: string;
+}
+
+export interface ArgSpec {
+  readonly name: string;
+  readonly value: ValueSpec;
+}
+
+export interface DirectiveSpec {
+  readonly name: string;
+  readonly origin: 'ntpd' | 'chrony';
+  readonly support: 'acted' | 'ignored' | 'foreign';
+  readonly summary: string;
+  /** Required positional arguments, in order. */
+  readonly args?: readonly ArgSpec[];
+  /** Repeated trailing arguments (after `args`), at least `min` of them; excludes options. */
+  readonly rest?: ArgSpec & { readonly min: number };
+  readonly options?: readonly OptionSpec[];
+  /** Accepts ntpd's leading `-4`/`-6` address-family qualifier. */
+  readonly familyPrefix?: boolean;
+  /** Only one such line makes sense; a repeat is warned about and the later one wins. */
+  readonly singleton?: boolean;
+  /** Why it is not acted on, or (foreign) the ntp.conf spelling to use instead. */
+  readonly note?: string;
+}
+
+const int = (min: number, max: number): ValueSpec => ({ kind: 'int', min, max });
+const INT32 = int(0, 2147483647);
+const KEY_ID = int(1, 65535);
+const NUMBER: ValueSpec = { kind: 'number' };
+const WORD: ValueSpec = { kind: 'word' };
+const PATH: ValueSpec = { kind: 'path' };
+const ADDRESS: ValueSpec = { kind: 'address' };
+const flag = (name: string, acted = false, note?: string): OptionSpec => ({ name, acted, ...(note ? { note } : {}) });
+const valued = (name: string, value: ValueSpec, acted = false, note?: string): OptionSpec => ({ name, value, acted, ...(note ? { note } : {}) });
+
+/**
+ * Poll exponents: ntpd accepts 3..17 (8 s .. 36 h). Gnomon also accepts 0..2 with a warning,
+ * because a GPS refclock on a LAN appliance may sensibly be polled every 1-4 s; below 0 (chrony
+ * allows -7) is refused as it would mean sub-second polling of network servers too.
+ */
+const POLL: ValueSpec = {
+  kind: 'int', min: 0, max: 17,
+  advised: { min: 3, max: 17, why: 'ntpd accepts 3 to 17 (8 s to 36 h) and would raise it to 3; Gnomon honours it' },
+};
+
+const NO_KEYS = 'symmetric-key authentication is not implemented yet; the association runs unauthenticated';
+const ASSOC_OPTIONS: readonly OptionSpec[] = [
+  flag('iburst', true), flag('burst', true), flag('prefer', true), flag('noselect', true), flag('true', true),
+  valued('minpoll', POLL, true), valued('maxpoll', POLL, true), valued('version', int(1, 4), true),
+  valued('key', KEY_ID, false, NO_KEYS),
+  flag('autokey', false, 'Autokey (RFC 5906) is not implemented; the association runs unauthenticated'),
+  valued('mode', int(0, 255), false, 'refclock driver modes are not implemented; the driver default is used'),
+  valued('ttl', int(0, 255), false, 'only meaningful for manycast/broadcast, which Gnomon does not do yet'),
+  flag('preempt', false, 'the association is kept like a persistent one'),
+  flag('xleave', false, 'interleaved mode is not implemented; basic mode is used'),
+];
+
+const STATS_FILES = ['clockstats', 'cryptostats', 'loopstats', 'peerstats', 'rawstats', 'sysstats', 'timingstats', 'protostats'];
+const SYSTEM_FLAGS = ['auth', 'bclient', 'calibrate', 'kernel', 'mode7', 'monitor', 'ntp', 'stats',
+  'peer_clear_digest_early', 'unpeer_crypto_early', 'unpeer_crypto_nak_early', 'unpeer_digest_early'];
+const NOT_YET = 'accepted so existing ntp.conf files load; the line has no effect yet';
+
+export const DIRECTIVES: readonly DirectiveSpec[] = [
+  // ── acted ──────────────────────────────────────────────────────────────────────────────
+  { name: 'server', origin: 'ntpd', support: 'acted', summary: 'poll a server, or configure a refclock (127.127.T.U)',
+    familyPrefix: true, args: [{ name: 'address', value: { kind: 'host' } }], options: ASSOC_OPTIONS },
+  { name: 'pool', origin: 'ntpd', support: 'acted', summary: 'poll several servers found under one DNS name',
+    familyPrefix: true, args: [{ name: 'address', value: { kind: 'host' } }], options: ASSOC_OPTIONS },
+  { name: 'peer', origin: 'ntpd', support: 'acted', summary: 'symmetric-active association with another server',
+    familyPrefix: true, args: [{ name: 'address', value: { kind: 'host' } }], options: ASSOC_OPTIONS },
+  { name: 'fudge', origin: 'ntpd', support: 'acted', summary: 'calibrate a refclock: offsets, stratum, refid, driver flags',
+    args: [{ name: 'refclock', value: { kind: 'refclock' } }],
+    options: [
+      valued('time1', NUMBER, true), valued('time2', NUMBER, true), valued('stratum', int(0, 15), true),
+      valued('refid', { kind: 'refid' }, true),
+      valued('flag1', { kind: 'bit' }, true), valued('flag2', { kind: 'bit' }, true),
+      valued('flag3', { kind: 'bit' }, true), valued('flag4', { kind: 'bit' }, true),
+      valued('minjitter', NUMBER, false, 'the driver\'s measured jitter is used as is'),
+    ] },
+  { name: 'restrict', origin: 'ntpd', support: 'acted', summary: 'access control: who may get time, query or modify',
+    familyPrefix: true, args: [{ name: 'address', value: WORD }],
+    options: [
+      valued('mask', ADDRESS, true),
+      ...RESTRICT_FLAGS.map((name) => flag(name, true)),
+      flag('ntpport', false, 'the rule applies to every source port'),
+      flag('mssntp', false, 'Microsoft MS-SNTP signing is not supported'),
+      valued('ippeerlimit', int(-1, 2147483647), false, 'ephemeral peers are never accepted'),
+      valued('serverresponse', { kind: 'enum', values: ['fuzz'] }, false, 'receive timestamps are not fuzzed'),
+    ] },
+  { name: 'interface', origin: 'ntpd', support: 'acted', summary: '`interface listen ADDRESS` binds an address; ignore/drop accepted',
+    args: [{ name: 'action', value: { kind: 'enum', values: ['listen', 'ignore', 'drop'] } }, { name: 'target', value: WORD }] },
+  { name: 'port', origin: 'chrony', support: 'acted', summary: 'UDP port to serve NTP on (default 123), e.g. an unprivileged port for development',
+    args: [{ name: 'port', value: int(1, 65535) }], singleton: true },
+  { name: 'discard', origin: 'ntpd', support: 'acted', summary: 'rate limits for `restrict ... limited`: average and minimum (log2 s), monitor',
+    options: [valued('average', int(0, 17), true), valued('minimum', int(0, 17), true), valued('monitor', INT32, true)] },
+  { name: 'mru', origin: 'ntpd', support: 'acted', summary: 'client table size, fixed at start-up: `mru maxdepth N`',
+    options: [
+      valued('maxdepth', int(1, 1048576), true),
+      ...['mindepth', 'maxage', 'maxmem', 'initalloc', 'initmem', 'incalloc', 'incmem'].map((name) =>
+        valued(name, INT32, false, 'the table is preallocated with maxdepth entries; this knob has no effect')),
+    ] },
+  { name: 'driftfile', origin: 'ntpd', support: 'acted', summary: 'where the frequency estimate is kept across restarts',
+    args: [{ name: 'file', value: PATH }], singleton: true },
+  { name: 'logfile', origin: 'ntpd', support: 'acted', summary: 'log to this file instead of the journal', args: [{ name: 'file', value: PATH }], singleton: true },
+  { name: 'user', origin: 'chrony', support: 'acted', summary: 'unprivileged user to run as after binding the port', args: [{ name: 'user', value: WORD }], singleton: true },
+  { name: 'includefile', origin: 'ntpd', support: 'acted', summary: 'read another file here (relative paths: from this file\'s folder)',
+    args: [{ name: 'file', value: PATH }] },
+
+  // ── ignored: real ntpd directives, accepted with a warning ────────────────────────────────
+  { name: 'keys', origin: 'ntpd', support: 'ignored', summary: 'symmetric key file', args: [{ name: 'file', value: { kind: 'path', mustExist: true } }], singleton: true, note: NO_KEYS },
+  { name: 'trustedkey', origin: 'ntpd', support: 'ignored', summary: 'keys trusted for authentication', rest: { name: 'key', value: KEY_ID, min: 1 }, note: NO_KEYS },
+  { name: 'requestkey', origin: 'ntpd', support: 'ignored', summary: 'key for ntpdc (mode 7) requests', args: [{ name: 'key', value: KEY_ID }], note: 'mode 7 is never served' },
+  { name: 'controlkey', origin: 'ntpd', support: 'ignored', summary: 'key for ntpq (mode 6) writes', args: [{ name: 'key', value: KEY_ID }], note: 'mode 6 writes are not accepted' },
+  { name: 'crypto', origin: 'ntpd', support: 'ignored', summary: 'Autokey public-key cryptography',
+    options: ['cert', 'leap', 'digest', 'host', 'ident', 'pw', 'randfile'].map((name) => valued(name, WORD)), note: 'Autokey is not implemented' },
+  { name: 'statistics', origin: 'ntpd', support: 'ignored', summary: 'statistics files to write', rest: { name: 'name', value: { kind: 'enum', values: STATS_FILES }, min: 1 }, note: NOT_YET },
+  { name: 'statsdir', origin: 'ntpd', support: 'ignored', summary: 'folder for statistics files', args: [{ name: 'folder', value: PATH }], singleton: true, note: NOT_YET },
+  { name: 'filegen', origin: 'ntpd', support: 'ignored', summary: 'statistics file generation', args: [{ name: 'name', value: { kind: 'enum', values: STATS_FILES } }],
+    options: [valued('file', WORD), valued('type', { kind: 'enum', values: ['none', 'pid', 'day', 'week', 'month', 'year', 'age'] }),
+      flag('link'), flag('nolink'), flag('enable'), flag('disable')], note: NOT_YET },
+  { name: 'broadcast', origin: 'ntpd', support: 'ignored', summary: 'send broadcast/multicast time', args: [{ name: 'address', value: ADDRESS }],
+    options: [valued('key', KEY_ID), valued('version', int(1, 4)), valued('minpoll', POLL), valued('ttl', int(0, 255)), flag('autokey')],
+    note: 'Gnomon answers client requests only; it does not broadcast' },
+  { name: 'broadcastclient', origin: 'ntpd', support: 'ignored', summary: 'listen for broadcast servers', options: [flag('novolley')], note: 'Gnomon does not take time from broadcasts' },
+  { name: 'multicastclient', origin: 'ntpd', support: 'ignored', summary: 'listen for multicast servers', rest: { name: 'address', value: ADDRESS, min: 0 }, note: 'Gnomon does not take time from multicasts' },
+  { name: 'manycastserver', origin: 'ntpd', support: 'ignored', summary: 'answer manycast solicitations', rest: { name: 'address', value: ADDRESS, min: 1 }, note: 'manycast is not implemented' },
+  { name: 'manycastclient', origin: 'ntpd', support: 'ignored', summary: 'find servers by manycast', args: [{ name: 'address', value: ADDRESS }], options: ASSOC_OPTIONS, note: 'manycast is not implemented' },
+  { name: 'broadcastdelay', origin: 'ntpd', support: 'ignored', summary: 'assumed broadcast delay, seconds', args: [{ name: 'seconds', value: NUMBER }], note: NOT_YET },
+  { name: 'leapfile', origin: 'ntpd', support: 'ignored', summary: 'NIST leap-seconds.list file', args: [{ name: 'file', value: { kind: 'path', mustExist: true } }], singleton: true,
+    note: 'leap seconds come from the GPS receiver; the file is not read yet' },
+  { name: 'tinker', origin: 'ntpd', support: 'ignored', summary: 'clock discipline constants',
+    options: ['allan', 'dispersion', 'freq', 'huffpuff', 'panic', 'step', 'stepback', 'stepfwd', 'stepout', 'tick'].map((name) => valued(name, NUMBER)),
+    note: 'Gnomon\'s discipline uses its own constants' },
+  { name: 'tos', origin: 'ntpd', support: 'ignored', summary: 'selection and orphan-mode parameters',
+    options: [
+      ...['beacon', 'ceiling', 'floor', 'maxclock', 'minclock', 'minsane', 'orphan', 'orphanwait', 'bcpollbstep'].map((name) => valued(name, INT32)),
+      valued('cohort', { kind: 'bit' }), valued('maxdist', NUMBER), valued('mindist', NUMBER), valued('basedate', WORD),
+    ], note: 'Gnomon\'s selection uses its own constants' },
+  { name: 'enable', origin: 'ntpd', support: 'ignored', summary: 'turn on system options', rest: { name: 'flag', value: { kind: 'enum', values: SYSTEM_FLAGS }, min: 1 }, note: NOT_YET },
+  { name: 'disable', origin: 'ntpd', support: 'ignored', summary: 'turn off system options', rest: { name: 'flag', value: { kind: 'enum', values: SYSTEM_FLAGS }, min: 1 }, note: NOT_YET },
+  { name: 'setvar', origin: 'ntpd', support: 'ignored', summary: 'extra mode 6 system variable', rest: { name: 'text', value: WORD, min: 1 }, note: NOT_YET },
+  { name: 'logconfig', origin: 'ntpd', support: 'ignored', summary: 'ntpd log message classes', rest: { name: 'class', value: WORD, min: 1 }, note: 'Gnomon logs by level, not by class' },
+  { name: 'rlimit', origin: 'ntpd', support: 'ignored', summary: 'process resource limits',
+    options: ['memlock', 'stacksize', 'filenum'].map((name) => valued(name, INT32)), note: 'set limits in the systemd unit instead' },
+  { name: 'trap', origin: 'ntpd', support: 'ignored', summary: 'mode 6 trap receiver', args: [{ name: 'address', value: ADDRESS }],
+    options: [valued('port', int(1, 65535)), valued('interface', ADDRESS)], note: 'traps are not sent' },
+  { name: 'ttl', origin: 'ntpd', support: 'ignored', summary: 'manycast TTLs', rest: { name: 'ttl', value: int(0, 255), min: 1 }, note: 'manycast is not implemented' },
+  { name: 'saveconfigdir', origin: 'ntpd', support: 'ignored', summary: 'folder for ntpq saveconfig', args: [{ name: 'folder', value: PATH }], note: 'saveconfig is not served' },
+  { name: 'leapsmearinterval', origin: 'ntpd', support: 'ignored', summary: 'leap smear interval, seconds', args: [{ name: 'seconds', value: INT32 }], note: 'leap seconds are not smeared' },
+  { name: 'automax', origin: 'ntpd', support: 'ignored', summary: 'Autokey session key lifetime', args: [{ name: 'log2s', value: int(0, 17) }], note: 'Autokey is not implemented' },
+  { name: 'revoke', origin: 'ntpd', support: 'ignored', summary: 'Autokey key regeneration interval', args: [{ name: 'log2s', value: int(0, 32) }], note: 'Autokey is not implemented' },
+  { name: 'keysdir', origin: 'ntpd', support: 'ignored', summary: 'Autokey key folder', args: [{ name: 'folder', value: PATH }], note: 'Autokey is not implemented' },
+  { name: 'pidfile', origin: 'ntpd', support: 'ignored', summary: 'where to write the process id', args: [{ name: 'file', value: PATH }], note: 'systemd tracks the process' },
+  { name: 'phone', origin: 'ntpd', support: 'ignored', summary: 'modem refclock dial strings', rest: { name: 'number', value: WORD, min: 1 }, note: 'modem refclocks are not implemented' },
+
+  // ── chrony directives without an ntp.conf spelling, harmless to skip ─────────────────────
+  { name: 'rtcsync', origin: 'chrony', support: 'ignored', summary: 'chrony: copy system time to the RTC', note: 'the Pi has no RTC by default' },
+  { name: 'logdir', origin: 'chrony', support: 'ignored', summary: 'chrony: log folder', args: [{ name: 'folder', value: PATH }], note: NOT_YET },
+  { name: 'log', origin: 'chrony', support: 'ignored', summary: 'chrony: which logs to write', rest: { name: 'name', value: WORD, min: 1 }, note: NOT_YET },
+  { name: 'dumpdir', origin: 'chrony', support: 'ignored', summary: 'chrony: measurement history folder', args: [{ name: 'folder', value: PATH }], note: NOT_YET },
+  { name: 'leapsectz', origin: 'chrony', support: 'ignored', summary: 'chrony: leap seconds from the tz database', args: [{ name: 'zone', value: WORD }], note: 'leap seconds come from the GPS receiver' },
+  { name: 'hwtimestamp', origin: 'chrony', support: 'ignored', summary: 'chrony: NIC hardware timestamping', rest: { name: 'interface', value: WORD, min: 1 }, note: 'the Pi\'s NIC has no hardware timestamps' },
+
+  // ── foreign: chrony spellings with an ntp.conf equivalent ───────────────────────────────
+  ...([
+    ['allow', 'write `restrict ADDRESS mask MASK nomodify notrap nopeer noquery`; ntp.conf serves everyone not refused by `restrict default`'],
+    ['deny', 'write `restrict ADDRESS mask MASK ignore`'],
+    ['local', 'use the local-clock refclock: `server 127.127.1.0` and `fudge 127.127.1.0 stratum N`'],
+    ['refclock', 'write `server 127.127.TYPE.UNIT` (20 NMEA, 22 PPS, 46 gpsd) and `fudge 127.127.TYPE.UNIT time1 SECONDS`'],
+    ['bindaddress', 'write `interface listen ADDRESS`'],
+    ['ratelimit', 'add `limited` (and `kod`) to a restrict line and set `discard average A minimum M`'],
+    ['clientloglimit', 'write `mru maxdepth ENTRIES`'],
+    ['keyfile', 'write `keys FILE` (not acted on yet)'],
+    ['cmdallow', 'write a `restrict` line without `noquery` for that address'],
+    ['cmddeny', 'add `noquery` to the `restrict` line for that address'],
+    ['makestep', 'write `tinker step SECONDS` (not acted on yet)'],
+  ] as const).map(([name, note]): DirectiveSpec => ({ name, origin: 'chrony', support: 'foreign', summary: `chrony: ${name}`, note })),
+];
+
+const BY_NAME: ReadonlyMap<string, DirectiveSpec> = new Map(DIRECTIVES.map((d) => [d.name, d]));
+
+export function lookupDirective(name: string): DirectiveSpec | undefined {
+  return BY_NAME.get(name);
+}
+
+/** Names offered in "did you mean" hints: what a person may write, not what we refuse. */
+export function suggestableDirectives(): string[] {
+  return DIRECTIVES.filter((d) => d.support !== 'foreign').map((d) => d.name);
+}
