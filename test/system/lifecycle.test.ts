@@ -1,0 +1,95 @@
+// The daemon's lifecycle through its real interfaces: the gnomon command, signals, UDP.
+import { writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { GNOMON_MAIN, GnomonDaemon, REPO_ROOT, localClockConfig } from './harness/daemon.js';
+import { describeRun, pollUntil, run, TempDir } from './harness/process.js';
+import { query } from './harness/udp.js';
+
+const PORT = 11900;
+const gnomon = (args: string[]) => run(process.execPath, [GNOMON_MAIN, ...args], { timeoutMs: 20_000, cwd: REPO_ROOT });
+const daemons: GnomonDaemon[] = [];
+afterAll(async () => {
+  for (const d of daemons) await d.stop().catch(() => undefined);
+});
+
+describe('gnomon command', () => {
+  it('npx gnomon --help works from the installed package (compiled JS)', async () => {
+    const r = await run('npx', ['--no-install', 'gnomon', '--help'], { timeoutMs: 30_000, cwd: REPO_ROOT });
+    expect(r.code, describeRun(r)).toBe(0);
+    expect(r.stdout).toMatch(/usage: gnomon <command>/);
+    expect(r.stdout).toMatch(/serve/);
+    expect(r.stdout).toMatch(/query/);
+  });
+
+  it('an unknown command is a usage error (exit 2)', async () => {
+    const r = await gnomon(['frobnicate']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown command "frobnicate"/);
+  });
+
+  it('refuses to start on a config with errors, listing every one with file:line:column', async () => {
+    const dir = new TempDir('gnm-life-');
+    const file = dir.file('bad.conf');
+    writeFileSync(file, 'server 127.127.1.0\nrestrict 10.0.0.0 mask 255.0.255.0\nsrever pool.ntp.org\nport 99999\n');
+    const r = await gnomon(['serve', '--config', file, '--listen', `127.0.0.1:${PORT + 9}`]);
+    dir.remove();
+    expect(r.code, describeRun(r)).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2:\\d+: error`));
+    expect(r.stderr).toMatch(/:3:1: error/);
+    expect(r.stderr).toMatch(/:4:\d+: error/);
+    expect(r.stderr).toMatch(/not starting/);
+  });
+
+  it('names the address and the likely cause when the port is taken', async () => {
+    const first = await GnomonDaemon.start({ config: localClockConfig(PORT + 1, 3), listen: `127.0.0.1:${PORT + 1}` });
+    daemons.push(first);
+    const r = await gnomon(['serve', '--config', first.configFile, '--listen', `127.0.0.1:${PORT + 1}`]);
+    expect(r.code, describeRun(r)).toBe(1);
+    expect(r.stderr).toMatch(/cannot listen on 127\.0\.0\.1:11901: .*EADDRINUSE.*another NTP server/);
+  });
+});
+
+describe('gnomon query', () => {
+  it('queries a running server from an ephemeral port, text and JSON, and fails clearly without one', async () => {
+    const d = await GnomonDaemon.start({ config: localClockConfig(PORT + 2, 4), listen: `127.0.0.1:${PORT + 2}` });
+    daemons.push(d);
+    const text = await gnomon(['query', '127.0.0.1', '--port', String(PORT + 2)]);
+    expect(text.code, describeRun(text)).toBe(0);
+    expect(text.stdout).toMatch(/^server 127\.0\.0\.1:11902, stratum 4, offset [+-]0\.000\d+, delay 0\.\d+, refid \S+, leap 0$/m);
+    const json = await gnomon(['query', '127.0.0.1', '--port', String(PORT + 2), '--json', '--samples', '2', '--ntp-version', '3']);
+    const [r] = JSON.parse(json.stdout) as { ok: boolean; stratum: number; version: number; offsetS: number; samples: number }[];
+    expect(r).toMatchObject({ ok: true, stratum: 4, version: 3, samples: 2 });
+    expect(Math.abs(r!.offsetS)).toBeLessThan(0.001);
+    const none = await gnomon(['query', '127.0.0.1', '--port', String(PORT + 8), '--timeout', '0.3', '--samples', '1']);
+    expect(none.code).toBe(1);
+    expect(none.stdout).toMatch(/no reply \(timeout\)/);
+    expect(none.stderr).toMatch(/no server suitable for synchronization found/);
+  });
+});
+
+describe('SIGHUP', () => {
+  it('applies a new config without closing the socket, and refuses a broken one while still serving', async () => {
+    const port = PORT + 3;
+    const d = await GnomonDaemon.start({ config: localClockConfig(port, 2), listen: `127.0.0.1:${port}` });
+    daemons.push(d);
+    const stratum = async () => (await query('127.0.0.1', port))[0]?.header.stratum;
+    expect(await stratum()).toBe(2);
+
+    writeFileSync(d.configFile, localClockConfig(port, 7));
+    process.kill(d.proc.pid, 'SIGHUP');
+    expect(await pollUntil(async () => ((await stratum()) === 7 ? true : undefined), 5000), d.describe()).toBe(true);
+
+    writeFileSync(d.configFile, localClockConfig(port, 7, ['restrict 127.0.0.1 ignore']));
+    process.kill(d.proc.pid, 'SIGHUP');
+    expect(await pollUntil(() => (d.logs.filter((l) => l.msg === 'configuration reloaded').length >= 2 ? true : undefined), 5000)).toBe(true);
+    expect((await query('127.0.0.1', port)).length).toBe(0);
+
+    writeFileSync(d.configFile, localClockConfig(port, 9, ['restrict 127.0.0.1 bogusflag']));
+    process.kill(d.proc.pid, 'SIGHUP');
+    const refused = await pollUntil(() => d.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('reload refused')), 5000);
+    expect(refused, d.describe()).toBeDefined();
+    expect(JSON.stringify(refused)).toMatch(/bogusflag/);
+    expect((await query('127.0.0.1', port)).length).toBe(0); // the previous (ignore) config still runs
+    expect(d.logs.filter((l) => l.msg === 'listening').length).toBe(1); // never re-bound
+  });
+});
