@@ -4,6 +4,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { GNOMON_MAIN, GnomonDaemon, REPO_ROOT, localClockConfig } from './harness/daemon.js';
 import { describeRun, pollUntil, run, TempDir } from './harness/process.js';
 import { query } from './harness/udp.js';
+import { Netns } from './harness/netns.js';
+import { readFileSync } from 'node:fs';
 
 const PORT = 11900;
 const gnomon = (args: string[]) => run(process.execPath, [GNOMON_MAIN, ...args], { timeoutMs: 20_000, cwd: REPO_ROOT });
@@ -91,5 +93,27 @@ describe('SIGHUP', () => {
     expect(JSON.stringify(refused)).toMatch(/bogusflag/);
     expect((await query('127.0.0.1', port)).length).toBe(0); // the previous (ignore) config still runs
     expect(d.logs.filter((l) => l.msg === 'listening').length).toBe(1); // never re-bound
+  });
+});
+
+describe('port 123 and privileges', () => {
+  it('binds port 123 as root, then runs as the configured user and keeps serving', async () => {
+    const ns = await Netns.create();
+    try {
+      const d = await GnomonDaemon.start({ config: localClockConfig(123, 3, ['user nobody']), listen: '127.0.0.1:123', ns });
+      try {
+        const status = readFileSync(`/proc/${d.proc.pid}/status`, 'utf8');
+        const nobody = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('nobody:'))!.split(':')[2];
+        expect(status).toMatch(new RegExp(`^Uid:\\s+${nobody}\\s+${nobody}\\s+${nobody}\\s+${nobody}$`, 'm'));
+        expect(d.logs.some((l) => l.msg === 'dropped privileges')).toBe(true);
+        const r = await ns.run(process.execPath, [GNOMON_MAIN, 'query', '127.0.0.1', '--samples', '1'], { timeoutMs: 20_000, cwd: REPO_ROOT });
+        expect(r.code, describeRun(r)).toBe(0);
+        expect(r.stdout).toMatch(/stratum 3/);
+      } finally {
+        await d.stop();
+      }
+    } finally {
+      await ns.destroy();
+    }
   });
 });
