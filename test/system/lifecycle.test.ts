@@ -117,3 +117,16 @@ describe('port 123 and privileges', () => {
     }
   });
 });
+
+describe('IPv6', () => {
+  it('serves on ::1 and 127.0.0.1 at once (--listen twice), each reply on its own family', async () => {
+    const port = PORT + 4;
+    const d = await GnomonDaemon.start({ config: localClockConfig(port, 3), listen: `[::1]:${port}`, extraListen: [`127.0.0.1:${port}`] });
+    daemons.push(d);
+    for (const host of ['::1', '127.0.0.1']) {
+      const r = await gnomon(['query', host, '--port', String(port), '--samples', '1', '--json']);
+      expect(r.code, describeRun(r)).toBe(0);
+      expect(JSON.parse(r.stdout)[0]).toMatchObject({ address: host, stratum: 3, ok: true });
+    }
+  });
+});

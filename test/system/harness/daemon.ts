@@ -54,6 +54,8 @@ export interface GnomonOptions {
   /** ADDR:PORT for --listen, e.g. "127.0.0.1:11200" (inside a namespace: "127.0.0.1:123"). */
   listen: string;
   ns?: Netns;
+  /** More --listen values (a daemon on several addresses). */
+  extraListen?: readonly string[];
   /** How long to wait for the "listening" line (default 10 s). */
   readyTimeoutMs?: number;
 }
@@ -69,7 +71,8 @@ export class GnomonDaemon {
     const dir = new TempDir('gnm-daemon-');
     const configFile = dir.file('ntp.conf');
     writeFileSync(configFile, options.config.endsWith('\n') ? options.config : `${options.config}\n`);
-    const args = [GNOMON_MAIN, 'serve', '--config', configFile, '--listen', options.listen];
+    const args = [GNOMON_MAIN, 'serve', '--config', configFile, '--listen', options.listen,
+      ...(options.extraListen ?? []).flatMap((l) => ['--listen', l])];
     let started;
     try {
       started = await startListening('gnomon', args, options.ns, options.readyTimeoutMs ?? 10_000,
