@@ -11,5 +11,6 @@ export default defineConfig({
     // A skipped test must never pass silently as a success: fail the run if any test is skipped or todo.
     allowOnly: false,
     passWithNoTests: false,
+    reporters: ['default', './test/support/no-skips-reporter.ts'],
   },
 });
