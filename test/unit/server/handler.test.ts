@@ -206,4 +206,18 @@ describe('restrict flags on mode 3 (and mode 1 for nopeer)', () => {
     expect(served('::1')).toBe(true);
     expect(served('fe80::1%eth0')).toBe(false);
   });
+
+  it('a flood from one address holds one table slot and does not starve other clients', () => {
+    const rig = makeRig([rule('default', ['kod', 'limited'])]);
+    const others = Array.from({ length: 20 }, (_, i) => `198.51.100.${i + 1}`);
+    for (let round = 0; round < 40; round++) {
+      for (let i = 0; i < 250; i++) rig.send(v4(), '203.0.113.66');
+      for (const o of others) expect(rig.send(v4(), o)[1], `${o} in round ${round}`).toBe(1);
+      rig.clock.advanceS(8);
+    }
+    const table = rig.handler.clients.entries();
+    expect(table.filter((e) => e.address === '203.0.113.66')).toHaveLength(1);
+    expect(table.length).toBe(21);
+    expect(rig.counters.rateLimited).toBeGreaterThanOrEqual(40 * 249);
+  });
 });
