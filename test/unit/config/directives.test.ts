@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
+import { DiagnosticCode } from '../../../src/config/diagnostics.js';
 import { DIRECTIVES, lookupDirective } from '../../../src/config/directives.js';
 import { RESTRICT_FLAGS } from '../../../src/config/model.js';
 import { closestMatch, editDistance } from '../../../src/config/suggest.js';
@@ -40,6 +42,18 @@ describe('the directive table', () => {
   test('usage lines come from the table and stay short for long option lists', () => {
     expect(usage(lookupDirective('fudge')!)).toBe('usage: fudge REFCLOCK [time1 X] [time2 X] [stratum N] [refid REFID] [flag1 0|1] [flag2 0|1] [flag3 0|1] [flag4 0|1] [...]');
     expect(usage(lookupDirective('trustedkey')!)).toBe('usage: trustedkey KEY...');
+  });
+});
+
+describe('docs/configuration.md', () => {
+  const docs = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
+
+  test('names every directive in the table', () => {
+    for (const d of DIRECTIVES) expect(new RegExp(`\`${d.name}[\` ]`).test(docs), d.name).toBe(true);
+  });
+
+  test('lists every diagnostic code', () => {
+    for (const code of Object.values(DiagnosticCode)) expect(docs.includes(`\`${code}\``), code).toBe(true);
   });
 });
 
