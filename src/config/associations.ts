@@ -107,7 +107,8 @@ function checkRefclock(p: ParsedDirective, target: ParsedArg, refclock: Refclock
   if (support === 'ntpd-only' && directive === 'server') {
     out.warning(p.file, target.token, {
       code: DiagnosticCode.RefclockNotImplemented, directive,
-      message: `${directive}: refclock driver type ${refclock.type} (${describeRefclock(refclock.type, refclock.unit)}) is an ntpd driver Gnomon does not have; this source will never be reachable`,
+      message: `${directive}: ${describeRefclock(refclock.type, refclock.unit)} uses ntpd refclock driver type ${refclock.type}, `
+        + 'which Gnomon does not have; this source will never be reachable',
       hint: 'Gnomon has drivers 1 (local clock), 20 (NMEA), 22 (PPS) and 46 (gpsd)',
     });
   }

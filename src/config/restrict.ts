@@ -51,13 +51,17 @@ export function compileRestrict(p: ParsedDirective, out: DiagnosticList): Restri
         : 'write default, source, an address such as 192.0.2.0 mask 255.255.255.0, or 2001:db8::/32');
   }
   if (p.family !== undefined && p.family !== address.family && p.familyToken) {
-    return error(target.token, DiagnosticCode.FamilyMismatch, `${addressText} is IPv${address.family} but the line says -${p.family}`, `remove -${p.family} or write an IPv${p.family} address`);
+    return error(target.token, DiagnosticCode.FamilyMismatch, `${addressText} is IPv${address.family} but the line says -${p.family}`,
+      `remove -${p.family} or write an IPv${p.family} address`);
   }
 
   let prefixLength = addressBits(address.family);
   if (slash !== -1) {
     const lengthText = text.slice(slash + 1);
-    if (maskOption) return error(maskOption.token, DiagnosticCode.ConflictingOptions, `${text} already gives a prefix length; mask conflicts with it`, 'use either ADDRESS/LENGTH or ADDRESS mask MASK');
+    if (maskOption) {
+      return error(maskOption.token, DiagnosticCode.ConflictingOptions, `${text} already gives a prefix length; mask conflicts with it`,
+        'use either ADDRESS/LENGTH or ADDRESS mask MASK');
+    }
     if (!/^\d{1,3}$/.test(lengthText) || Number(lengthText) > prefixLength) {
       return error(target.token, DiagnosticCode.InvalidMask, `prefix length "/${lengthText}" is not 0 to ${prefixLength}`, `write e.g. ${addressText}/${address.family === 4 ? 24 : 64}`);
     }

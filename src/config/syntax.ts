@@ -63,7 +63,7 @@ export function checkDirective(spec: DirectiveSpec, file: string, tokens: readon
       return undefined;
     }
     if (result.advice) {
-      report('warning', token, result.advice.code, `${what} ${token.value} is outside ${result.advice.expected}`, result.advice.hint);
+      report('warning', token, result.advice.code, `${what} ${token.value} is outside the usual range ${result.advice.expected}`, result.advice.hint);
     }
     return { token, value: result.value };
   };

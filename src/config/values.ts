@@ -41,7 +41,7 @@ export type Value =
 
 export interface ValueProblem {
   readonly code: DiagnosticCode;
-  /** Completes "... expects ___": e.g. "an integer from 0 to 17". */
+  /** Completes "... expects ___" (e.g. "an integer from 0 to 17"); for advice, the usual range ("3 to 17"). */
   readonly expected: string;
   readonly hint?: string;
 }
@@ -81,7 +81,7 @@ export function parseValue(spec: ValueSpec, text: string): ValueResult {
       if (advised && (n < advised.min || n > advised.max)) {
         return {
           ok: true, value: { kind: 'number', number: n },
-          advice: { code: DiagnosticCode.DiscouragedValue, expected: `an integer from ${advised.min} to ${advised.max}`, hint: advised.why },
+          advice: { code: DiagnosticCode.DiscouragedValue, expected: `${advised.min} to ${advised.max}`, hint: advised.why },
         };
       }
       return { ok: true, value: { kind: 'number', number: n } };

@@ -25,7 +25,7 @@ describe('server, pool and peer', () => {
     expect(brief(result.diagnostics)).toEqual([
       '1:26 warning CONFIG_DISCOURAGED_VALUE', '2:36 error CONFIG_CONFLICTING_OPTIONS', '3:26 error CONFIG_OUT_OF_RANGE', '4:26 error CONFIG_OUT_OF_RANGE',
     ]);
-    expect(result.diagnostics[0]?.message).toBe('server: minpoll 2 is outside an integer from 3 to 17');
+    expect(result.diagnostics[0]?.message).toBe('server: minpoll 2 is outside the usual range 3 to 17');
   });
 
   test('options Gnomon does not act on are warnings that name the option', () => {
