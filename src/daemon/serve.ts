@@ -7,7 +7,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, formatDiagnostic } from '../config/load.js';
+import { ConfigLoadError, loadConfig, formatDiagnostic } from '../config/load.js';
 import type { ConfigDiagnostic, GnomonConfig } from '../config/model.js';
 import { systemMonotonicClock, systemRealtimeClock } from '../clock/posix.js';
 import { Timescale } from '../clock/timescale.js';
@@ -40,8 +40,19 @@ export interface ServeOptions {
 const LOCAL_REFRESH_MS = 16_000;
 
 
+/** Loads a config; an unreadable file becomes one located diagnostic instead of a stack trace. */
 async function loadOrExplain(path: string): Promise<{ config?: GnomonConfig; diagnostics: readonly ConfigDiagnostic[] }> {
-  return loadConfig(path);
+  try {
+    return await loadConfig(path);
+  } catch (err) {
+    if (!(err instanceof ConfigLoadError)) throw err;
+    return {
+      diagnostics: [{
+        severity: 'error', code: err.code, message: err.message, at: { file: path, line: 1, column: 1 },
+        hint: 'check the path given with --config, and that the file is readable by the user gnomon runs as',
+      }],
+    };
+  }
 }
 
 export async function serve(opts: ServeOptions): Promise<number> {

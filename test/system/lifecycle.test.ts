@@ -42,6 +42,13 @@ describe('gnomon command', () => {
     expect(r.stderr).toMatch(/not starting/);
   });
 
+  it('a missing config file is one clear line, not a stack trace', async () => {
+    const r = await gnomon(['serve', '--config', '/nonexistent/gnomon.conf']);
+    expect(r.code, describeRun(r)).toBe(1);
+    expect(r.stderr).toMatch(/^\/nonexistent\/gnomon\.conf:1:1: error: cannot read .*CONFIG_READ_FAILED/m);
+    expect(r.stderr).not.toMatch(/\bat .*\.js:\d+/);
+  });
+
   it('names the address and the likely cause when the port is taken', async () => {
     const first = await GnomonDaemon.start({ config: localClockConfig(PORT + 1, 3), listen: `127.0.0.1:${PORT + 1}` });
     daemons.push(first);
@@ -74,7 +81,7 @@ describe('SIGHUP', () => {
     const port = PORT + 3;
     const d = await GnomonDaemon.start({ config: localClockConfig(port, 2), listen: `127.0.0.1:${port}` });
     daemons.push(d);
-    const stratum = async () => (await query('127.0.0.1', port))[0]?.header.stratum;
+    const stratum = async () => (await query('127.0.0.1', port))[0]?.header?.stratum;
     expect(await stratum()).toBe(2);
 
     writeFileSync(d.configFile, localClockConfig(port, 7));
