@@ -3,11 +3,11 @@
 // it also records how the peers classify each kind of reply, which the Gnomon tests rely on.
 // Ports: 11290-11299 on loopback; port 123 inside this file's own namespaces.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChronydClient, ChronydServer, chronydOneShot } from './harness/chrony.js';
+import { ChronydClient, ChronydServer, chronydOneShot, parseChronyDuration } from './harness/chrony.js';
 import { FakeServer } from './harness/daemon.js';
 import { Netns } from './harness/netns.js';
 import { ntpdateQuery, ntpdig } from './harness/ntpsec.js';
-import { describeRun, Teardown } from './harness/process.js';
+import { describeRun, pollUntil, Teardown } from './harness/process.js';
 import { buildNtpPacket, describeReplies, exchange, MODE, query } from './harness/udp.js';
 
 const SYNCED_PORT = 11290;
@@ -41,17 +41,23 @@ describe('harness against a chronyd server on loopback (local stratum 3)', () =>
       const samples = await client.waitForSamples(4, 10_000);
       expect(samples.length, client.describe()).toBeGreaterThanOrEqual(4);
       expect(samples.every((s) => s.stratum === 3 && s.leap === 'N' && Math.abs(s.offset) < 0.001)).toBe(true);
+      const selected = await pollUntil(async () => {
+        const { rows } = await client.sources();
+        return rows[0]?.state === '*' ? rows[0] : undefined;
+      }, 5000, 200);
       const sources = await client.sources();
       expect(sources.rows, sources.text).toHaveLength(1);
-      expect(sources.rows[0]).toMatchObject({ mode: '^', name: '127.0.0.1', stratum: 3, poll: -4 });
+      expect(selected, sources.text).toMatchObject({ mode: '^', name: '127.0.0.1', stratum: 3, poll: -4 });
       const stats = await client.sourceStats();
       expect(stats.rows, stats.text).toHaveLength(1);
       expect(stats.rows[0]?.np).toBeGreaterThanOrEqual(1);
+      expect(Math.abs(parseChronyDuration(stats.rows[0]?.offset ?? '')), stats.text).toBeLessThan(0.001);
       const data = await client.ntpData();
       expect(data.fields.get('Leap status'), data.text).toBe('Normal');
       expect(data.fields.get('Stratum')).toBe('3');
       expect(data.fields.get('Version')).toBe('4');
       expect(data.fields.get('Remote port')).toBe(String(SYNCED_PORT));
+      expect(data.fields.get('NTP tests')).toBe('111 111 1111');
     } finally {
       await client.stop();
     }

@@ -51,6 +51,37 @@ export function parseMeasurementsLog(text: string): Measurement[] {
   return out;
 }
 
+/** The sample with the smallest round-trip delay: the most accurate one (the NTP clock-filter idea). */
+export function bestSample(samples: readonly Measurement[]): Measurement | undefined {
+  return samples.reduce<Measurement | undefined>((best, s) => (best === undefined || s.peerDelay < best.peerDelay ? s : best),
+    undefined);
+}
+
+/** The median of the samples' offsets (seconds), NaN for none. */
+export function medianOffset(samples: readonly Measurement[]): number {
+  const sorted = samples.map((s) => s.offset).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] ?? NaN : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
+}
+
+/**
+ * Samples whose offset is further from 0 than `boundS` plus half their round-trip delay. On one machine the true
+ * offset is 0, and path asymmetry can shift a measured offset by at most half the delay, so a correct server
+ * yields none, however slow a particular exchange was.
+ */
+export function inconsistentSamples(samples: readonly Measurement[], boundS: number): Measurement[] {
+  return samples.filter((s) => Math.abs(s.offset) > boundS + s.peerDelay / 2);
+}
+
+/** A chronyc duration such as "+40ns", "-12us", "4000ms", "1.5s" in seconds (NaN if unparsable). */
+export function parseChronyDuration(text: string): number {
+  const m = /^([-+]?[\d.]+)(ns|us|ms|s)$/.exec(text.trim());
+  if (m === null) return NaN;
+  const scale = { ns: 1e-9, us: 1e-6, ms: 1e-3, s: 1 }[m[2] as 'ns' | 'us' | 'ms' | 's'];
+  return Number(m[1]) * scale;
+}
+
 export interface ServerLineOptions {
   /** NTP version of the requests (chronyd's `version` option; default 4). */
   version?: number;
@@ -77,17 +108,21 @@ export interface OneShotResult {
 }
 
 /**
- * `chronyd -x -u root -Q -t T 'server HOST port P iburst maxsamples 1'` with a measurements log:
- * one query, as chronyd's client code judges it. Runs in `ns` when given.
+ * `chronyd -x -u root -Q -t T 'server HOST port P iburst maxsamples N'` (N = `samples`, default 1) with a
+ * measurements log: a quick query, as chronyd's client code judges it. Runs in `ns` when given.
+ * `poll` adds `minpoll P maxpoll P`: iburst then spaces its requests by 2^P s instead of 2 s (P = -4: 4 samples in
+ * ~0.2 s, and an unusable server is given up after ~1.5 s instead of ~8 s).
  */
 export async function chronydOneShot(host: string, port: number,
-  options: ServerLineOptions & { timeoutS?: number; ns?: Netns } = {}): Promise<OneShotResult> {
+  options: ServerLineOptions & { timeoutS?: number; ns?: Netns; samples?: number; poll?: number } = {}):
+  Promise<OneShotResult> {
   requireRoot('run chronyd -u root');
   const dir = new TempDir('gnm-chronyq-');
   try {
     const timeoutS = options.timeoutS ?? 10;
+    const pollOptions = options.poll === undefined ? '' : ` minpoll ${options.poll} maxpoll ${options.poll}`;
     const args = ['-x', '-u', 'root', '-Q', '-t', String(timeoutS),
-      serverLine(host, port, 'iburst maxsamples 1', options),
+      serverLine(host, port, `iburst maxsamples ${options.samples ?? 1}${pollOptions}`, options),
       `logdir ${dir.path}`, 'log measurements', `pidfile ${dir.file('chronyd.pid')}`, `driftfile ${dir.file('drift')}`];
     const runOptions = { timeoutMs: (timeoutS + 5) * 1000 };
     const result = options.ns === undefined ? await run(CHRONYD, args, runOptions)

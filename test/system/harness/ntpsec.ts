@@ -58,3 +58,17 @@ export async function ntpdateQuery(ns: Netns, host: string, options: { timeoutS?
   };
   return { run: result, answer, dropped: dropReasons(result.stderr), noEligibleServers: /no eligible servers/.test(result.stderr) };
 }
+
+/**
+ * ntpdate -q `runs` times (it takes one sample per run) and keeps the answer with the smallest "+/-" (synchronisation
+ * distance, i.e. the least delay), as ntpdig -p N does among its samples. All runs are returned for messages.
+ */
+export async function ntpdateBestOf(ns: Netns, host: string, runs: number, options: { timeoutS?: number } = {}):
+  Promise<{ best: SntpResult | undefined; all: SntpResult[] }> {
+  const all: SntpResult[] = [];
+  for (let i = 0; i < Math.min(runs, 10); i++) all.push(await ntpdateQuery(ns, host, options));
+  const answered = all.filter((r) => r.answer !== undefined);
+  const best = answered.reduce<SntpResult | undefined>((b, r) =>
+    (b?.answer === undefined || (r.answer?.precision ?? Infinity) < b.answer.precision ? r : b), undefined);
+  return { best, all };
+}
