@@ -109,15 +109,16 @@ describe('harness: ntpdig and ntpdate inside a namespace', () => {
   });
   afterAll(() => teardown.run());
 
+  // ntpdig/ntpdate timestamp in Python: on a busy machine they alone showed 2 ms against chronyd, hence 10 ms here.
   it('against chronyd (local stratum 3) on port 123: both accept it', async () => {
     const server = await ChronydServer.start({ localStratum: 3, ns });
     try {
       const dig = await ntpdig(ns, '127.0.0.1');
       expect(dig.answer, describeRun(dig.run)).toMatchObject({ stratum: 3, leap: 'no-leap', adjusted: false });
-      expect(Math.abs(dig.answer?.offset ?? Infinity)).toBeLessThan(0.001);
+      expect(Math.abs(dig.answer?.offset ?? Infinity)).toBeLessThan(0.01);
       const date = await ntpdateQuery(ns, '127.0.0.1');
       expect(date.answer, describeRun(date.run)).toMatchObject({ stratum: 3, leap: 'no-leap', ip: '127.0.0.1' });
-      expect(Math.abs(date.answer?.offset ?? Infinity)).toBeLessThan(0.001);
+      expect(Math.abs(date.answer?.offset ?? Infinity)).toBeLessThan(0.01);
     } finally {
       await server.stop();
     }
