@@ -6,6 +6,11 @@
  * PLATFORM.md); kernel timestamps need the batched fast path (a later issue).
  * Replies go out of a small ring of preallocated buffers: dgram may queue a send, so the buffer
  * of a queued reply must not be reused by the next packet.
+ *
+ * Two things measured to matter here (bench/): the sockets get a synchronous `lookup`, because
+ * dgram otherwise runs every reply's destination, already an IP literal, through dns.lookup,
+ * which defers the send to the next tick; and sends take no callback, which lets libuv send
+ * immediately without a completion callback per packet (send errors arrive as 'error' events).
  */
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
@@ -31,7 +36,7 @@ export class NtpUdpServer {
   private readonly rxSpec: TimeSpec = newTimeSpec();
   private readonly mono: TimeSpec = newTimeSpec();
   private readonly meta: RequestMeta = { address: '', rxSeconds: 0, rxFraction: 0, monoS: 0 };
-  /** Send errors (e.g. ENOBUFS under load): counted, not logged per packet. */
+  /** Send errors (e.g. ENOBUFS under load), reported by the socket's 'error' event: counted, not logged per packet. */
   sendErrors = 0;
 
   constructor(
@@ -50,7 +55,7 @@ export class NtpUdpServer {
     for (const l of addresses) {
       const k = this.key(l);
       if (this.sockets.has(k)) continue;
-      const socket = dgram.createSocket({ type: isIPv6(l.address) ? 'udp6' : 'udp4', ipv6Only: isIPv6(l.address) });
+      const socket = dgram.createSocket({ type: isIPv6(l.address) ? 'udp6' : 'udp4', ipv6Only: isIPv6(l.address), lookup: literalLookup });
       await new Promise<void>((resolve, reject) => {
         const onError = (err: Error): void => reject(Object.assign(err, { listenAddress: k }));
         socket.once('error', onError);
@@ -59,7 +64,10 @@ export class NtpUdpServer {
           resolve();
         });
       });
-      socket.on('error', (err) => this.onSocketError(k, err));
+      socket.on('error', (err) => {
+        this.sendErrors++;
+        if (this.sendErrors === 1) this.onSocketError(k, err); // log the first; count the rest
+      });
       socket.on('message', (msg, rinfo) => this.onMessage(socket, msg, rinfo));
       this.sockets.set(k, socket);
     }
@@ -99,10 +107,15 @@ export class NtpUdpServer {
     const out = this.ring[this.next]!;
     this.next = (this.next + 1) % RING;
     const n = this.handler.handle(msg, msg.length, meta, out);
-    if (n > 0) socket.send(out, 0, n, rinfo.port, rinfo.address, this.onSent);
+    if (n > 0) socket.send(out, 0, n, rinfo.port, rinfo.address);
   }
+}
 
-  private readonly onSent = (err: Error | null): void => {
-    if (err) this.sendErrors++;
-  };
+/**
+ * Replies only ever go to the address a datagram came from, an IP literal: answer dgram's
+ * lookup synchronously instead of through dns.lookup.
+ */
+function literalLookup(address: string, family: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
+  void family;
+  callback(null, address, isIPv6(address) ? 6 : 4);
 }
