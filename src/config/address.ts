@@ -1,12 +1,14 @@
 /**
  * IPv4/IPv6 literals as restrict, interface and server lines write them.
  *
- * Parsed by hand rather than with node:net so the config layer stays pure and so the
- * accepted syntax is exactly what we document: no zone ids (a restrict rule cannot be
+ * Parsed by the shared pure parser (src/net/address.ts) rather than node:net so the config
+ * layer stays pure, with the accepted syntax narrowed to exactly what we document: no zone ids (a restrict rule cannot be
  * per-link), no leading zeros in IPv4 octets (inet_aton would read 010 as octal 8, which
  * is never what an administrator meant), embedded IPv4 tails in IPv6 allowed
  * (::ffff:1.2.3.4).
  */
+
+import { ParsedAddress, parseAddress } from '../net/address.js';
 
 export interface IpAddress {
   readonly family: 4 | 6;
@@ -15,55 +17,29 @@ export interface IpAddress {
 }
 
 export function parseIp(text: string): IpAddress | undefined {
-  return text.includes(':') ? parseIpv6(text) : parseIpv4(text);
+  // Zones and leading zeros are legal for the shared parser (dgram reports zones), not in a config line.
+  const dotted = text.slice(text.lastIndexOf(':') + 1);
+  if (text.includes('%') || dotted.split('.').some((octet) => dotted.includes('.') && /^0\d/.test(octet))) return undefined;
+  const parsed = new ParsedAddress();
+  if (!parseAddress(text, parsed)) return undefined;
+  const w = parsed.words;
+  if (!text.includes(':')) return { family: 4, bytes: wordBytes(w[3]!) };
+  // The shared parser reports ::ffff:a.b.c.d as IPv4 (a client on a dual-stack socket); as written
+  // in a config it stays the IPv6 literal the administrator typed.
+  const words = parsed.family === 4 ? [0, 0, 0xffff, w[3]!] : [w[0]!, w[1]!, w[2]!, w[3]!];
+  return { family: 6, bytes: words.flatMap(wordBytes) };
 }
 
 export function parseIpv4(text: string): IpAddress | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  const bytes: number[] = [];
-  for (const part of parts) {
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return undefined;
-    const n = Number(part);
-    if (n > 255) return undefined;
-    bytes.push(n);
-  }
-  return { family: 4, bytes };
+  return text.includes(':') ? undefined : parseIp(text);
 }
 
 export function parseIpv6(text: string): IpAddress | undefined {
-  if (text.length < 2 || text.length > 45) return undefined;
-  const gap = text.indexOf('::');
-  if (gap !== -1 && text.indexOf('::', gap + 1) !== -1) return undefined;
-  const headText = gap === -1 ? text : text.slice(0, gap);
-  const tailText = gap === -1 ? '' : text.slice(gap + 2);
-  const head = headText === '' ? [] : headText.split(':');
-  const tail = tailText === '' ? [] : tailText.split(':');
-  const groups: number[] = [];
-  const tailGroups: number[] = [];
-  const last = gap === -1 ? head.length - 1 : -1;
-  if (!pushGroups(head, groups, last)) return undefined;
-  if (!pushGroups(tail, tailGroups, tail.length - 1)) return undefined;
-  const total = groups.length + tailGroups.length;
-  if (gap === -1 ? total !== 8 : total > 7) return undefined;
-  const all = [...groups, ...new Array<number>(8 - total).fill(0), ...tailGroups];
-  return { family: 6, bytes: all.flatMap((g) => [g >> 8, g & 0xff]) };
+  return text.includes(':') ? parseIp(text) : undefined;
 }
 
-/** Appends 16-bit groups; the part at index `ipv4At` may be a dotted IPv4 tail (two groups). */
-function pushGroups(parts: readonly string[], into: number[], ipv4At: number): boolean {
-  for (const [i, part] of parts.entries()) {
-    if (i === ipv4At && part.includes('.')) {
-      const v4 = parseIpv4(part);
-      if (!v4) return false;
-      const [a = 0, b = 0, c = 0, d = 0] = v4.bytes;
-      into.push((a << 8) | b, (c << 8) | d);
-      continue;
-    }
-    if (!/^[0-9a-fA-F]{1,4}$/.test(part)) return false;
-    into.push(parseInt(part, 16));
-  }
-  return true;
+function wordBytes(word: number): number[] {
+  return [word >>> 24, (word >>> 16) & 0xff, (word >>> 8) & 0xff, word & 0xff];
 }
 
 /** Canonical text (RFC 5952 for IPv6: lower case, longest zero run as ::, mapped IPv4 dotted). */

@@ -8,7 +8,7 @@
  * servers and peers.
  */
 import type { RestrictFlag, RestrictRule } from '../../config/model.js';
-import { ParsedAddress, maskWords, parseAddress } from './address.js';
+import { ParsedAddress, maskWords, parseAddress } from '../../net/address.js';
 
 /** Restrict flags as bits, for the hot path. */
 export const RestrictBits = {

@@ -1,6 +1,7 @@
 /**
- * Parses textual IP addresses (as node:dgram reports them) into 32-bit words without allocating,
- * so the per-packet restrict lookup and rate limiter can compare numbers.
+ * The one IP address parser: text → 32-bit words, without allocating, so the per-packet
+ * restrict lookup can compare numbers. The config layer builds its stricter literal syntax on
+ * it (src/config/address.ts).
  *
  * IPv4 lands in word 3 with `family` 4; IPv4-mapped IPv6 (::ffff:a.b.c.d, seen on dual-stack
  * sockets) is reported as IPv4 so one rule covers a client however it arrives.

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ParsedAddress, parseAddress } from '../../../src/server/access/address.js';
+import { ParsedAddress, parseAddress } from '../../../src/net/address.js';
 
 function words(a: string): string | undefined {
   const p = new ParsedAddress();
