@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GNOMON_MAIN, GnomonDaemon, REPO_ROOT, localClockConfig } from './harness/daemon.js';
-import { describeRun, pollUntil, run, TempDir } from './harness/process.js';
+import { describeRun, LongRunning, pollUntil, run, TempDir } from './harness/process.js';
 import { query } from './harness/udp.js';
 import { Netns } from './harness/netns.js';
 import { readFileSync } from 'node:fs';
@@ -134,6 +134,34 @@ describe('IPv6', () => {
       const r = await gnomon(['query', host, '--port', String(port), '--samples', '1', '--json']);
       expect(r.code, describeRun(r)).toBe(0);
       expect(JSON.parse(r.stdout)[0]).toMatchObject({ address: host, stratum: 3, ok: true });
+    }
+  });
+});
+
+describe('logging', () => {
+  it('writes JSON lines to the `logfile` of the config instead of stdout', async () => {
+    const dir = new TempDir('gnm-log-');
+    const logfile = dir.file('sub/gnomon.log');
+    const port = PORT + 5;
+    // The harness waits for "listening" on stdout; with a logfile, stdout stays empty, so run it by hand.
+    const config = dir.file('ntp.conf');
+    writeFileSync(config, localClockConfig(port, 3, [`logfile ${logfile}`]) + '\n');
+    const proc = await LongRunning.start(process.execPath, [GNOMON_MAIN, 'serve', '--config', config], { cwd: REPO_ROOT });
+    try {
+      const line = await pollUntil(() => {
+        try {
+          return readFileSync(logfile, 'utf8').split('\n').find((l) => l.includes('"listening"'));
+        } catch {
+          return undefined;
+        }
+      }, 10_000);
+      expect(line, proc.describe()).toBeDefined();
+      expect(JSON.parse(line!)).toMatchObject({ msg: 'listening', address: '127.0.0.1', port });
+      expect(proc.stdout).toBe('');
+    } finally {
+      const end = await proc.stop('SIGTERM', 5000);
+      expect(end.code).toBe(0);
+      dir.remove();
     }
   });
 });
