@@ -109,7 +109,6 @@ export async function serve(opts: ServeOptions): Promise<number> {
     await udp.close();
     return 1;
   }
-  for (const a of udp.boundAddresses()) log.info({ address: a.address, port: a.port }, 'listening');
 
   const user = opts.user ?? config.user;
   if (user) {
@@ -170,6 +169,9 @@ export async function serve(opts: ServeOptions): Promise<number> {
     process.on('SIGHUP', onHup);
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
+    // Announced only now, with the signal handlers in place: whoever waits for this line may
+    // send SIGTERM or SIGHUP at once.
+    for (const a of udp.boundAddresses()) log.info({ address: a.address, port: a.port }, 'listening');
   });
 }
 
