@@ -279,7 +279,12 @@ export interface ChronydClientOptions extends ServerLineOptions {
   ns?: Netns;
 }
 
-/** A long-running chronyd client of one server, queried through chronyc on a Unix socket. */
+/**
+ * A long-running chronyd client of one server, queried through chronyc on a Unix socket.
+ * Mind the frame of its offsets: with -x chronyd leaves the system clock alone but, once it selects the source,
+ * corrects a virtual clock towards it ("System time" in `chronyc tracking`), and measures later samples from that.
+ * For offsets against the system clock, pass `extra: ['noselect']`.
+ */
 export class ChronydClient extends ChronydProcess {
   private constructor(proc: LongRunning, dir: TempDir, readonly ns: Netns | undefined) {
     super(proc, dir);
