@@ -5,6 +5,7 @@ import tseslint from 'typescript-eslint';
 
 const PURE_CORE = [
   'src/ntp/**/*.ts',
+  'src/net/**/*.ts',
   'src/server/handler/**/*.ts',
   'src/server/access/**/*.ts',
   'src/config/**/*.ts',
