@@ -2,7 +2,7 @@
 // - chronyd -Q and chronyd clients (-x) on loopback, NTPv4 and NTPv3 requests: stratum 3, selected; a noselect
 //   client's median and best sample |offset| < 1 ms; every sample within 1 ms plus half its round-trip delay.
 // - ntpdig -j and ntpdate -q (port 123 only) inside a namespace, with Gnomon started in the same namespace
-//   (offset only checked for gross errors: these Python tools timestamp in user space).
+//   (best of five runs under 1 ms, every run under 10 ms: these Python tools timestamp in user space).
 //   Both send NTPv4 only (NTPsec's ntpdig has no version option and its ntpdate ignores -o), so NTPv3 on port 123
 //   is covered by chronyd `version 3` in the same namespace.
 // Ports: 11200 on loopback; 123 inside this file's namespace.
@@ -18,9 +18,9 @@ import { buildNtpPacket, describeReplies, MODE, ntpDiffSeconds, ntpNow, query } 
 const PORT = 11200;
 const STRATUM = 3;
 const MAX_OFFSET_S = 0.001;
-// ntpdig and ntpdate (Python) timestamp in user space: on a busy machine they alone add ~2 ms, also against chronyd
-// (seen in harness.test.ts). For them the check is "accepted, and no gross time error"; chronyd, which timestamps
-// in the kernel, carries the 1 ms criterion.
+// ntpdig and ntpdate (Python) timestamp in user space: on a busy machine a single run alone can be ~2 ms off, also
+// against chronyd (seen in harness.test.ts). For them every run must be free of gross errors (10 ms) and the best of
+// five runs must meet the issue's 1 ms; chronyd, which timestamps in the kernel, carries 1 ms on every sample.
 const SNTP_SANITY_S = 0.01;
 
 describe('Gnomon (local clock, stratum 3) on loopback, against chronyd', () => {
@@ -122,22 +122,27 @@ describe('Gnomon on port 123 inside a namespace, against ntpdig, ntpdate and chr
   });
   afterAll(() => teardown.run());
 
-  it('ntpdig -j accepts it: stratum 3, no-leap, |offset| < 10 ms, not adjusted', async () => {
-    const dig = await ntpdig(ns, '127.0.0.1', { samples: 3 });
-    const why = `${describeRun(dig.run)}\n${gnomon.describe()}`;
-    expect(dig.dropped, why).toEqual([]);
-    expect(dig.answer, why).toMatchObject({ stratum: STRATUM, leap: 'no-leap', ip: '127.0.0.1', adjusted: false });
-    expect(Math.abs(dig.answer?.offset ?? Infinity), why).toBeLessThan(SNTP_SANITY_S);
+  it('ntpdig -j accepts it: stratum 3, no-leap, not adjusted; best of 5 runs |offset| < 1 ms, none > 10 ms', async () => {
+    const runs = [];
+    for (let i = 0; i < 5; i++) runs.push(await ntpdig(ns, '127.0.0.1', { samples: 3 }));
+    const why = `${runs.map((r) => describeRun(r.run)).join('\n')}\n${gnomon.describe()}`;
+    for (const dig of runs) {
+      expect(dig.dropped, why).toEqual([]);
+      expect(dig.answer, why).toMatchObject({ stratum: STRATUM, leap: 'no-leap', ip: '127.0.0.1', adjusted: false });
+      expect(Math.abs(dig.answer?.offset ?? Infinity), why).toBeLessThan(SNTP_SANITY_S);
+    }
+    expect(Math.min(...runs.map((r) => Math.abs(r.answer?.offset ?? Infinity))), why).toBeLessThan(MAX_OFFSET_S);
   });
 
-  it('ntpdate -q accepts it every time: stratum 3, no-leap; best of 3 |offset| < 10 ms', async () => {
-    const { best, all } = await ntpdateBestOf(ns, '127.0.0.1', 3);
+  it('ntpdate -q accepts it every time: stratum 3, no-leap; best of 5 |offset| < 1 ms, none > 10 ms', async () => {
+    const { all } = await ntpdateBestOf(ns, '127.0.0.1', 5);
     const why = `${all.map((r) => describeRun(r.run)).join('\n')}\n${gnomon.describe()}`;
     for (const date of all) {
       expect(date.run.code, why).toBe(0);
       expect(date.answer, why).toMatchObject({ stratum: STRATUM, leap: 'no-leap', ip: '127.0.0.1' });
+      expect(Math.abs(date.answer?.offset ?? Infinity), why).toBeLessThan(SNTP_SANITY_S);
     }
-    expect(Math.abs(best?.answer?.offset ?? Infinity), why).toBeLessThan(SNTP_SANITY_S);
+    expect(Math.min(...all.map((r) => Math.abs(r.answer?.offset ?? Infinity))), why).toBeLessThan(MAX_OFFSET_S);
   });
 
   it.each([4, 3])('chronyd -Q with NTPv%i requests to port 123 accepts it', async (version) => {
