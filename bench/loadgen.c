@@ -461,9 +461,12 @@ int main(int argc, char **argv) {
          (unsigned long long)st.leap_unsync, (unsigned long long)st.zero_tx, (unsigned long long)st.rx_after_tx);
   printf("\"send_err\":%llu,\"recv_err\":%llu,\"window_full_skips\":%llu,", (unsigned long long)st.send_err,
          (unsigned long long)st.recv_err, (unsigned long long)st.window_full);
-  printf("\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f},",
-         hist_pct(&lat_hist, 0.50) / 1e3, hist_pct(&lat_hist, 0.90) / 1e3, hist_pct(&lat_hist, 0.99) / 1e3,
-         hist_pct(&lat_hist, 0.999) / 1e3, lat_hist.n ? lat_hist.max / 1e3 : -1.0);
+  if (lat_hist.n)
+    printf("\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f},",
+           hist_pct(&lat_hist, 0.50) / 1e3, hist_pct(&lat_hist, 0.90) / 1e3, hist_pct(&lat_hist, 0.99) / 1e3,
+           hist_pct(&lat_hist, 0.999) / 1e3, lat_hist.max / 1e3);
+  else
+    printf("\"latency_us\":{\"p50\":null,\"p90\":null,\"p99\":null,\"p999\":null,\"max\":null},");
   if (offset_hist.n)
     printf("\"offset_us\":{\"abs_p50\":%.1f,\"abs_p99\":%.1f,\"mean\":%.1f,\"positive_fraction\":%.3f,"
            "\"min\":%.1f,\"max\":%.1f},",
