@@ -105,7 +105,8 @@ export function formatTimestampHex(ts: NtpTimestamp): string {
  */
 export function shortFromSeconds(seconds: number): number {
   if (!(seconds > 0)) return 0;
-  const v = Math.round(seconds * 65536);
+  // Rounded up: an error bound must never be advertised smaller than it is.
+  const v = Math.ceil(seconds * 65536);
   return v >= TWO32 ? 0xffffffff : v >>> 0;
 }
 

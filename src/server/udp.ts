@@ -24,6 +24,18 @@ const RING = 256;
 /** Largest reply the handler writes (header + crypto-NAK). */
 const REPLY_BYTES = 64;
 
+/** One reply buffer and views of the two lengths the handler returns, made once (dgram would slice per send). */
+interface ReplySlot {
+  readonly buf: Buffer;
+  readonly header: Buffer;
+  readonly withNak: Buffer;
+}
+
+function replySlot(): ReplySlot {
+  const buf = Buffer.alloc(REPLY_BYTES);
+  return { buf, header: buf.subarray(0, 48), withNak: buf.subarray(0, 52) };
+}
+
 export interface ListenAddress {
   readonly address: string;
   readonly port: number;
@@ -31,7 +43,7 @@ export interface ListenAddress {
 
 export class NtpUdpServer {
   private readonly sockets = new Map<string, dgram.Socket>();
-  private readonly ring: Buffer[] = Array.from({ length: RING }, () => Buffer.alloc(REPLY_BYTES));
+  private readonly ring: ReplySlot[] = Array.from({ length: RING }, replySlot);
   private next = 0;
   private readonly rxSpec: TimeSpec = newTimeSpec();
   private readonly mono: TimeSpec = newTimeSpec();
@@ -55,7 +67,8 @@ export class NtpUdpServer {
     for (const l of addresses) {
       const k = this.key(l);
       if (this.sockets.has(k)) continue;
-      const socket = dgram.createSocket({ type: isIPv6(l.address) ? 'udp6' : 'udp4', ipv6Only: isIPv6(l.address), lookup: literalLookup });
+      const v6 = isIPv6(l.address);
+      const socket = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6, lookup: v6 ? literalLookup6 : literalLookup4 });
       await new Promise<void>((resolve, reject) => {
         const onError = (err: Error): void => reject(Object.assign(err, { listenAddress: k }));
         socket.once('error', onError);
@@ -104,10 +117,11 @@ export class NtpUdpServer {
     meta.rxSeconds = ntpSecondsOf(this.rxSpec);
     meta.rxFraction = ntpFractionOf(this.rxSpec);
     meta.monoS = this.mono.sec + this.mono.nsec / 1e9;
-    const out = this.ring[this.next]!;
-    this.next = (this.next + 1) % RING;
-    const n = this.handler.handle(msg, msg.length, meta, out);
-    if (n > 0) socket.send(out, 0, n, rinfo.port, rinfo.address);
+    const slot = this.ring[this.next]!;
+    this.next = (this.next + 1) & (RING - 1);
+    const n = this.handler.handle(msg, msg.length, meta, slot.buf);
+    if (n === 48) socket.send(slot.header, rinfo.port, rinfo.address);
+    else if (n === 52) socket.send(slot.withNak, rinfo.port, rinfo.address);
   }
 }
 
@@ -115,7 +129,10 @@ export class NtpUdpServer {
  * Replies only ever go to the address a datagram came from, an IP literal: answer dgram's
  * lookup synchronously instead of through dns.lookup.
  */
-function literalLookup(address: string, family: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
-  void family;
-  callback(null, address, isIPv6(address) ? 6 : 4);
+type LookupCallback = (err: Error | null, address: string, family: number) => void;
+function literalLookup4(address: string, _family: unknown, callback: LookupCallback): void {
+  callback(null, address, 4);
+}
+function literalLookup6(address: string, _family: unknown, callback: LookupCallback): void {
+  callback(null, address, 6);
 }

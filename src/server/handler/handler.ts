@@ -118,10 +118,12 @@ export class NtpRequestHandler {
     }
 
     const s = this.state;
-    s.template.copy(out, 1, 1, 24);
+    const t = s.template;
+    // Byte loops, not Buffer.copy: for 8-23 bytes the native call costs more than the copy (bench profile).
+    for (let i = 1; i < 24; i++) out[i] = t[i]!;
     out[0] = s.leapBits | (version << 3) | replyMode;
     out[2] = req[2]!; // poll: echoed, as ntpd and chrony do
-    req.copy(out, 24, 40, 48); // origin = the request's transmit timestamp
+    for (let i = 0; i < 8; i++) out[24 + i] = req[40 + i]!; // origin = the request's transmit timestamp
     out.writeUInt32BE(meta.rxSeconds, 32);
     out.writeUInt32BE(meta.rxFraction, 36);
     if (hasMac) {
