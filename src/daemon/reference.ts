@@ -25,13 +25,19 @@ export interface ReferencePlan {
   readonly stratum?: number;
   /** Refclocks configured that this version cannot drive yet (named in a warning). */
   readonly unsupported: readonly string[];
+  /** server/pool/peer lines naming other NTP servers: not polled yet (named in a warning). */
+  readonly upstream: readonly string[];
 }
 
 export function planReference(config: GnomonConfig): ReferencePlan {
   const unsupported: string[] = [];
+  const upstream: string[] = [];
   let local: number | undefined;
   for (const a of config.associations) {
-    if (!a.refclock) continue;
+    if (!a.refclock) {
+      upstream.push(`${a.kind} ${a.host}`);
+      continue;
+    }
     if (a.refclock.type === LOCAL_CLOCK_TYPE) {
       const fudge = config.fudge.find((f) => f.refclock.type === LOCAL_CLOCK_TYPE && f.refclock.unit === a.refclock!.unit);
       local = fudge?.stratum ?? LOCAL_CLOCK_DEFAULT_STRATUM;
@@ -39,7 +45,7 @@ export function planReference(config: GnomonConfig): ReferencePlan {
       unsupported.push(a.host);
     }
   }
-  return local === undefined ? { kind: 'none', unsupported } : { kind: 'local', stratum: local, unsupported };
+  return local === undefined ? { kind: 'none', unsupported, upstream } : { kind: 'local', stratum: local, unsupported, upstream };
 }
 
 export function snapshotFor(plan: ReferencePlan, precisionLog2S: number, now: NtpTimestamp): ServerSnapshot {

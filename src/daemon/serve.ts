@@ -82,6 +82,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
   const state = new ServerStateCell(snapshotFor(plan, precision, nowNtp()));
   const announce = (p: ReferencePlan) => {
     if (p.unsupported.length > 0) log.warn({ refclocks: p.unsupported }, 'refclock drivers for these are not in this version; ignored');
+    if (p.upstream.length > 0) log.warn({ associations: p.upstream }, 'upstream servers and peers are not polled by this version; ignored');
     log.info({ reference: p.kind, stratum: state.snapshot.stratum, leap: state.snapshot.leap }, p.kind === 'local'
       ? 'serving the local clock as reference' : 'no reference configured: serving as unsynchronised (LI=3, stratum 16)');
   };
