@@ -6,11 +6,11 @@
 //   Both send NTPv4 only (NTPsec's ntpdig has no version option and its ntpdate ignores -o), so NTPv3 on port 123
 //   is covered by chronyd `version 3` in the same namespace.
 // Ports: 11200 on loopback; 123 inside this file's namespace.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { bestSample, ChronydClient, chronydOneShot, inconsistentSamples, medianOffset, parseChronyDuration }
   from './harness/chrony.js';
-import { GnomonDaemon, localClockConfig } from './harness/daemon.js';
-import { Netns } from './harness/netns.js';
+import { localClockConfig } from './harness/daemon.js';
+import { gnomonSuite } from './harness/suite.js';
 import { ntpdateBestOf, ntpdig } from './harness/ntpsec.js';
 import { describeRun, pollUntil, Teardown } from './harness/process.js';
 import { buildNtpPacket, describeReplies, MODE, ntpDiffSeconds, ntpNow, query } from './harness/udp.js';
@@ -24,25 +24,18 @@ const MAX_OFFSET_S = 0.001;
 const SNTP_SANITY_S = 0.01;
 
 describe('Gnomon (local clock, stratum 3) on loopback, against chronyd', () => {
-  const teardown = new Teardown();
-  let gnomon: GnomonDaemon;
-
-  beforeAll(async () => {
-    gnomon = await GnomonDaemon.start({ config: localClockConfig(PORT, STRATUM), listen: `127.0.0.1:${PORT}` });
-    teardown.add('gnomon', () => gnomon.stop());
-  });
-  afterAll(() => teardown.run());
+  const suite = gnomonSuite(localClockConfig(PORT, STRATUM), `127.0.0.1:${PORT}`);
 
   it('logs "listening" with the address and port it serves on', () => {
-    expect(gnomon.address).toBe('127.0.0.1');
-    expect(gnomon.port).toBe(PORT);
+    expect(suite.gnomon.address).toBe('127.0.0.1');
+    expect(suite.gnomon.port).toBe(PORT);
   });
 
   it.each([4, 3])('answers an NTPv%i client request with a mode 4 reply of the same version', async (version) => {
     const request = buildNtpPacket({ version });
     const before = ntpNow();
     const replies = await query('127.0.0.1', PORT, request);
-    expect(replies, `${describeReplies(replies)}\n${gnomon.describe()}`).toHaveLength(1);
+    expect(replies, `${describeReplies(replies)}\n${suite.gnomon.describe()}`).toHaveLength(1);
     const reply = replies[0];
     expect(reply?.header).toMatchObject({ leap: 0, version, mode: MODE.server, stratum: STRATUM });
     expect(reply?.header?.origin).toBe(request.readBigUInt64BE(40));
@@ -53,7 +46,7 @@ describe('Gnomon (local clock, stratum 3) on loopback, against chronyd', () => {
 
   it.each([4, 3])('chronyd -Q (NTPv%i) accepts it: stratum 3, leap normal, offsets within 1 ms + delay/2', async (version) => {
     const result = await chronydOneShot('127.0.0.1', PORT, { version, samples: 4, poll: -4 });
-    const why = `${describeRun(result.run)}\nsamples: ${JSON.stringify(result.samples)}\n${gnomon.describe()}`;
+    const why = `${describeRun(result.run)}\nsamples: ${JSON.stringify(result.samples)}\n${suite.gnomon.describe()}`;
     expect(result.ok, why).toBe(true);
     expect(result.samples.length, why).toBeGreaterThanOrEqual(1);
     for (const sample of result.samples) {
@@ -77,7 +70,7 @@ describe('Gnomon (local clock, stratum 3) on loopback, against chronyd', () => {
       teardownClients.add('measuring chronyd client', () => measuring.stop());
 
       const samples = await measuring.waitForSamples(16, 10_000);
-      const why = `samples: ${JSON.stringify(samples)}\n${measuring.describe()}\n${gnomon.describe()}`;
+      const why = `samples: ${JSON.stringify(samples)}\n${measuring.describe()}\n${suite.gnomon.describe()}`;
       expect(samples.length, why).toBeGreaterThanOrEqual(16);
       for (const s of samples) {
         expect(s, why).toMatchObject({ stratum: STRATUM, leap: 'N', tests123: '111', tests567: '111' });
@@ -110,22 +103,12 @@ describe('Gnomon (local clock, stratum 3) on loopback, against chronyd', () => {
 });
 
 describe('Gnomon on port 123 inside a namespace, against ntpdig, ntpdate and chronyd', () => {
-  const teardown = new Teardown();
-  let ns: Netns;
-  let gnomon: GnomonDaemon;
-
-  beforeAll(async () => {
-    ns = await Netns.create();
-    teardown.add(`namespace ${ns.name}`, () => ns.destroy());
-    gnomon = await GnomonDaemon.start({ config: localClockConfig(123, STRATUM), listen: '127.0.0.1:123', ns });
-    teardown.add('gnomon', () => gnomon.stop());
-  });
-  afterAll(() => teardown.run());
+  const suite = gnomonSuite(localClockConfig(123, STRATUM), 'port123');
 
   it('ntpdig -j accepts it: stratum 3, no-leap, not adjusted; best of 5 runs |offset| < 1 ms, none > 10 ms', async () => {
     const runs = [];
-    for (let i = 0; i < 5; i++) runs.push(await ntpdig(ns, '127.0.0.1', { samples: 3 }));
-    const why = `${runs.map((r) => describeRun(r.run)).join('\n')}\n${gnomon.describe()}`;
+    for (let i = 0; i < 5; i++) runs.push(await ntpdig(suite.ns, '127.0.0.1', { samples: 3 }));
+    const why = `${runs.map((r) => describeRun(r.run)).join('\n')}\n${suite.gnomon.describe()}`;
     for (const dig of runs) {
       expect(dig.dropped, why).toEqual([]);
       expect(dig.answer, why).toMatchObject({ stratum: STRATUM, leap: 'no-leap', ip: '127.0.0.1', adjusted: false });
@@ -135,8 +118,8 @@ describe('Gnomon on port 123 inside a namespace, against ntpdig, ntpdate and chr
   });
 
   it('ntpdate -q accepts it every time: stratum 3, no-leap; best of 5 |offset| < 1 ms, none > 10 ms', async () => {
-    const { all } = await ntpdateBestOf(ns, '127.0.0.1', 5);
-    const why = `${all.map((r) => describeRun(r.run)).join('\n')}\n${gnomon.describe()}`;
+    const { all } = await ntpdateBestOf(suite.ns, '127.0.0.1', 5);
+    const why = `${all.map((r) => describeRun(r.run)).join('\n')}\n${suite.gnomon.describe()}`;
     for (const date of all) {
       expect(date.run.code, why).toBe(0);
       expect(date.answer, why).toMatchObject({ stratum: STRATUM, leap: 'no-leap', ip: '127.0.0.1' });
@@ -146,8 +129,8 @@ describe('Gnomon on port 123 inside a namespace, against ntpdig, ntpdate and chr
   });
 
   it.each([4, 3])('chronyd -Q with NTPv%i requests to port 123 accepts it', async (version) => {
-    const result = await chronydOneShot('127.0.0.1', 123, { version, ns, samples: 4, poll: -4 });
-    const why = `${describeRun(result.run)}\nsamples: ${JSON.stringify(result.samples)}\n${gnomon.describe()}`;
+    const result = await chronydOneShot('127.0.0.1', 123, { version, ns: suite.ns, samples: 4, poll: -4 });
+    const why = `${describeRun(result.run)}\nsamples: ${JSON.stringify(result.samples)}\n${suite.gnomon.describe()}`;
     expect(result.ok, why).toBe(true);
     expect(result.samples[0], why).toMatchObject({ stratum: STRATUM, leap: 'N' });
     expect(inconsistentSamples(result.samples, MAX_OFFSET_S), why).toEqual([]);

@@ -4,30 +4,23 @@
 // "probable KOD packet" (what chronyd 4.3 and NTPsec ntpd send when unsynchronised); chronyd logs
 // "Received KoD RATE" for a RATE kiss, and fails its test 6 ("NTP tests : 111 101 ...") for an unsynchronised server.
 // Ports: 11210 on loopback; 123 inside this file's namespace.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ChronydClient, chronydOneShot } from './harness/chrony.js';
-import { GnomonDaemon, unsynchronisedConfig } from './harness/daemon.js';
-import { Netns } from './harness/netns.js';
+import { unsynchronisedConfig } from './harness/daemon.js';
+import { gnomonSuite } from './harness/suite.js';
 import { ntpdateQuery, ntpdig, type SntpResult } from './harness/ntpsec.js';
-import { describeRun, Teardown } from './harness/process.js';
+import { describeRun } from './harness/process.js';
 import { buildNtpPacket, describeReplies, kissCode, MODE, query } from './harness/udp.js';
 
 const PORT = 11210;
 
 describe('unsynchronised Gnomon on loopback', () => {
-  const teardown = new Teardown();
-  let gnomon: GnomonDaemon;
-
-  beforeAll(async () => {
-    gnomon = await GnomonDaemon.start({ config: unsynchronisedConfig(PORT), listen: `127.0.0.1:${PORT}` });
-    teardown.add('gnomon', () => gnomon.stop());
-  });
-  afterAll(() => teardown.run());
+  const suite = gnomonSuite(unsynchronisedConfig(PORT), `127.0.0.1:${PORT}`);
 
   it('answers a client request with LI=3 (alarm), stratum 16, and no kiss code', async () => {
     const request = buildNtpPacket();
     const replies = await query('127.0.0.1', PORT, request);
-    expect(replies, `${describeReplies(replies)}\n${gnomon.describe()}`).toHaveLength(1);
+    expect(replies, `${describeReplies(replies)}\n${suite.gnomon.describe()}`).toHaveLength(1);
     const header = replies[0]?.header;
     expect(header, describeReplies(replies)).toMatchObject({ leap: 3, version: 4, mode: MODE.server, stratum: 16 });
     expect(header?.origin).toBe(request.readBigUInt64BE(40));
@@ -36,7 +29,7 @@ describe('unsynchronised Gnomon on loopback', () => {
 
   it('chronyd -Q finds no suitable source and reports no KoD', async () => {
     const result = await chronydOneShot('127.0.0.1', PORT, { timeoutS: 10, poll: -4 });
-    const why = `${describeRun(result.run)}\n${gnomon.describe()}`;
+    const why = `${describeRun(result.run)}\n${suite.gnomon.describe()}`;
     expect(result.ok, why).toBe(false);
     expect(result.samples, why).toEqual([]);
     expect(result.run.stderr, why).toMatch(/No suitable source for synchronisation/);
@@ -48,7 +41,7 @@ describe('unsynchronised Gnomon on loopback', () => {
     try {
       const fields = await client.waitForReplies(4, 10_000);
       const data = await client.ntpData();
-      const why = `${data.text}\n${client.describe()}\n${gnomon.describe()}`;
+      const why = `${data.text}\n${client.describe()}\n${suite.gnomon.describe()}`;
       expect(Number(fields.get('Total RX')), why).toBeGreaterThanOrEqual(4);
       expect(data.fields.get('Leap status'), why).toBe('Not synchronised');
       expect(data.fields.get('Stratum'), why).toBe('16');
@@ -65,20 +58,10 @@ describe('unsynchronised Gnomon on loopback', () => {
 });
 
 describe('unsynchronised Gnomon on port 123 inside a namespace, against ntpdig and ntpdate', () => {
-  const teardown = new Teardown();
-  let ns: Netns;
-  let gnomon: GnomonDaemon;
-
-  beforeAll(async () => {
-    ns = await Netns.create();
-    teardown.add(`namespace ${ns.name}`, () => ns.destroy());
-    gnomon = await GnomonDaemon.start({ config: unsynchronisedConfig(123), listen: '127.0.0.1:123', ns });
-    teardown.add('gnomon', () => gnomon.stop());
-  });
-  afterAll(() => teardown.run());
+  const suite = gnomonSuite(unsynchronisedConfig(123), 'port123');
 
   function expectUnsynchronisedNotKod(result: SntpResult): void {
-    const why = `${describeRun(result.run)}\n${gnomon.describe()}`;
+    const why = `${describeRun(result.run)}\n${suite.gnomon.describe()}`;
     expect(result.answer, why).toBeUndefined();
     expect(result.noEligibleServers, why).toBe(true);
     expect(result.dropped.length, why).toBeGreaterThan(0);
@@ -87,10 +70,10 @@ describe('unsynchronised Gnomon on port 123 inside a namespace, against ntpdig a
   }
 
   it('ntpdig -j drops it as unsynchronised ("stratum too high"), not as a KoD', async () => {
-    expectUnsynchronisedNotKod(await ntpdig(ns, '127.0.0.1'));
+    expectUnsynchronisedNotKod(await ntpdig(suite.ns, '127.0.0.1'));
   });
 
   it('ntpdate -q drops it as unsynchronised, not as a KoD', async () => {
-    expectUnsynchronisedNotKod(await ntpdateQuery(ns, '127.0.0.1'));
+    expectUnsynchronisedNotKod(await ntpdateQuery(suite.ns, '127.0.0.1'));
   });
 });

@@ -1,0 +1,43 @@
+// One Gnomon daemon per describe block: started in beforeAll (inside a fresh namespace when it must own
+// port 123), stopped and cleaned up in afterAll, failing loudly if it does not stop cleanly.
+import { afterAll, beforeAll } from 'vitest';
+import { GnomonDaemon } from './daemon.js';
+import { Netns } from './netns.js';
+import { Teardown } from './process.js';
+
+export interface GnomonSuite {
+  readonly gnomon: GnomonDaemon;
+  /** The namespace Gnomon runs in (only for port-123 suites). */
+  readonly ns: Netns;
+}
+
+/**
+ * `listen` "127.0.0.1:PORT" runs on this machine's loopback; "port123" runs Gnomon on 127.0.0.1:123 inside a
+ * namespace created for the suite (ntpdig, ntpdate and ntpq only talk to port 123).
+ */
+export function gnomonSuite(config: string, listen: string | 'port123'): GnomonSuite {
+  const teardown = new Teardown();
+  let gnomon: GnomonDaemon | undefined;
+  let ns: Netns | undefined;
+  beforeAll(async () => {
+    if (listen === 'port123') {
+      ns = await Netns.create();
+      const created = ns;
+      teardown.add(`namespace ${created.name}`, () => created.destroy());
+    }
+    const started = await GnomonDaemon.start({ config, listen: listen === 'port123' ? '127.0.0.1:123' : listen, ns });
+    gnomon = started;
+    teardown.add('gnomon', () => started.stop());
+  });
+  afterAll(() => teardown.run());
+  return {
+    get gnomon(): GnomonDaemon {
+      if (!gnomon) throw new Error('gnomonSuite: the daemon is used before beforeAll started it');
+      return gnomon;
+    },
+    get ns(): Netns {
+      if (!ns) throw new Error('gnomonSuite: no namespace (only "port123" suites have one)');
+      return ns;
+    },
+  };
+}
