@@ -12,6 +12,11 @@ const PURE_CORE = [
   'src/refclock/**/*.ts',
   'src/discipline/**/*.ts',
   'src/control/mode6/**/*.ts',
+  'drivers/driver.ts',
+  'drivers/nmea/framing.ts',
+  'drivers/nmea/decode.ts',
+  'drivers/nmea/rollover.ts',
+  'drivers/nmea/replay.ts',
 ];
 // Files inside pure folders that are the IO shell for that folder (reading files for includefile).
 const SHELL_EXCEPTIONS = ['src/config/load.ts'];
