@@ -19,6 +19,8 @@ commands:
         ask NTP servers for the time once, like ntpdate -q (works while a daemon holds port 123)
   config validate [--config FILE] [--json]
         check an ntp.conf-style file and print every error with file:line:column
+  nmea decode FILE [--json] [--fix-only] [--pivot YYYY-MM-DD]
+        replay a captured GPS log (gpsd format) and print each epoch's UTC time, fix, satellites
 
 options:
   -h, --help     this help (also: gnomon <command> --help)
@@ -52,6 +54,10 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     case 'config': {
       const { configCommand } = await import('./config.js');
       return configCommand(rest, io);
+    }
+    case 'nmea': {
+      const { nmeaCommand } = await import('./nmea.js');
+      return nmeaCommand(rest, io);
     }
     default:
       io.stderr(`gnomon: unknown command "${command}"\n${HELP}`);
