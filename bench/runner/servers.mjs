@@ -1,0 +1,144 @@
+// Gnomon bench: the servers under test — chronyd (-x, never touches the host clock), the trivial
+// Node dgram responder and Gnomon — started pinned to one CPU on 127.0.0.1, and stopped.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freeUdpPort, waitReady } from './probe.mjs';
+import { stop, track, trackTempDir } from './processes.mjs';
+import { ROOT } from './paths.mjs';
+
+export const CHRONYD = '/opt/chrony/usr/sbin/chronyd';
+export const GNOMON_MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const GNOMON_CONF = path.join(ROOT, 'bench', 'gnomon-bench.conf');
+const TRIVIAL = path.join(ROOT, 'bench', 'trivial-responder.mjs');
+export const SERVER_CPU = '0';
+export const ALL_SERVERS = ['chronyd', 'trivial', 'gnomon'];
+export const LABELS = { chronyd: 'chronyd 4.3 (-x, no ratelimit)', trivial: 'trivial Node dgram responder', gnomon: 'Gnomon' };
+
+function lineReader(stream, onLine) {
+  let buf = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk) => {
+    buf += chunk;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      onLine(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+    }
+    if (buf.length > 1 << 20) buf = '';
+  });
+}
+
+/** Keep the last lines of a child's output for error reports; call onJson for JSON lines. */
+function captureOutput(child, onJson) {
+  child.tail = [];
+  child.byMsg = new Map(); // last JSON log line for each msg
+  const keep = (line) => {
+    child.tail.push(line);
+    if (child.tail.length > 40) child.tail.shift();
+  };
+  lineReader(child.stdout, (line) => {
+    keep(line);
+    if (onJson && line.startsWith('{')) {
+      let obj;
+      try {
+        obj = JSON.parse(line);
+      } catch {
+        return; // not JSON after all
+      }
+      if (typeof obj.msg === 'string') child.byMsg.set(obj.msg, obj);
+      onJson(obj);
+    }
+  });
+  lineReader(child.stderr, keep);
+}
+
+function waitForMsg(child, name, wanted, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name}: no "${wanted}" log line within ${timeoutMs} ms\n${child.tail.join('\n')}`)), timeoutMs);
+    child.onJson = (obj) => {
+      if (obj.msg === wanted) {
+        clearTimeout(timer);
+        resolve(obj);
+      }
+    };
+    child.exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${code ?? signal}) before "${wanted}"\n${child.tail.join('\n')}`));
+    });
+  });
+}
+
+async function startChronyd(port) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gnomon-bench-chronyd-'));
+  fs.chmodSync(dir, 0o700);
+  const release = trackTempDir(dir);
+  const conf = path.join(dir, 'chronyd.conf');
+  fs.writeFileSync(
+    conf,
+    [
+      `port ${port}`,
+      'bindaddress 127.0.0.1',
+      'local stratum 1',
+      'allow 127.0.0.0/8',
+      'cmdport 0',
+      `bindcmdaddress ${dir}/chronyd.sock`,
+      `pidfile ${dir}/chronyd.pid`,
+      `driftfile ${dir}/drift`,
+      '',
+    ].join('\n'),
+  );
+  const child = track(
+    spawn('taskset', ['-c', SERVER_CPU, CHRONYD, '-x', '-u', 'root', '-d', '-f', conf], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    'chronyd',
+  );
+  captureOutput(child);
+  child.cleanup = release;
+  return child;
+}
+
+async function startNodeServer(name, script, args, nodeArgs = []) {
+  const child = track(
+    spawn('taskset', ['-c', SERVER_CPU, process.execPath, ...nodeArgs, script, ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+    name,
+  );
+  captureOutput(child, (obj) => child.onJson?.(obj));
+  await waitForMsg(child, name, 'listening', 20000);
+  return child;
+}
+
+function launch(name, port, nodeArgs) {
+  switch (name) {
+    case 'chronyd':
+      return startChronyd(port);
+    case 'trivial':
+      return startNodeServer('trivial', TRIVIAL, ['--listen', `127.0.0.1:${port}`], nodeArgs);
+    case 'gnomon':
+      return startNodeServer('gnomon', GNOMON_MAIN, ['serve', '--config', GNOMON_CONF, '--listen', `127.0.0.1:${port}`], nodeArgs);
+    default:
+      throw new Error(`unknown server ${name}`);
+  }
+}
+
+/**
+ * Start a server on a free loopback port and wait until it answers (Gnomon also until it is
+ * synchronised, at most syncWaitS). nodeArgs go to node (Node servers only; ignored for chronyd).
+ * Resolves { name, port, child, reply } with the decoded first reply.
+ */
+export async function startServer(name, { syncWaitS, nodeArgs } = {}) {
+  const port = await freeUdpPort();
+  const child = await launch(name, port, nodeArgs);
+  const reply = await waitReady(name, port, child, name === 'gnomon' ? syncWaitS : 0);
+  return { name, port, child, reply };
+}
+
+/** Stop a server (SIGTERM, then SIGKILL after graceMs) and remove its temp files. */
+export async function stopServer(child, graceMs) {
+  const r = await stop(child, graceMs);
+  child.cleanup?.();
+  return r;
+}
