@@ -9,7 +9,8 @@
 // Every server under test runs pinned to CPU 0 and the load generator to CPU 1 (taskset).
 // Traffic goes to 127.0.0.1 only. chronyd runs with -x (never touches the host clock).
 // All servers run at once and the runs are interleaved (run 1 of each, run 2 of each, ...),
-// so the ratio to chronyd is measured in the same invocation under the same noise.
+// so the ratios to chronyd and to the trivial responder are measured in the same invocation
+// under the same noise (Gnomon/trivial is also reported run by run).
 // Not part of `npm test`. Results: a markdown table on stdout and JSON in bench/build/.
 //
 // This file is the entry: options and the measurement flow. The parts live in bench/runner/:
