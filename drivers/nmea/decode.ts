@@ -156,8 +156,21 @@ export class NmeaDecoder {
     return out;
   }
 
-  /** Close the epoch in progress (the line went quiet, or the input ended). */
+  /**
+   * Close the epoch in progress because the line went quiet. An epoch that has no date yet stays
+   * open: a gap inside an epoch (slow line, scheduling) must not lose its RMC or ZDA still to come.
+   */
   flush(): NmeaEpoch[] {
+    const out: NmeaEpoch[] = [];
+    const acc = this.current;
+    if (acc.todNs === null) return out;
+    const dated = acc.dateDays !== null || acc.zdaDays !== null || (this.knownDate !== null && acc.todNs >= this.knownDate.todNs);
+    if (dated) this.close(out);
+    return out;
+  }
+
+  /** The input ended: close the epoch in progress whatever it holds. */
+  end(): NmeaEpoch[] {
     const out: NmeaEpoch[] = [];
     if (this.current.todNs !== null) this.close(out);
     return out;

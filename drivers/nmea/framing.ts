@@ -16,6 +16,7 @@
  */
 
 /**
+ * Longest sentence accepted, '$' through the checksum digits (CR LF not counted).
  * NMEA 0183 allows 82 characters including '$' and CR LF, but real receivers exceed it (NMEA 4.1
  * GSV/GNS with signal IDs, proprietary PUBX/PMTK/PSTM replies, high-precision GGA such as
  * Trimble's 8-decimal positions in the corpus); gpsd is lenient too. 120 keeps those and still
@@ -71,6 +72,8 @@ export class NmeaFramer {
   private inSentence = false;
   /** The current line went past the bound: swallow up to LF, then count it once. */
   private overflowing = false;
+  /** CR seen: only LF may follow. */
+  private sawCr = false;
   private sentenceStartNs = 0n;
   private readonly byteTimeNs: bigint;
 
@@ -88,6 +91,7 @@ export class NmeaFramer {
         if (this.inSentence) this.counters.truncated++;
         this.inSentence = true;
         this.overflowing = false;
+        this.sawCr = false;
         this.line[0] = b;
         this.length = 1;
         this.sentenceStartNs = arrivalNs - BigInt(n - 1 - i) * this.byteTimeNs;
@@ -101,9 +105,12 @@ export class NmeaFramer {
         this.finish(out);
         continue;
       }
-      if (b === CR) continue;
-      if (b < 0x20 || b > 0x7e) {
-        // Binary or line noise inside a sentence: the sentence cannot be trusted any more.
+      if (b === CR) {
+        this.sawCr = true;
+        continue;
+      }
+      if (this.sawCr || b < 0x20 || b > 0x7e) {
+        // Binary, line noise or a CR not followed by LF inside a sentence: it cannot be trusted any more.
         this.counters.truncated++;
         this.counters.skippedBytes++;
         this.inSentence = false;

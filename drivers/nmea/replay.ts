@@ -69,6 +69,6 @@ export function replayGpsdLog(file: Uint8Array, options: ReplayOptions = {}): Re
     const chunk = body.subarray(pos, pos + chunkBytes);
     for (const s of framer.push(chunk, BigInt(pos + chunk.length))) epochs.push(...decoder.push(s));
   }
-  epochs.push(...decoder.flush());
+  epochs.push(...decoder.end());
   return { epochs, framing: framer.counters, decode: decoder.counters, pivotUnixNs, pivotSource };
 }
