@@ -1,0 +1,208 @@
+/**
+ * The NMEA driver's IO shell: a serial port in, samples out (ARCHITECTURE.md principles 1, 5, 8).
+ *
+ * Everything that decides anything lives in the pure framer and decoder; this file opens the
+ * device, stamps each chunk with the injected realtime clock as soon as it is handed over,
+ * closes an epoch when the line goes quiet, and reopens the port with exponential backoff when
+ * it disappears (unplugged USB receiver, closed pty), reporting each state change once.
+ *
+ * @serialport/parser-readline is not used for framing: it hands over lines without the arrival
+ * time of their first byte and buffers without bound, the two things framing.ts exists for.
+ */
+import { SerialPort } from 'serialport';
+import { newTimeSpec, timeSpecToUnixNs, type TimeSpec } from '../../src/clock/clock.js';
+import type { DriverContext, RefclockDriver } from '../driver.js';
+import { NmeaDecoder, type NmeaEpoch } from './decode.js';
+import { NmeaFramer, byteTimeNsForBaud } from './framing.js';
+
+export const NMEA_BAUD_RATES = [4800, 9600, 19200, 38400, 57600, 115200] as const;
+
+export const NmeaErrorCode = {
+  BadBaud: 'NMEA_BAD_BAUD',
+  DeviceMissing: 'NMEA_DEVICE_MISSING',
+  DeviceAccess: 'NMEA_DEVICE_ACCESS',
+  DeviceError: 'NMEA_DEVICE_ERROR',
+  Disconnected: 'NMEA_DISCONNECTED',
+} as const;
+export type NmeaErrorCode = (typeof NmeaErrorCode)[keyof typeof NmeaErrorCode];
+
+export class NmeaDriverError extends Error {
+  constructor(readonly code: NmeaErrorCode, message: string, readonly hint?: string) {
+    super(hint === undefined ? message : `${message} (${hint})`);
+    this.name = 'NmeaDriverError';
+  }
+}
+
+/** The part of a serialport stream this shell uses; SerialPort and SerialPortMock both fit. */
+export interface SerialLine {
+  readonly isOpen: boolean;
+  open(callback: (err: Error | null) => void): void;
+  close(callback?: (err: Error | null) => void): void;
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  on(event: 'close' | 'error', listener: (err?: Error | null) => void): unknown;
+  removeAllListeners(): unknown;
+}
+
+export interface NmeaTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export interface NmeaDriverOptions {
+  readonly path: string;
+  readonly baud: number;
+  /** Week-rollover pivot, Unix ns (default: the build date, rollover.ts). */
+  readonly pivotUnixNs?: bigint;
+  /** Silence after which the epoch in progress is reported, ms (default 100). */
+  readonly quietMs?: number;
+  /** First reconnect delay, ms (default 250); doubles up to `maxBackoffMs` (default 4000, so a replug recovers within 5 s). */
+  readonly initialBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+  /** Opens the device; tests pass SerialPortMock. */
+  readonly openLine?: (options: { path: string; baudRate: number; autoOpen: false }) => SerialLine;
+  readonly timers?: NmeaTimers;
+}
+
+const defaultTimers: NmeaTimers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+export function classifyOpenError(path: string, err: Error): NmeaDriverError {
+  const text = `${(err as NodeJS.ErrnoException).code ?? ''} ${err.message}`;
+  if (/ENOENT|No such file|does not exist/i.test(text)) {
+    return new NmeaDriverError(NmeaErrorCode.DeviceMissing, `${path}: no such serial device`,
+      'is the receiver plugged in and the path right? USB receivers are usually /dev/ttyACM0 or /dev/ttyUSB0, the Pi UART /dev/serial0');
+  }
+  if (/EACCES|Permission denied/i.test(text)) {
+    return new NmeaDriverError(NmeaErrorCode.DeviceAccess, `${path}: permission denied`, 'add the daemon user to the dialout group');
+  }
+  return new NmeaDriverError(NmeaErrorCode.DeviceError, `${path}: ${err.message}`);
+}
+
+function timeSpecOfNs(ns: bigint): TimeSpec {
+  return { sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) };
+}
+
+export class NmeaDriver implements RefclockDriver {
+  private readonly framer: NmeaFramer;
+  private readonly decoder: NmeaDecoder;
+  private readonly timers: NmeaTimers;
+  private readonly openLine: NonNullable<NmeaDriverOptions['openLine']>;
+  private readonly arrival = newTimeSpec();
+  private ctx: DriverContext | null = null;
+  private line: SerialLine | null = null;
+  private quietTimer: unknown = null;
+  private retryTimer: unknown = null;
+  private backoffMs: number;
+  private closed = false;
+
+  constructor(private readonly options: NmeaDriverOptions) {
+    if (!(NMEA_BAUD_RATES as readonly number[]).includes(options.baud)) {
+      throw new NmeaDriverError(NmeaErrorCode.BadBaud, `baud ${options.baud} is not supported`, `use one of ${NMEA_BAUD_RATES.join(', ')}`);
+    }
+    this.framer = new NmeaFramer({ byteTimeNs: byteTimeNsForBaud(options.baud) });
+    this.decoder = new NmeaDecoder({ pivotUnixNs: options.pivotUnixNs });
+    this.timers = options.timers ?? defaultTimers;
+    this.openLine = options.openLine ?? ((o) => new SerialPort(o));
+    this.backoffMs = options.initialBackoffMs ?? 250;
+  }
+
+  /** Rejects with a coded NmeaDriverError when the device cannot be opened at start-up (fail loudly). */
+  async init(ctx: DriverContext): Promise<void> {
+    this.ctx = ctx;
+    ctx.state('starting');
+    const err = await this.open();
+    if (err !== null) {
+      ctx.state('stopped', err.code, err.message);
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.clearTimers();
+    const line = this.line;
+    this.line = null;
+    if (line !== null) {
+      line.removeAllListeners();
+      if (line.isOpen) await new Promise<void>((resolve) => line.close(() => resolve()));
+    }
+    this.ctx?.state('stopped');
+  }
+
+  private open(): Promise<NmeaDriverError | null> {
+    const line = this.openLine({ path: this.options.path, baudRate: this.options.baud, autoOpen: false });
+    return new Promise((resolve) => {
+      line.open((err) => {
+        if (err) {
+          resolve(classifyOpenError(this.options.path, err));
+          return;
+        }
+        if (this.closed) {
+          line.close();
+          resolve(null);
+          return;
+        }
+        this.line = line;
+        this.backoffMs = this.options.initialBackoffMs ?? 250;
+        line.on('data', (chunk) => this.onData(chunk));
+        line.on('error', (e) => this.lost(line, e ?? null));
+        line.on('close', (e) => this.lost(line, e ?? null));
+        this.ctx?.state('running');
+        resolve(null);
+      });
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    const ctx = this.ctx!;
+    ctx.realtime.read(this.arrival);
+    const arrivalNs = timeSpecToUnixNs(this.arrival);
+    for (const sentence of this.framer.push(chunk, arrivalNs)) this.report(this.decoder.push(sentence));
+    if (this.quietTimer !== null) this.timers.clearTimeout(this.quietTimer);
+    this.quietTimer = this.timers.setTimeout(() => {
+      this.quietTimer = null;
+      this.report(this.decoder.flush());
+    }, this.options.quietMs ?? 100);
+  }
+
+  private report(epochs: NmeaEpoch[]): void {
+    const ctx = this.ctx!;
+    for (const e of epochs) {
+      ctx.sample({ systemTime: timeSpecOfNs(e.systemTimeNs), referenceTime: timeSpecOfNs(e.utcNs), leap: 'unknown', fix: e.fix });
+    }
+    if (epochs.length > 0) ctx.counters({ ...this.framer.counters, ...this.decoder.counters });
+  }
+
+  /** The device went away or failed: report once, then retry with backoff until it is back or we are closed. */
+  private lost(line: SerialLine, err: Error | null): void {
+    if (this.closed || this.line !== line) return;
+    this.line = null;
+    line.removeAllListeners();
+    if (line.isOpen) line.close();
+    this.report(this.decoder.flush());
+    this.ctx!.state('reconnecting', NmeaErrorCode.Disconnected, err?.message ?? 'port closed');
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 4000);
+    this.retryTimer = this.timers.setTimeout(() => {
+      this.retryTimer = null;
+      if (this.closed) return;
+      void this.open().then((err) => {
+        if (err === null || this.closed) return;
+        this.ctx!.state('reconnecting', err.code, err.message);
+        this.scheduleRetry();
+      });
+    }, delay);
+  }
+
+  private clearTimers(): void {
+    if (this.quietTimer !== null) this.timers.clearTimeout(this.quietTimer);
+    if (this.retryTimer !== null) this.timers.clearTimeout(this.retryTimer);
+    this.quietTimer = this.retryTimer = null;
+  }
+}
