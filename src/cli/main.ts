@@ -103,6 +103,11 @@ function invokedDirectly(): boolean {
   }
 }
 if (invokedDirectly()) {
+  // `gnomon ... | head` closes the pipe early: stop quietly, as coreutils do, instead of an EPIPE stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   }, (err: Error) => {
