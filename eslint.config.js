@@ -17,6 +17,9 @@ const PURE_CORE = [
   'drivers/nmea/decode.ts',
   'drivers/nmea/rollover.ts',
   'drivers/nmea/replay.ts',
+  'drivers/pps/errors.ts',
+  'drivers/pps/sequence.ts',
+  'drivers/pps/sysfs-format.ts',
 ];
 // Files inside pure folders that are the IO shell for that folder (reading files for includefile).
 const SHELL_EXCEPTIONS = ['src/config/load.ts'];
