@@ -18,6 +18,7 @@ const PURE_CORE = [
   'drivers/nmea/rollover.ts',
   'drivers/nmea/replay.ts',
   'drivers/pps/errors.ts',
+  'drivers/pps/gpio-v2.ts',
   'drivers/pps/sequence.ts',
   'drivers/pps/sysfs-format.ts',
 ];
