@@ -1,0 +1,274 @@
+/**
+ * The gpsd driver's IO shell: a TCP connection to gpsd in, samples and pulses out
+ * (ARCHITECTURE.md principles 1, 3, 5, 8). For users who already run gpsd on the box.
+ *
+ * What gpsd sends and what is reported:
+ * - TPV with a time → a sample labelling that second, with the fix mode and the latest SKY's
+ *   satellites/HDOP. A TPV is written at the end of gpsd's reporting cycle, so its arrival is late
+ *   (by the receiver's NMEA delay plus gpsd's cycle detection) and jittery: it says which second,
+ *   not when. When gpsd sent a TOFF for the same second first, the sample's system time is TOFF's
+ *   `clock` (gpsd's own stamp of the cycle's first byte, the same instant the NMEA driver stamps);
+ *   otherwise it is the arrival of the TPV line, from the injected clock.
+ * - PPS → a pulse at its `clock` time (gpsd's stamp of the edge). Its `real` second is gpsd's own
+ *   labelling; the core labels pulses itself from the samples, so it is parsed but not passed on.
+ * Nothing is filtered or paired beyond that; the core decides (principle 5).
+ *
+ * gpsd down at start-up fails init loudly (GPSD_UNREACHABLE, with a hint); at run time a lost
+ * connection is reported once and retried with exponential backoff, quietly, until gpsd is back.
+ */
+import { createConnection } from 'node:net';
+import { newTimeSpec, type TimeSpec } from '../../src/clock/clock.js';
+import type { DriverContext, FixMode, FixState, RefclockDriver } from '../driver.js';
+import {
+  GpsdLineFramer, MAX_LINE_BYTES, newProtocolCounters, parseGpsdLine, WATCH_COMMAND, type GpsdMessage, type GpsdMode,
+} from './protocol.js';
+
+export const GPSD_DEFAULT_HOST = '127.0.0.1';
+export const GPSD_DEFAULT_PORT = 2947;
+
+export const GpsdErrorCode = {
+  BadAddress: 'GPSD_BAD_ADDRESS',
+  Unreachable: 'GPSD_UNREACHABLE',
+  Disconnected: 'GPSD_DISCONNECTED',
+  NoDevice: 'GPSD_NO_DEVICE',
+} as const;
+export type GpsdErrorCode = (typeof GpsdErrorCode)[keyof typeof GpsdErrorCode];
+
+export class GpsdDriverError extends Error {
+  constructor(readonly code: GpsdErrorCode, message: string, readonly hint?: string) {
+    super(hint === undefined ? message : `${message} (${hint})`);
+    this.name = 'GpsdDriverError';
+  }
+}
+
+/** The part of a net.Socket this shell uses; tests pass a fake. */
+export interface GpsdSocket {
+  write(data: string): unknown;
+  destroy(): unknown;
+  on(event: 'connect' | 'close', listener: () => void): unknown;
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  removeAllListeners(): unknown;
+}
+
+export interface GpsdTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export interface GpsdDriverOptions {
+  readonly host?: string;
+  readonly port?: number;
+  /** Only use messages from this gpsd device path (gpsd may serve several receivers); default: any. */
+  readonly device?: string;
+  /** First reconnect delay, ms (default 250); doubles up to `maxBackoffMs` (default 8000). */
+  readonly initialBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+  readonly maxLineBytes?: number;
+  readonly connect?: (port: number, host: string) => GpsdSocket;
+  readonly timers?: GpsdTimers;
+}
+
+const defaultTimers: GpsdTimers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+const FIX_OF_MODE: Record<GpsdMode, FixMode> = { 0: 'none', 1: 'none', 2: '2d', 3: '3d' };
+
+function timeSpecOfNs(ns: bigint): TimeSpec {
+  return { sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) };
+}
+
+export class GpsdDriver implements RefclockDriver {
+  private readonly host: string;
+  private readonly port: number;
+  private readonly timers: GpsdTimers;
+  private readonly connect: (port: number, host: string) => GpsdSocket;
+  private readonly protocol = newProtocolCounters();
+  private readonly framer: GpsdLineFramer;
+  private readonly counts = { samples: 0, samplesStampedByToff: 0, pulses: 0, otherDevice: 0, gpsdErrors: 0, connects: 0 };
+  private readonly arrival = newTimeSpec();
+  private ctx: DriverContext | null = null;
+  private socket: GpsdSocket | null = null;
+  private retryTimer: unknown = null;
+  private backoffMs: number;
+  private closed = false;
+  /** The last TOFF, waiting for the TPV of the same second (gpsd sends TOFF first). */
+  private toff: { realNs: bigint; clockNs: bigint } | null = null;
+  /** Whether gpsd has (our) device open, from DEVICES and DEVICE messages. */
+  private hasDevice = true;
+  private sky: Omit<FixState, 'mode'> = { satellitesUsed: null, satellitesVisible: null, hdop: null };
+
+  constructor(private readonly options: GpsdDriverOptions = {}) {
+    this.host = options.host ?? GPSD_DEFAULT_HOST;
+    this.port = options.port ?? GPSD_DEFAULT_PORT;
+    if (!Number.isInteger(this.port) || this.port < 1 || this.port > 65_535 || this.host === '') {
+      throw new GpsdDriverError(GpsdErrorCode.BadAddress, `gpsd address ${this.host}:${this.port} is not valid`,
+        `gpsd listens on ${GPSD_DEFAULT_HOST}:${GPSD_DEFAULT_PORT} unless started with -S PORT`);
+    }
+    this.timers = options.timers ?? defaultTimers;
+    this.connect = options.connect ?? ((port, host) => createConnection({ port, host }));
+    this.framer = new GpsdLineFramer(this.protocol, options.maxLineBytes ?? MAX_LINE_BYTES);
+    this.backoffMs = options.initialBackoffMs ?? 250;
+  }
+
+  /** Rejects with GPSD_UNREACHABLE when gpsd does not accept the connection at start-up (fail loudly). */
+  async init(ctx: DriverContext): Promise<void> {
+    this.ctx = ctx;
+    ctx.state('starting');
+    const err = await this.open();
+    if (err !== null) {
+      ctx.state('stopped', err.code, err.message);
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retryTimer !== null) this.timers.clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const socket = this.socket;
+    this.socket = null;
+    if (socket !== null) {
+      socket.removeAllListeners();
+      // A late error event after destroy must not become an unhandled 'error'.
+      socket.on('error', () => undefined);
+      socket.destroy();
+    }
+    this.ctx?.state('stopped');
+  }
+
+  /** Connects and sends WATCH; resolves null once connected, or the coded error. */
+  private open(): Promise<GpsdDriverError | null> {
+    const socket = this.connect(this.port, this.host);
+    this.framer.reset();
+    this.toff = null;
+    return new Promise((resolve) => {
+      let connected = false;
+      socket.on('connect', () => {
+        if (this.closed) {
+          socket.destroy();
+          resolve(null);
+          return;
+        }
+        connected = true;
+        this.counts.connects += 1;
+        this.socket = socket;
+        socket.write(WATCH_COMMAND);
+        resolve(null);
+      });
+      socket.on('data', (chunk) => this.onData(chunk));
+      socket.on('error', (e) => {
+        if (!connected) {
+          socket.removeAllListeners();
+          socket.on('error', () => undefined);
+          socket.destroy();
+          resolve(new GpsdDriverError(GpsdErrorCode.Unreachable, `gpsd at ${this.host}:${this.port}: ${e.message}`,
+            'is gpsd running (systemctl status gpsd) and listening on that address and port?'));
+          return;
+        }
+        this.lost(socket, e.message);
+      });
+      socket.on('close', () => this.lost(socket, 'connection closed by gpsd'));
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    const ctx = this.ctx!;
+    // Stamp before parsing: the arrival of the chunk is the latest bound on when gpsd wrote it.
+    ctx.realtime.read(this.arrival);
+    for (const line of this.framer.push(chunk)) {
+      const message = parseGpsdLine(line, this.protocol);
+      if (message !== null) this.handle(ctx, message);
+    }
+    ctx.counters({ ...this.protocol, ...this.counts });
+  }
+
+  private handle(ctx: DriverContext, m: GpsdMessage): void {
+    if ('device' in m && typeof m.device === 'string' && this.options.device !== undefined && m.device !== this.options.device) {
+      this.counts.otherDevice += 1;
+      return;
+    }
+    switch (m.class) {
+      case 'DEVICES':
+        // gpsd sends DEVICES just before its WATCH answer: remember, report with the WATCH.
+        this.hasDevice = m.devices.some((d) => this.options.device === undefined || d.path === this.options.device);
+        break;
+      case 'WATCH':
+        this.backoffMs = this.options.initialBackoffMs ?? 250;
+        this.reportDevice(ctx);
+        break;
+      case 'DEVICE':
+        if (this.options.device === undefined || m.device.path === this.options.device) {
+          this.hasDevice = m.device.activated;
+          this.reportDevice(ctx);
+        }
+        break;
+      case 'SKY':
+        this.sky = { satellitesUsed: m.satellitesUsed, satellitesVisible: m.satellitesVisible, hdop: m.hdop };
+        break;
+      case 'TOFF':
+        this.toff = { realNs: m.realNs, clockNs: m.clockNs };
+        break;
+      case 'TPV':
+        if (m.timeNs !== null) this.reportTpv(ctx, m.timeNs, m.mode);
+        break;
+      case 'PPS':
+        this.counts.pulses += 1;
+        ctx.pulse({ systemTime: timeSpecOfNs(m.clockNs), edge: 'assert' });
+        break;
+      case 'ERROR':
+        this.counts.gpsdErrors += 1;
+        break;
+      case 'VERSION':
+        break;
+    }
+  }
+
+  private reportDevice(ctx: DriverContext): void {
+    if (this.hasDevice) ctx.state('running');
+    else {
+      ctx.state('waiting', GpsdErrorCode.NoDevice, this.options.device === undefined ? 'gpsd has no GPS device open'
+        : `gpsd does not serve ${this.options.device}`);
+    }
+  }
+
+  private reportTpv(ctx: DriverContext, timeNs: bigint, mode: GpsdMode): void {
+    const toff = this.toff !== null && this.toff.realNs === timeNs ? this.toff : null;
+    if (toff !== null) this.counts.samplesStampedByToff += 1;
+    this.counts.samples += 1;
+    ctx.sample({
+      systemTime: toff === null ? { sec: this.arrival.sec, nsec: this.arrival.nsec } : timeSpecOfNs(toff.clockNs),
+      referenceTime: timeSpecOfNs(timeNs),
+      // gpsd's JSON has no leap-second warning (TPV's leapseconds is GPS−UTC, not an announcement).
+      leap: 'unknown',
+      fix: { mode: FIX_OF_MODE[mode], ...this.sky },
+    });
+  }
+
+  /** The connection went away: report once, then retry with backoff until gpsd is back or we are closed. */
+  private lost(socket: GpsdSocket, why: string): void {
+    if (this.closed || this.socket !== socket) return;
+    this.socket = null;
+    socket.removeAllListeners();
+    socket.on('error', () => undefined);
+    socket.destroy();
+    this.ctx!.state('reconnecting', GpsdErrorCode.Disconnected, why);
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 8000);
+    this.retryTimer = this.timers.setTimeout(() => {
+      this.retryTimer = null;
+      if (this.closed) return;
+      void this.open().then((err) => {
+        if (err === null || this.closed) return;
+        this.ctx!.state('reconnecting', err.code, err.message);
+        this.scheduleRetry();
+      });
+    }, delay);
+  }
+}
