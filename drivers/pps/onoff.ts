@@ -3,7 +3,7 @@
  *
  * Why last: onoff's edge callback carries no timestamp, so the edge is stamped here, in
  * JavaScript, when the callback runs: interrupt → epoll → libuv → callback adds tens of µs on an
- * idle Pi and milliseconds under load or GC, against ~1 µs for kernel PPS and GPIO cdev. And sysfs
+ * idle Pi and milliseconds under load or GC, against a few µs of interrupt latency for kernel PPS and GPIO cdev. And sysfs
  * GPIO is gone from current Raspberry Pi OS kernels and the Pi 5. onoff (last commit 2021) is an
  * optional dependency: its native `epoll` compiles at install (`allowScripts` in package.json) and
  * cannot be cross-installed, so it is imported only when this driver is configured.
