@@ -19,7 +19,7 @@ export class SyscallError extends Error {
 }
 
 export interface GpioChipApi {
-  /** open(path, O_RDONLY | O_CLOEXEC); throws SyscallError. */
+  /** open(path, O_RDWR | O_CLOEXEC), as libgpiod opens chips; throws SyscallError. */
   open(path: string): number;
   /** ioctl(fd, request, arg) with `arg` read and written in place; throws SyscallError. */
   ioctl(fd: number, request: number, arg: Buffer): void;
@@ -28,7 +28,7 @@ export interface GpioChipApi {
   close(fd: number): void;
 }
 
-const O_RDONLY = 0;
+const O_RDWR = 2;
 const O_CLOEXEC = 0o2000000; // same value on arm, arm64 and x86
 const POLLIN = 0x1;
 
@@ -53,7 +53,7 @@ export function koffiGpioChipApi(): GpioChipApi {
   const close = lib.func('int close(int fd)') as unknown as SyncFn;
   api = {
     open(path) {
-      const fd = open(path, O_RDONLY | O_CLOEXEC);
+      const fd = open(path, O_RDWR | O_CLOEXEC);
       if (fd < 0) throw new SyscallError(errnoName(koffi.errno()), 'open', path);
       return fd;
     },
@@ -72,6 +72,8 @@ export function koffiGpioChipApi(): GpioChipApi {
           if (ready <= 0) return resolve(0);
           const n = read(fd, buf, buf.length);
           if (n < 0) return reject(new SyscallError(errnoName(koffi.errno()), 'read', `fd ${fd}`));
+          // Readable yet nothing to read is end of file (line gone): an error, or the loop would spin.
+          if (n === 0) return reject(new SyscallError('EOF', 'read', `fd ${fd}`));
           resolve(n);
         });
       });

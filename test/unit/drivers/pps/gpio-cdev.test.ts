@@ -199,4 +199,13 @@ describe('koffiGpioChipApi (real libc, no GPIO needed)', () => {
       api.close(fd);
     }
   });
+
+  it('readable with nothing to read (end of file, on /dev/null) rejects instead of spinning', async () => {
+    const fd = api.open('/dev/null');
+    try {
+      await expect(api.read(fd, Buffer.alloc(48), 100)).rejects.toMatchObject({ code: 'EOF' });
+    } finally {
+      api.close(fd);
+    }
+  });
 });
