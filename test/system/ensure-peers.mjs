@@ -23,6 +23,9 @@ const PEERS = [
   { name: 'ntpq', pkg: 'ntpsec' },
   { name: 'ntpstat', pkg: 'ntpstat' },
   { name: 'socat', pkg: 'socat' },
+  { name: 'gpsd', pkg: 'gpsd' },
+  { name: 'gpspipe', pkg: 'gpsd-clients' },
+  { name: 'gpsfake', pkg: 'gpsd-clients' },
   { name: 'ip', pkg: 'iproute2' },
   { name: 'tcpdump', pkg: 'tcpdump' },
 ];
