@@ -61,6 +61,8 @@ export interface GpsdDriverOptions {
   readonly port?: number;
   /** Only use messages from this gpsd device path (gpsd may serve several receivers); default: any. */
   readonly device?: string;
+  /** Give up a connection attempt after this long, ms (default 5000; net has no connect timeout of its own). */
+  readonly connectTimeoutMs?: number;
   /** First reconnect delay, ms (default 250); doubles up to `maxBackoffMs` (default 8000). */
   readonly initialBackoffMs?: number;
   readonly maxBackoffMs?: number;
@@ -75,6 +77,13 @@ const defaultTimers: GpsdTimers = {
 };
 
 const FIX_OF_MODE: Record<GpsdMode, FixMode> = { 0: 'none', 1: 'none', 2: '2d', 3: '3d' };
+
+/** Drops a socket for good; a late 'error' after destroy must not become an unhandled one. */
+function discard(socket: GpsdSocket): void {
+  socket.removeAllListeners();
+  socket.on('error', () => undefined);
+  socket.destroy();
+}
 
 function timeSpecOfNs(ns: bigint): TimeSpec {
   return { sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) };
@@ -91,11 +100,13 @@ export class GpsdDriver implements RefclockDriver {
   private readonly arrival = newTimeSpec();
   private ctx: DriverContext | null = null;
   private socket: GpsdSocket | null = null;
+  /** Aborts the connection attempt in progress (for close). */
+  private abortConnect: (() => void) | null = null;
   private retryTimer: unknown = null;
   private backoffMs: number;
   private closed = false;
   /** The last TOFF, waiting for the TPV of the same second (gpsd sends TOFF first). */
-  private toff: { realNs: bigint; clockNs: bigint } | null = null;
+  private toff: { device: string | null; realNs: bigint; clockNs: bigint } | null = null;
   /** Whether gpsd has (our) device open, from DEVICES and DEVICE messages. */
   private hasDevice = true;
   private sky: Omit<FixState, 'mode'> = { satellitesUsed: null, satellitesVisible: null, hdop: null };
@@ -118,7 +129,7 @@ export class GpsdDriver implements RefclockDriver {
     this.ctx = ctx;
     ctx.state('starting');
     const err = await this.open();
-    if (err !== null) {
+    if (err !== null && !this.closed) {
       ctx.state('stopped', err.code, err.message);
       throw err;
     }
@@ -128,14 +139,9 @@ export class GpsdDriver implements RefclockDriver {
     this.closed = true;
     if (this.retryTimer !== null) this.timers.clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    const socket = this.socket;
+    this.abortConnect?.();
+    if (this.socket !== null) discard(this.socket);
     this.socket = null;
-    if (socket !== null) {
-      socket.removeAllListeners();
-      // A late error event after destroy must not become an unhandled 'error'.
-      socket.on('error', () => undefined);
-      socket.destroy();
-    }
     this.ctx?.state('stopped');
   }
 
@@ -146,31 +152,33 @@ export class GpsdDriver implements RefclockDriver {
     this.toff = null;
     return new Promise((resolve) => {
       let connected = false;
+      const fail = (why: string): void => {
+        this.timers.clearTimeout(timer);
+        this.abortConnect = null;
+        discard(socket);
+        resolve(new GpsdDriverError(GpsdErrorCode.Unreachable, `gpsd at ${this.host}:${this.port}: ${why}`,
+          'is gpsd running (systemctl status gpsd) and listening on that address and port?'));
+      };
+      const timeoutMs = this.options.connectTimeoutMs ?? 5000;
+      const timer = this.timers.setTimeout(() => fail(`no connection within ${timeoutMs} ms`), timeoutMs);
+      this.abortConnect = () => fail('closed while connecting');
       socket.on('connect', () => {
+        this.timers.clearTimeout(timer);
+        this.abortConnect = null;
+        connected = true;
         if (this.closed) {
-          socket.destroy();
+          discard(socket);
           resolve(null);
           return;
         }
-        connected = true;
         this.counts.connects += 1;
         this.socket = socket;
         socket.write(WATCH_COMMAND);
         resolve(null);
       });
       socket.on('data', (chunk) => this.onData(chunk));
-      socket.on('error', (e) => {
-        if (!connected) {
-          socket.removeAllListeners();
-          socket.on('error', () => undefined);
-          socket.destroy();
-          resolve(new GpsdDriverError(GpsdErrorCode.Unreachable, `gpsd at ${this.host}:${this.port}: ${e.message}`,
-            'is gpsd running (systemctl status gpsd) and listening on that address and port?'));
-          return;
-        }
-        this.lost(socket, e.message);
-      });
-      socket.on('close', () => this.lost(socket, 'connection closed by gpsd'));
+      socket.on('error', (e) => (connected ? this.lost(socket, e.message) : fail(e.message)));
+      socket.on('close', () => (connected ? this.lost(socket, 'connection closed by gpsd') : fail('connection closed')));
     });
   }
 
@@ -209,10 +217,10 @@ export class GpsdDriver implements RefclockDriver {
         this.sky = { satellitesUsed: m.satellitesUsed, satellitesVisible: m.satellitesVisible, hdop: m.hdop };
         break;
       case 'TOFF':
-        this.toff = { realNs: m.realNs, clockNs: m.clockNs };
+        this.toff = { device: m.device, realNs: m.realNs, clockNs: m.clockNs };
         break;
       case 'TPV':
-        if (m.timeNs !== null) this.reportTpv(ctx, m.timeNs, m.mode);
+        if (m.timeNs !== null) this.reportTpv(ctx, m.device, m.timeNs, m.mode);
         break;
       case 'PPS':
         this.counts.pulses += 1;
@@ -234,8 +242,8 @@ export class GpsdDriver implements RefclockDriver {
     }
   }
 
-  private reportTpv(ctx: DriverContext, timeNs: bigint, mode: GpsdMode): void {
-    const toff = this.toff !== null && this.toff.realNs === timeNs ? this.toff : null;
+  private reportTpv(ctx: DriverContext, device: string | null, timeNs: bigint, mode: GpsdMode): void {
+    const toff = this.toff !== null && this.toff.realNs === timeNs && this.toff.device === device ? this.toff : null;
     if (toff !== null) this.counts.samplesStampedByToff += 1;
     this.counts.samples += 1;
     ctx.sample({
@@ -251,9 +259,7 @@ export class GpsdDriver implements RefclockDriver {
   private lost(socket: GpsdSocket, why: string): void {
     if (this.closed || this.socket !== socket) return;
     this.socket = null;
-    socket.removeAllListeners();
-    socket.on('error', () => undefined);
-    socket.destroy();
+    discard(socket);
     this.ctx!.state('reconnecting', GpsdErrorCode.Disconnected, why);
     this.scheduleRetry();
   }

@@ -51,7 +51,7 @@ function rig(options: { device?: string } = {}) {
   const clock = new FakeClock(1_795_339_036_500_000_000n);
   const sockets: FakeSocket[] = [];
   const timers = new FakeTimers();
-  /** What each connect attempt does: 'ok' emits connect, anything else an error with that message. */
+  /** What each connect attempt does: 'ok' emits connect, 'hang' nothing, anything else an error with that message. */
   const outcomes: string[] = [];
   const samples: RefclockSample[] = [];
   const pulses: RefclockPulse[] = [];
@@ -73,7 +73,7 @@ function rig(options: { device?: string } = {}) {
       const s = new FakeSocket();
       sockets.push(s);
       const outcome = outcomes.shift() ?? 'ok';
-      queueMicrotask(() => (outcome === 'ok' ? s.emit('connect') : s.emit('error', new Error(outcome))));
+      if (outcome !== 'hang') queueMicrotask(() => (outcome === 'ok' ? s.emit('connect') : s.emit('error', new Error(outcome))));
       return s;
     },
   });
@@ -169,6 +169,38 @@ describe('GpsdDriver', () => {
     expect((err as Error).message).toMatch(/127\.0\.0\.1:12900.*ECONNREFUSED.*is gpsd running/);
     expect(r.logged).toEqual(['starting', 'stopped GPSD_UNREACHABLE']);
     expect(r.timers.pending.size).toBe(0);
+  });
+
+  it('gives up a connection attempt that hangs (no connect timeout in net)', async () => {
+    const r = rig();
+    r.outcomes.push('hang');
+    const pending = r.driver.init(r.ctx).catch((e: unknown) => e);
+    await r.flush();
+    expect(r.timers.fire()).toBe(5000);
+    expect(await pending).toMatchObject({ code: 'GPSD_UNREACHABLE', message: expect.stringMatching(/no connection within 5000 ms/) });
+    expect(r.sockets[0]!.destroyed).toBe(true);
+  });
+
+  it('close aborts a connection attempt in progress', async () => {
+    const r = rig();
+    await r.driver.init(r.ctx);
+    r.last().emit('close');
+    r.outcomes.push('hang');
+    r.timers.fire();
+    await r.flush();
+    await r.driver.close();
+    expect(r.sockets[1]!.destroyed).toBe(true);
+    expect(r.timers.pending.size).toBe(0);
+  });
+
+  it('a TOFF from another device does not stamp the TPV', async () => {
+    const r = rig();
+    await r.driver.init(r.ctx);
+    r.last().send('{"class":"TOFF","device":"/dev/a","real_sec":1795339037,"real_nsec":0,"clock_sec":1795339036,"clock_nsec":1}\n' +
+      '{"class":"TPV","device":"/dev/b","mode":3,"time":"2026-11-22T09:17:17Z"}\n');
+    expect(r.samples[0]?.systemTime).toEqual({ sec: 1_795_339_036, nsec: 500_000_000 });
+    expect(r.counters()).toMatchObject({ samplesStampedByToff: 0 });
+    await r.driver.close();
   });
 
   it('refuses a bad port at construction', () => {
