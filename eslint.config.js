@@ -21,6 +21,7 @@ const PURE_CORE = [
   'drivers/pps/gpio-v2.ts',
   'drivers/pps/sequence.ts',
   'drivers/pps/sysfs-format.ts',
+  'drivers/gpsd/errors.ts',
   'drivers/gpsd/protocol.ts',
 ];
 // Files inside pure folders that are the IO shell for that folder (reading files for includefile).

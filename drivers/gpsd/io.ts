@@ -1,20 +1,12 @@
 /**
- * The gpsd driver's IO shell: a TCP connection to gpsd in, samples and pulses out
- * (ARCHITECTURE.md principles 1, 3, 5, 8). For users who already run gpsd on the box.
+ * The gpsd driver's IO shell: gpsd's JSON socket in, samples and pulses out (ARCHITECTURE.md
+ * principles 1, 3, 5, 8). For boxes where gpsd already owns the receiver; docs/drivers.md has the whole story.
  *
- * What gpsd sends and what is reported:
- * - TPV with a time → a sample labelling that second, with the fix mode and the latest SKY's
- *   satellites/HDOP. A TPV is written at the end of gpsd's reporting cycle, so its arrival is late
- *   (by the receiver's NMEA delay plus gpsd's cycle detection) and jittery: it says which second,
- *   not when. When gpsd sent a TOFF for the same second first, the sample's system time is TOFF's
- *   `clock` (gpsd's own stamp of the cycle's first byte, the same instant the NMEA driver stamps);
- *   otherwise it is the arrival of the TPV line, from the injected clock.
- * - PPS → a pulse at its `clock` time (gpsd's stamp of the edge). Its `real` second is gpsd's own
- *   labelling; the core labels pulses itself from the samples, so it is parsed but not passed on.
- * Nothing is filtered or paired beyond that; the core decides (principle 5).
- *
- * gpsd down at start-up fails init loudly (GPSD_UNREACHABLE, with a hint); at run time a lost
- * connection is reported once and retried with exponential backoff, quietly, until gpsd is back.
+ * A TPV arrives at the end of gpsd's reporting cycle, late and jittery: it labels a second, it does not
+ * say when. gpsd sends the TOFF of that second just before, whose `clock` is gpsd's stamp of the cycle's
+ * first byte (the instant the NMEA driver stamps), so that becomes the sample's system time; without one,
+ * the TPV line's arrival (injected clock) does. A PPS becomes a pulse at its `clock`. Nothing is filtered.
+ * Start-up fails loudly (GPSD_UNREACHABLE); at run time a lost connection is logged once and retried.
  */
 import { createConnection } from 'node:net';
 import { newTimeSpec, type TimeSpec } from '../../src/clock/clock.js';
@@ -22,24 +14,9 @@ import type { DriverContext, FixMode, FixState, RefclockDriver } from '../driver
 import {
   GpsdLineFramer, MAX_LINE_BYTES, newProtocolCounters, parseGpsdLine, WATCH_COMMAND, type GpsdMessage, type GpsdMode,
 } from './protocol.js';
+import { GPSD_DEFAULT_HOST, GPSD_DEFAULT_PORT, GpsdDriverError, GpsdErrorCode, unreachable } from './errors.js';
 
-export const GPSD_DEFAULT_HOST = '127.0.0.1';
-export const GPSD_DEFAULT_PORT = 2947;
-
-export const GpsdErrorCode = {
-  BadAddress: 'GPSD_BAD_ADDRESS',
-  Unreachable: 'GPSD_UNREACHABLE',
-  Disconnected: 'GPSD_DISCONNECTED',
-  NoDevice: 'GPSD_NO_DEVICE',
-} as const;
-export type GpsdErrorCode = (typeof GpsdErrorCode)[keyof typeof GpsdErrorCode];
-
-export class GpsdDriverError extends Error {
-  constructor(readonly code: GpsdErrorCode, message: string, readonly hint?: string) {
-    super(hint === undefined ? message : `${message} (${hint})`);
-    this.name = 'GpsdDriverError';
-  }
-}
+export { GPSD_DEFAULT_HOST, GPSD_DEFAULT_PORT, GpsdDriverError, GpsdErrorCode } from './errors.js';
 
 /** The part of a net.Socket this shell uses; tests pass a fake. */
 export interface GpsdSocket {
@@ -156,8 +133,7 @@ export class GpsdDriver implements RefclockDriver {
         this.timers.clearTimeout(timer);
         this.abortConnect = null;
         discard(socket);
-        resolve(new GpsdDriverError(GpsdErrorCode.Unreachable, `gpsd at ${this.host}:${this.port}: ${why}`,
-          'is gpsd running (systemctl status gpsd) and listening on that address and port?'));
+        resolve(unreachable(this.host, this.port, why));
       };
       const timeoutMs = this.options.connectTimeoutMs ?? 5000;
       const timer = this.timers.setTimeout(() => fail(`no connection within ${timeoutMs} ms`), timeoutMs);
@@ -184,7 +160,7 @@ export class GpsdDriver implements RefclockDriver {
 
   private onData(chunk: Buffer): void {
     const ctx = this.ctx!;
-    // Stamp before parsing: the arrival of the chunk is the latest bound on when gpsd wrote it.
+    // Stamp before parsing: the chunk's arrival is an upper bound on when gpsd wrote its lines.
     ctx.realtime.read(this.arrival);
     for (const line of this.framer.push(chunk)) {
       const message = parseGpsdLine(line, this.protocol);
@@ -229,17 +205,13 @@ export class GpsdDriver implements RefclockDriver {
       case 'ERROR':
         this.counts.gpsdErrors += 1;
         break;
-      case 'VERSION':
-        break;
     }
   }
 
   private reportDevice(ctx: DriverContext): void {
-    if (this.hasDevice) ctx.state('running');
-    else {
-      ctx.state('waiting', GpsdErrorCode.NoDevice, this.options.device === undefined ? 'gpsd has no GPS device open'
-        : `gpsd does not serve ${this.options.device}`);
-    }
+    if (this.hasDevice) return ctx.state('running');
+    ctx.state('waiting', GpsdErrorCode.NoDevice, this.options.device === undefined ? 'gpsd has no GPS device open'
+      : `gpsd does not serve ${this.options.device}`);
   }
 
   private reportTpv(ctx: DriverContext, device: string | null, timeNs: bigint, mode: GpsdMode): void {
