@@ -150,6 +150,17 @@ describe('GpsdDriver', () => {
     await r.driver.close();
   });
 
+  it('a gpsd without devices is waiting until one is activated', async () => {
+    const r = rig();
+    await r.driver.init(r.ctx);
+    r.last().send('{"class":"VERSION","release":"3.22","rev":"3.22","proto_major":3,"proto_minor":14}\r\n' +
+      '{"class":"DEVICES","devices":[]}\r\n{"class":"WATCH","enable":true,"json":true,"pps":true}\r\n');
+    expect(r.logged).toEqual(['starting', 'waiting GPSD_NO_DEVICE']);
+    r.last().send('{"class":"DEVICE","path":"/dev/ttyACM0","driver":"NMEA0183","activated":"2026-11-22T09:17:16.418Z"}\r\n');
+    expect(r.logged.at(-1)).toBe('running');
+    await r.driver.close();
+  });
+
   it('garbage, unknown classes and gpsd ERRORs are counted; the next good line still counts', async () => {
     const r = rig();
     await r.driver.init(r.ctx);
