@@ -100,6 +100,12 @@ export interface RejectedPulse {
 
 export type PairingOutcome = LabelledPulse | RejectedPulse;
 
+interface PendingPulse {
+  readonly edgeNs: bigint;
+  /** Phase state when the last sample after this edge arrived: the reason if nothing labels it. */
+  why: PhaseState;
+}
+
 interface PendingSample {
   readonly arrivalNs: bigint;
   readonly referenceSec: number;
@@ -143,7 +149,7 @@ export class PpsNmeaPairing {
   private readonly phases: number[] = [];
   private phase: PhaseStatus = { state: 'phaseLearning', phaseNs: null, spreadNs: null, observations: 0 };
   private readonly edges: bigint[] = [];
-  private readonly pendingPulses: bigint[] = [];
+  private readonly pendingPulses: PendingPulse[] = [];
   private readonly pendingSamples: PendingSample[] = [];
   private readonly usedSeconds: number[] = [];
   private lastSequence: number | undefined;
@@ -194,7 +200,7 @@ export class PpsNmeaPairing {
       if (sample) this.label(edgeNs, sample, out);
       return out;
     }
-    this.pendingPulses.push(edgeNs);
+    this.pendingPulses.push({ edgeNs, why: this.phase.state });
     if (this.pendingPulses.length > MAX_PENDING) this.expirePulse(this.pendingPulses.shift(), out);
     return out;
   }
@@ -216,13 +222,18 @@ export class PpsNmeaPairing {
       return out;
     }
     this.observePhase(arrivalNs);
+    // Judge waiting pulses by the phase as it stood when this sample could have labelled them,
+    // so a pulse that expires after learning ends is still counted as phaseLearning.
+    for (const p of this.pendingPulses) {
+      if (p.edgeNs <= arrivalNs && arrivalNs - p.edgeNs < NS_PER_S_BIG) p.why = this.phase.state;
+    }
     this.advance(arrivalNs, out);
 
     const pending: PendingSample = { arrivalNs, referenceSec: ref.sec, leap: sample.leap, fix: sample.fix };
-    const i = this.pendingPulses.findIndex((edgeNs) => this.inWindow(edgeNs, arrivalNs));
+    const i = this.pendingPulses.findIndex((p) => this.inWindow(p.edgeNs, arrivalNs));
     if (i >= 0) {
-      const [edgeNs] = this.pendingPulses.splice(i, 1);
-      if (edgeNs !== undefined) this.label(edgeNs, pending, out);
+      const [p] = this.pendingPulses.splice(i, 1);
+      if (p) this.label(p.edgeNs, pending, out);
       return out;
     }
     // Kept in case its pulse is delivered late (gpsd sends PPS messages after the TPV).
@@ -291,7 +302,7 @@ export class PpsNmeaPairing {
   private advance(tNs: bigint, out: PairingOutcome[]): void {
     if (this.nowNs === undefined || tNs > this.nowNs) this.nowNs = tNs;
     const horizon = this.nowNs - PAIR_HORIZON_NS;
-    while (this.pendingPulses.length > 0 && (this.pendingPulses[0] ?? 0n) < horizon) {
+    while (this.pendingPulses.length > 0 && (this.pendingPulses[0]?.edgeNs ?? 0n) < horizon) {
       this.expirePulse(this.pendingPulses.shift(), out);
     }
     while (this.pendingSamples.length > 0 && (this.pendingSamples[0]?.arrivalNs ?? 0n) < horizon) {
@@ -300,11 +311,13 @@ export class PpsNmeaPairing {
     }
   }
 
-  /** A pulse no sample labelled: the phase state says why, or the sample was not where expected. */
-  private expirePulse(edgeNs: bigint | undefined, out: PairingOutcome[]): void {
-    if (edgeNs === undefined) return;
-    const state = this.phase.state;
-    this.reject(out, state === 'ok' ? 'outsideWindow' : state, edgeNs);
+  /**
+   * A pulse no sample labelled: the phase state said why, or the phase was known and no sample
+   * arrived where it puts this edge's label (late, early or missing).
+   */
+  private expirePulse(p: PendingPulse | undefined, out: PairingOutcome[]): void {
+    if (p === undefined) return;
+    this.reject(out, p.why === 'ok' ? 'outsideWindow' : p.why, p.edgeNs);
   }
 
   private reject(out: PairingOutcome[], reason: PairingRejectReason, edgeNs: bigint | null): PairingOutcome[] {
