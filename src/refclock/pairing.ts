@@ -46,7 +46,7 @@ export interface PairingConfig {
   readonly minPhaseObservations: number;
   /** The phase (± spread) must stay this far from 0 and from 1 s. */
   readonly guardNs: number;
-  /** spread = spreadK × circular MAD of the observations (3 × MAD ≈ 2σ for Gaussian delays). */
+  /** spread = spreadK × circular MAD of the observations (2 × MAD ≈ 1.35σ for Gaussian delays). */
   readonly spreadK: number;
   /** Above this spread the seconds cannot be told apart, wherever the phase is. */
   readonly maxSpreadNs: number;
@@ -59,8 +59,8 @@ export interface PairingConfig {
 export const DEFAULT_PAIRING_CONFIG: PairingConfig = {
   phaseWindow: 32,
   minPhaseObservations: 8,
-  guardNs: 30_000_000,
-  spreadK: 3,
+  guardNs: 20_000_000,
+  spreadK: 2,
   maxSpreadNs: 200_000_000,
   windowNs: 150_000_000,
   staleAfterNs: 4 * NS_PER_S,
