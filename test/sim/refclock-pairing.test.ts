@@ -56,7 +56,8 @@ interface RunResult {
   jitterOutliers: number;
 }
 
-function run(seed: number, delayNs: number, nmeaJitterNs = NMEA_JITTER_NS): RunResult {
+/** `laterDelayNs`: the delay from the middle of the run on (the receiver or gpsd restarted). */
+function run(seed: number, delayNs: number, nmeaJitterNs = NMEA_JITTER_NS, laterDelayNs = delayNs): RunResult {
   const rand = prng(seed);
   const normal = gaussian(rand);
   const events: Event[] = [];
@@ -66,7 +67,7 @@ function run(seed: number, delayNs: number, nmeaJitterNs = NMEA_JITTER_NS): RunR
     const edgeNs = BigInt(T0) * 1_000_000_000n + BigInt(Math.round(trueEdgeNs + clockErrorNs(trueEdgeNs) + normal() * PPS_JITTER_NS));
     pulseOfEdge.set(edgeNs, k);
     events.push({ atNs: edgeNs, pulse: { systemTime: toTimeSpec(edgeNs), edge: 'assert', sequence: k + 1 } });
-    const trueArrivalNs = trueEdgeNs + delayNs + normal() * nmeaJitterNs;
+    const trueArrivalNs = trueEdgeNs + (k < SECONDS / 2 ? delayNs : laterDelayNs) + normal() * nmeaJitterNs;
     const arrivalNs = BigInt(T0) * 1_000_000_000n + BigInt(Math.round(trueArrivalNs + clockErrorNs(trueArrivalNs)));
     events.push({
       atNs: arrivalNs,
@@ -120,6 +121,23 @@ describe(`PPS + NMEA pairing over ${HOURS} simulated hours (${SECONDS} pulses)`,
       expect(r.jitterOutliers).toBe(0);
     });
   }
+
+  for (const [delayMs, seed] of [[50, 7], [950, 8]] as const) {
+    it(`NMEA ${delayMs} ms ± 5 ms (a quiet receiver near the boundary): still labels every pulse from the 8th on`, () => {
+      const r = run(seed, delayMs * MS, 5 * MS);
+      expect(r.mislabelled).toBe(0);
+      expect(r.firstLabelledPulse).toBe(7);
+      expect(r.labelled).toBe(SECONDS - 7);
+    });
+  }
+
+  it('NMEA delay jumps from 200 to 700 ms half-way: the phase is re-learnt, a few pulses refused, none wrong', () => {
+    const r = run(9, 200 * MS, NMEA_JITTER_NS, 700 * MS);
+    expect(r.mislabelled).toBe(0);
+    // The median needs half of the 32 observations at the new phase: 16 pulses outsideWindow.
+    expect(r.counters.outsideWindow).toBeLessThanOrEqual(17);
+    expect(r.labelled).toBeGreaterThanOrEqual(SECONDS - 7 - 17);
+  });
 
   for (const [delayMs, seed] of [[0, 4], [1000, 5]] as const) {
     it(`NMEA ${delayMs} ms ± ${NMEA_JITTER_NS / MS} ms (straddling a second boundary): refuses, phaseNearBoundary, never mislabels`, () => {
