@@ -27,7 +27,8 @@ export interface FixState {
 
 /**
  * "At local time `systemTime`, the receiver said it was `referenceTime`."
- * offset = referenceTime − systemTime (+ means the local clock is behind) is computed by the core,
+ * offsetNs = systemTime − referenceTime (+ means the local clock is ahead, ARCHITECTURE.md's sign) is computed
+ * by the core (src/refclock),
  * which also applies the configured per-receiver delay (`fudge time2`, `refclock ... offset`).
  */
 export interface RefclockSample {

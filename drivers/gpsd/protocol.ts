@@ -26,7 +26,7 @@ export type GpsdMode = 0 | 1 | 2 | 3;
 
 /**
  * A (reference, local clock) pair as gpsd reports it in PPS and TOFF.
- * offset = realNs − clockNs; + means the local clock is behind the reference (the driver contract's sign).
+ * The core's offsetNs = clockNs − realNs; + means the local clock is ahead (the driver contract's sign).
  */
 export interface GpsdTimePair {
   /** Reference (GPS) time: `real_sec`/`real_nsec`. For PPS the second the edge marks (nsec normally 0). */
