@@ -1,6 +1,6 @@
 // Gnomon bench: every child process the runner starts is tracked here, so that it is killed
 // whatever happens (normal exit, error, SIGINT/SIGTERM, the runner's time budget), and every
-// temporary directory is removed.
+// temporary directory or file is removed.
 import fs from 'node:fs';
 
 const children = new Set();
@@ -58,11 +58,11 @@ export async function stop(child, graceMs = 3000) {
   return r;
 }
 
-/** A temporary directory removed at exit unless released earlier. */
-export function trackTempDir(dir) {
-  tempDirs.add(dir);
+/** A temporary directory or file, removed at exit unless released (removed) earlier. */
+export function trackTemp(p) {
+  tempDirs.add(p);
   return () => {
-    fs.rmSync(dir, { recursive: true, force: true });
-    tempDirs.delete(dir);
+    fs.rmSync(p, { recursive: true, force: true });
+    tempDirs.delete(p);
   };
 }

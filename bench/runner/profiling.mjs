@@ -45,7 +45,6 @@ async function cpuProfile(name, profDir, cfg) {
 async function perfProfile(name, profDir, cfg) {
   const { port, child } = await startProfiled(name, ['--perf-basic-prof'], cfg);
   const perfData = path.join(profDir, 'perf.data');
-  const perfMap = `/tmp/perf-${child.pid}.map`;
   try {
     const perfChild = track(
       spawn('taskset', ['-c', LOADGEN_CPU, 'perf', 'record', '-q', '-e', 'cpu-clock', '-F', '1999', '-g', '-p', String(child.pid), '-o', perfData, '--', 'sleep', String(cfg.duration)], { stdio: ['ignore', 'ignore', 'inherit'] }),
@@ -62,8 +61,7 @@ async function perfProfile(name, profDir, cfg) {
     console.log(`\nperf, whole server process (cpu-clock at 1999 Hz, ${path.relative(ROOT, perfData)}):\n`);
     console.log(summarizePerfScript(script.stdout, child.pid));
   } finally {
-    await stopServer(child, 10000);
-    fs.rmSync(perfMap, { force: true });
+    await stopServer(child, 10000); // also removes node's /tmp/perf-PID.map
   }
 }
 

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freeUdpPort, waitReady } from './probe.mjs';
-import { stop, track, trackTempDir } from './processes.mjs';
+import { stop, track, trackTemp } from './processes.mjs';
 import { ROOT } from './paths.mjs';
 
 export const CHRONYD = '/opt/chrony/usr/sbin/chronyd';
@@ -73,7 +73,7 @@ function waitForMsg(child, name, wanted, timeoutMs) {
 async function startChronyd(port) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gnomon-bench-chronyd-'));
   fs.chmodSync(dir, 0o700);
-  const release = trackTempDir(dir);
+  const release = trackTemp(dir);
   const conf = path.join(dir, 'chronyd.conf');
   fs.writeFileSync(
     conf,
@@ -106,6 +106,8 @@ async function startNodeServer(name, script, args, nodeArgs = []) {
     }),
     name,
   );
+  // node --perf-basic-prof writes /tmp/perf-PID.map: removed when the server is stopped, or at exit.
+  if (nodeArgs.includes('--perf-basic-prof')) child.cleanup = trackTemp(`/tmp/perf-${child.pid}.map`);
   captureOutput(child, (obj) => child.onJson?.(obj));
   await waitForMsg(child, name, 'listening', 20000);
   return child;
@@ -136,7 +138,7 @@ export async function startServer(name, { syncWaitS, nodeArgs } = {}) {
   return { name, port, child, reply };
 }
 
-/** Stop a server (SIGTERM, then SIGKILL after graceMs) and remove its temp files. */
+/** Stop a server (SIGTERM, then SIGKILL after graceMs) and remove its temp files (chronyd's dir, perf maps). */
 export async function stopServer(child, graceMs) {
   const r = await stop(child, graceMs);
   child.cleanup?.();
