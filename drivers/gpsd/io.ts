@@ -8,6 +8,7 @@
  * the TPV line's arrival (injected clock) does. A PPS becomes a pulse at its `clock`. Nothing is filtered.
  * Start-up fails loudly (GPSD_UNREACHABLE); at run time a lost connection is logged once and retried.
  */
+import { Reconnector, systemTimers, type DriverTimers } from '../reconnect.js';
 import { createConnection } from 'node:net';
 import { newTimeSpec, type TimeSpec } from '../../src/clock/clock.js';
 import type { DriverContext, FixMode, FixState, RefclockDriver } from '../driver.js';
@@ -28,10 +29,7 @@ export interface GpsdSocket {
   removeAllListeners(): unknown;
 }
 
-export interface GpsdTimers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+export type GpsdTimers = DriverTimers;
 
 export interface GpsdDriverOptions {
   readonly host?: string;
@@ -48,10 +46,6 @@ export interface GpsdDriverOptions {
   readonly timers?: GpsdTimers;
 }
 
-const defaultTimers: GpsdTimers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
 
 const FIX_OF_MODE: Record<GpsdMode, FixMode> = { 0: 'none', 1: 'none', 2: '2d', 3: '3d' };
 
@@ -79,8 +73,7 @@ export class GpsdDriver implements RefclockDriver {
   private socket: GpsdSocket | null = null;
   /** Aborts the connection attempt in progress (for close). */
   private abortConnect: (() => void) | null = null;
-  private retryTimer: unknown = null;
-  private backoffMs: number;
+  private readonly reconnect: Reconnector;
   private closed = false;
   /** The last TOFF, waiting for the TPV of the same second (gpsd sends TOFF first). */
   private toff: { device: string | null; realNs: bigint; clockNs: bigint } | null = null;
@@ -95,10 +88,10 @@ export class GpsdDriver implements RefclockDriver {
       throw new GpsdDriverError(GpsdErrorCode.BadAddress, `gpsd address ${this.host}:${this.port} is not valid`,
         `gpsd listens on ${GPSD_DEFAULT_HOST}:${GPSD_DEFAULT_PORT} unless started with -S PORT`);
     }
-    this.timers = options.timers ?? defaultTimers;
+    this.timers = options.timers ?? systemTimers;
     this.connect = options.connect ?? ((port, host) => createConnection({ port, host }));
     this.framer = new GpsdLineFramer(this.protocol, options.maxLineBytes ?? MAX_LINE_BYTES);
-    this.backoffMs = options.initialBackoffMs ?? 250;
+    this.reconnect = new Reconnector(this.timers, options.initialBackoffMs ?? 250, options.maxBackoffMs ?? 8000);
   }
 
   /** Rejects with GPSD_UNREACHABLE when gpsd does not accept the connection at start-up (fail loudly). */
@@ -114,8 +107,7 @@ export class GpsdDriver implements RefclockDriver {
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.retryTimer !== null) this.timers.clearTimeout(this.retryTimer);
-    this.retryTimer = null;
+    this.reconnect.cancel();
     this.abortConnect?.();
     if (this.socket !== null) discard(this.socket);
     this.socket = null;
@@ -180,7 +172,7 @@ export class GpsdDriver implements RefclockDriver {
         this.hasDevice = m.devices.some((d) => this.options.device === undefined || d.path === this.options.device);
         break;
       case 'WATCH':
-        this.backoffMs = this.options.initialBackoffMs ?? 250;
+        this.reconnect.reset();
         this.reportDevice(ctx);
         break;
       case 'DEVICE':
@@ -233,20 +225,6 @@ export class GpsdDriver implements RefclockDriver {
     this.socket = null;
     discard(socket);
     this.ctx!.state('reconnecting', GpsdErrorCode.Disconnected, why);
-    this.scheduleRetry();
-  }
-
-  private scheduleRetry(): void {
-    const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 8000);
-    this.retryTimer = this.timers.setTimeout(() => {
-      this.retryTimer = null;
-      if (this.closed) return;
-      void this.open().then((err) => {
-        if (err === null || this.closed) return;
-        this.ctx!.state('reconnecting', err.code, err.message);
-        this.scheduleRetry();
-      });
-    }, delay);
+    this.reconnect.schedule(() => this.open(), (err) => this.ctx!.state('reconnecting', err.code, err.message));
   }
 }

@@ -9,6 +9,7 @@
  * @serialport/parser-readline is not used for framing: it hands over lines without the arrival
  * time of their first byte and buffers without bound, the two things framing.ts exists for.
  */
+import { Reconnector, systemTimers, type DriverTimers } from '../reconnect.js';
 import { SerialPort } from 'serialport';
 import { newTimeSpec, timeSpecToUnixNs, type TimeSpec } from '../../src/clock/clock.js';
 import type { DriverContext, RefclockDriver } from '../driver.js';
@@ -43,10 +44,7 @@ export interface SerialLine {
   removeAllListeners(): unknown;
 }
 
-export interface NmeaTimers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+export type NmeaTimers = DriverTimers;
 
 export interface NmeaDriverOptions {
   readonly path: string;
@@ -63,10 +61,6 @@ export interface NmeaDriverOptions {
   readonly timers?: NmeaTimers;
 }
 
-const defaultTimers: NmeaTimers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
 
 export function classifyOpenError(path: string, err: Error): NmeaDriverError {
   const text = `${(err as NodeJS.ErrnoException).code ?? ''} ${err.message}`;
@@ -93,8 +87,7 @@ export class NmeaDriver implements RefclockDriver {
   private ctx: DriverContext | null = null;
   private line: SerialLine | null = null;
   private quietTimer: unknown = null;
-  private retryTimer: unknown = null;
-  private backoffMs: number;
+  private readonly reconnect: Reconnector;
   private closed = false;
 
   constructor(private readonly options: NmeaDriverOptions) {
@@ -103,9 +96,9 @@ export class NmeaDriver implements RefclockDriver {
     }
     this.framer = new NmeaFramer({ byteTimeNs: byteTimeNsForBaud(options.baud) });
     this.decoder = new NmeaDecoder({ pivotUnixNs: options.pivotUnixNs });
-    this.timers = options.timers ?? defaultTimers;
+    this.timers = options.timers ?? systemTimers;
     this.openLine = options.openLine ?? ((o) => new SerialPort(o));
-    this.backoffMs = options.initialBackoffMs ?? 250;
+    this.reconnect = new Reconnector(this.timers, options.initialBackoffMs ?? 250, options.maxBackoffMs ?? 4000);
   }
 
   /** Rejects with a coded NmeaDriverError when the device cannot be opened at start-up (fail loudly). */
@@ -145,7 +138,7 @@ export class NmeaDriver implements RefclockDriver {
           return;
         }
         this.line = line;
-        this.backoffMs = this.options.initialBackoffMs ?? 250;
+        this.reconnect.reset();
         line.on('data', (chunk) => this.onData(chunk));
         line.on('error', (e) => this.lost(line, e ?? null));
         line.on('close', (e) => this.lost(line, e ?? null));
@@ -183,26 +176,12 @@ export class NmeaDriver implements RefclockDriver {
     if (line.isOpen) line.close();
     this.report(this.decoder.flush());
     this.ctx!.state('reconnecting', NmeaErrorCode.Disconnected, err?.message ?? 'port closed');
-    this.scheduleRetry();
-  }
-
-  private scheduleRetry(): void {
-    const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 4000);
-    this.retryTimer = this.timers.setTimeout(() => {
-      this.retryTimer = null;
-      if (this.closed) return;
-      void this.open().then((err) => {
-        if (err === null || this.closed) return;
-        this.ctx!.state('reconnecting', err.code, err.message);
-        this.scheduleRetry();
-      });
-    }, delay);
+    this.reconnect.schedule(() => this.open(), (err) => this.ctx!.state('reconnecting', err.code, err.message));
   }
 
   private clearTimers(): void {
     if (this.quietTimer !== null) this.timers.clearTimeout(this.quietTimer);
-    if (this.retryTimer !== null) this.timers.clearTimeout(this.retryTimer);
-    this.quietTimer = this.retryTimer = null;
+    this.reconnect.cancel();
+    this.quietTimer = null;
   }
 }

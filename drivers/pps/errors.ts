@@ -42,10 +42,7 @@ export class PpsDriverError extends Error {
 export type PpsEdge = 'assert' | 'clear';
 
 /** Injected timers (principle 3); each shell defaults to Node's. */
-export interface PpsTimers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+export type { DriverTimers as PpsTimers } from '../reconnect.js';
 
 /** The errno name of a Node or syscall error ('ENOENT', 'EACCES', 'EBUSY', ...), or ''. */
 export function errnoName(err: unknown): string {

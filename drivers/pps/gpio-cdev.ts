@@ -5,6 +5,7 @@
  * event's timestamp_ns is the CLOCK_REALTIME of the edge and is reported as the pulse's systemTime.
  * Missed events (kernel queue overflow while the daemon was stalled) show as line_seqno gaps.
  */
+import { systemTimers } from '../reconnect.js';
 import { newTimeSpec, timeSpecToUnixNs } from '../../src/clock/clock.js';
 import type { DriverContext, RefclockDriver } from '../driver.js';
 import { PpsDriverError, PpsErrorCode, errnoName, type PpsEdge, type PpsTimers } from './errors.js';
@@ -75,7 +76,7 @@ export class PpsGpioCdevDriver implements RefclockDriver {
   constructor(private readonly options: PpsGpioCdevOptions) {
     this.edge = options.edge ?? 'assert';
     this.chipPath = options.chip.startsWith('/') ? options.chip : `${options.devRoot ?? '/dev'}/${options.chip}`;
-    this.timers = options.timers ?? { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>) };
+    this.timers = options.timers ?? systemTimers;
     this.api = options.api ?? null;
     this.backoffMs = options.initialBackoffMs ?? 250;
   }

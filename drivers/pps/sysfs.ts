@@ -7,6 +7,7 @@
  * Start-up problems fail loudly with a code and a fix; a device that vanishes later (module
  * unloaded) is retried with backoff and each state change is reported once.
  */
+import { systemTimers } from '../reconnect.js';
 import { readFile } from 'node:fs/promises';
 import { newTimeSpec, timeSpecToUnixNs } from '../../src/clock/clock.js';
 import type { DriverContext, RefclockDriver } from '../driver.js';
@@ -64,7 +65,7 @@ export class PpsSysfsDriver implements RefclockDriver {
   constructor(private readonly options: PpsSysfsOptions) {
     this.edge = options.edge ?? 'assert';
     this.path = `${options.sysfsRoot ?? DEFAULT_PPS_SYSFS_ROOT}/${options.device}/${this.edge}`;
-    this.timers = options.timers ?? { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>) };
+    this.timers = options.timers ?? systemTimers;
     this.backoffMs = options.initialBackoffMs ?? 250;
   }
 
