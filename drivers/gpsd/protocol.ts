@@ -11,6 +11,7 @@
  * because Date keeps milliseconds only (and is not allowed in the pure core); PPS/TOFF carry
  * (sec, nsec) integer pairs that are combined without passing through a float.
  */
+import { civilDays } from '../../src/ntp/calendar.js';
 
 /**
  * Longest line accepted. gpsd bounds its own responses (GPS_JSON_RESPONSE_MAX, a few KiB); a SKY with
@@ -253,24 +254,10 @@ export function parseIsoTimeNs(text: string): bigint | null {
   const m = ISO_TIME.exec(text);
   if (m === null) return null;
   const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 60) return null;
+  const days = civilDays(year, month, day);
+  if (days === null || hour > 23 || minute > 59 || second > 60) return null;
   // Digits past nanoseconds are truncated, like every other time in Gnomon.
   const fraction = (m[7] ?? '').slice(0, 9).padEnd(9, '0');
-  const seconds = daysFromCivil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
+  const seconds = days * 86_400 + hour * 3600 + minute * 60 + second;
   return BigInt(seconds) * 1_000_000_000n + BigInt(fraction);
-}
-
-function daysInMonth(year: number, month: number): number {
-  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-  return [4, 6, 9, 11].includes(month) ? 30 : 31;
-}
-
-/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-function daysFromCivil(year: number, month: number, day: number): number {
-  const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146_097 + doe - 719_468;
 }

@@ -19,6 +19,7 @@
  * right: RMC status and mode, GGA fix quality, satellites and HDOP, GNS mode, GSA fix mode and
  * satellites, GSV satellites in view.
  */
+import { civilDays as calendarDays } from '../../src/ntp/calendar.js';
 import { parseNmeaSentence, type GGAPacket, type GNSPacket, type GSAPacket, type GSVPacket, type RMCPacket } from 'nmea-simple';
 import type { FixMode, FixState } from '../driver.js';
 import type { FramedSentence } from './framing.js';
@@ -319,17 +320,11 @@ function toInt(field: string | undefined): number {
   return field !== undefined && /^\d{1,4}$/.test(field) ? Number(field) : NaN;
 }
 
-/** Proleptic Gregorian date → days since 1970-01-01 (Howard Hinnant's days_from_civil); null if invalid. */
+/**
+ * Days since 1970-01-01 of a date a receiver sent, or null. Years outside 1980-2200 are refused:
+ * GPS time starts in 1980, and anything later than 2200 is a garbled field, not a date.
+ */
 export function civilDays(year: number, month: number, day: number): number | null {
-  if (!Number.isInteger(year) || !Number.isInteger(month) || !Number.isInteger(day)) return null;
-  if (year < 1980 || year > 2200 || month < 1 || month > 12 || day < 1) return null;
-  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-  const monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]!;
-  if (day > monthDays) return null;
-  const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146097 + doe - 719468;
+  if (year < 1980 || year > 2200) return null;
+  return calendarDays(year, month, day);
 }

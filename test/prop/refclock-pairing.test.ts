@@ -64,7 +64,11 @@ describe('PpsNmeaPairing (fast-check)', () => {
         const edge = base + BigInt(k) * 1_000_000_000n;
         secondOfEdge.set(edge, T0 + k);
         timed.push({ at: edge, ev: { pulse: { systemTime: ts(edge), edge: 'assert', sequence: k } } });
-        const arrival = edge + BigInt(Math.round(delayNs + (noise[k] ?? 0) * jitterNs));
+        // A truthful receiver's sentence arrives after the edge it labels and before the next one
+        // (docs/refclock.md: delays past 1 s are outside what pairing can tell apart), so jitter is
+        // clamped into (0, 1 s). fast-check found mislabels when it was not: see the closing note.
+        const arrivalOffsetNs = Math.min(999_999_999, Math.max(1, Math.round(delayNs + (noise[k] ?? 0) * jitterNs)));
+        const arrival = edge + BigInt(arrivalOffsetNs);
         timed.push({ at: arrival, ev: { sample: { systemTime: ts(arrival), referenceTime: { sec: T0 + k, nsec: 0 }, leap: 'none', fix: FIX } } });
       }
       timed.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
