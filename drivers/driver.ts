@@ -92,3 +92,14 @@ export function stateChangeFilter(): (state: DriverState, code?: string) => bool
     return true;
   };
 }
+
+/**
+ * A driver's start-up or run-time failure: a stable code (e.g. NMEA_DEVICE_MISSING), what
+ * happened, and the likely fix, which the message carries so a log line alone is enough.
+ */
+export class DriverError<Code extends string = string> extends Error {
+  constructor(readonly code: Code, message: string, readonly hint?: string) {
+    super(hint === undefined ? message : `${message} (${hint})`);
+    this.name = new.target.name;
+  }
+}

@@ -3,6 +3,7 @@
  * docs/drivers.md name them.
  */
 
+import { DriverError } from '../driver.js';
 export const GPSD_DEFAULT_HOST = '127.0.0.1';
 export const GPSD_DEFAULT_PORT = 2947;
 
@@ -18,12 +19,7 @@ export const GpsdErrorCode = {
 } as const;
 export type GpsdErrorCode = (typeof GpsdErrorCode)[keyof typeof GpsdErrorCode];
 
-export class GpsdDriverError extends Error {
-  constructor(readonly code: GpsdErrorCode, message: string, readonly hint?: string) {
-    super(hint === undefined ? message : `${message} (${hint})`);
-    this.name = 'GpsdDriverError';
-  }
-}
+export class GpsdDriverError extends DriverError<GpsdErrorCode> {}
 
 /** The start-up error for a connection that failed, with the fix most likely to help. */
 export function unreachable(host: string, port: number, why: string): GpsdDriverError {

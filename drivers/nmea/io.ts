@@ -13,6 +13,7 @@ import { Reconnector, systemTimers, type DriverTimers } from '../reconnect.js';
 import { SerialPort } from 'serialport';
 import { newTimeSpec, timeSpecToUnixNs, type TimeSpec } from '../../src/clock/clock.js';
 import type { DriverContext, RefclockDriver } from '../driver.js';
+import { DriverError } from '../driver.js';
 import { NmeaDecoder, type NmeaEpoch } from './decode.js';
 import { NmeaFramer, byteTimeNsForBaud } from './framing.js';
 
@@ -27,12 +28,7 @@ export const NmeaErrorCode = {
 } as const;
 export type NmeaErrorCode = (typeof NmeaErrorCode)[keyof typeof NmeaErrorCode];
 
-export class NmeaDriverError extends Error {
-  constructor(readonly code: NmeaErrorCode, message: string, readonly hint?: string) {
-    super(hint === undefined ? message : `${message} (${hint})`);
-    this.name = 'NmeaDriverError';
-  }
-}
+export class NmeaDriverError extends DriverError<NmeaErrorCode> {}
 
 /** The part of a serialport stream this shell uses; SerialPort and SerialPortMock both fit. */
 export interface SerialLine {

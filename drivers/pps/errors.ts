@@ -3,6 +3,7 @@
  * Codes are stable: status pages and the docs name them.
  */
 
+import { DriverError } from '../driver.js';
 export const PpsErrorCode = {
   /** /sys/class/pps/ppsN is absent: overlay not loaded or wrong name. */
   DeviceMissing: 'PPS_DEVICE_MISSING',
@@ -31,12 +32,7 @@ export const PpsErrorCode = {
 } as const;
 export type PpsErrorCode = (typeof PpsErrorCode)[keyof typeof PpsErrorCode];
 
-export class PpsDriverError extends Error {
-  constructor(readonly code: PpsErrorCode, message: string, readonly hint?: string) {
-    super(hint === undefined ? message : `${message} (${hint})`);
-    this.name = 'PpsDriverError';
-  }
-}
+export class PpsDriverError extends DriverError<PpsErrorCode> {}
 
 /** Which edge of the pulse is the on-time one; the receiver's datasheet says (u-blox: rising = assert). */
 export type PpsEdge = 'assert' | 'clear';
