@@ -13,9 +13,12 @@ import type { PlacedLine } from './include.js';
 import {
   DEFAULT_DISCARD, DEFAULT_MRU, DEFAULT_NTP_PORT,
   type AssociationLine, type ConfigDiagnostic, type DiscardSettings, type FudgeLine, type GnomonConfig,
-  type RestrictRule, type SourcePosition,
+  type RefclockConfig, type RestrictRule, type SourcePosition,
 } from './model.js';
 import { describeRefclock } from './refclock.js';
+import {
+  checkDuplicateRefclocks, compileRefclockLine, isModelledNtpdType, refclockFromNtpd, refuseChronyRefclock, type NtpdRefclockLine,
+} from './refclock-config.js';
 import { compileRestrict, restrictKey } from './restrict.js';
 import { didYouMean } from './suggest.js';
 import { checkDirective, type ParsedDirective } from './syntax.js';
@@ -36,6 +39,8 @@ interface Draft {
   mruMaxdepth: number;
   associations: AssociationLine[];
   fudge: { line: FudgeLine; file: string; token: Token }[];
+  /** In reading order; ntpd lines become RefclockConfig once every fudge line is known. */
+  refclocks: ({ readonly ntpd: NtpdRefclockLine } | { readonly config: RefclockConfig })[];
   driftfile?: string;
   logfile?: string;
   user?: string;
@@ -45,7 +50,7 @@ export function compileConfig(lines: readonly PlacedLine[]): CompileResult {
   const out = new DiagnosticList();
   const draft: Draft = {
     listen: [], port: DEFAULT_NTP_PORT, restrict: [], discard: { ...DEFAULT_DISCARD }, mruMaxdepth: DEFAULT_MRU.maxdepth,
-    associations: [], fudge: [],
+    associations: [], fudge: [], refclocks: [],
   };
   const singletons = new Map<string, SourcePosition>();
   const restrictIndex = new Map<string, number>();
@@ -62,6 +67,7 @@ export function compileConfig(lines: readonly PlacedLine[]): CompileResult {
       });
       continue;
     }
+    if (name.value === 'refclock' && refuseChronyRefclock(file, line.tokens, out)) continue;
     const spec = lookupDirective(name.value);
     if (!spec) {
       out.error(file, name, {
@@ -103,9 +109,15 @@ export function compileConfig(lines: readonly PlacedLine[]): CompileResult {
   }
 
   checkFudgePairs(draft, out);
+  const fudgeLines = draft.fudge.map((f) => f.line);
+  const refclocks = draft.refclocks.flatMap((r) => {
+    const config = 'config' in r ? r.config : refclockFromNtpd(r.ntpd, fudgeLines, out);
+    return config ? [config] : [];
+  });
+  checkDuplicateRefclocks(refclocks, out);
   const diagnostics = out.items;
   if (hasErrors(diagnostics)) return { diagnostics };
-  return { config: freeze(draft), diagnostics };
+  return { config: freeze(draft, refclocks), diagnostics };
 }
 
 function apply(p: ParsedDirective, draft: Draft, out: DiagnosticList, restrictIndex: Map<string, number>): void {
@@ -121,6 +133,18 @@ function apply(p: ParsedDirective, draft: Draft, out: DiagnosticList, restrictIn
     case 'server': case 'pool': case 'peer': {
       const association = compileAssociation(p, out);
       if (association) draft.associations.push(association);
+      if (association?.refclock && isModelledNtpdType(association.refclock.type)) {
+        const mode = p.options.get('mode')?.value;
+        draft.refclocks.push({ ntpd: {
+          association, type: association.refclock.type, unit: association.refclock.unit,
+          ...(mode?.value.kind === 'number' ? { mode: { value: mode.value.number, token: mode.token } } : {}),
+        } });
+      }
+      return;
+    }
+    case 'refclock': {
+      const config = compileRefclockLine(p, out);
+      if (config) draft.refclocks.push({ config });
       return;
     }
     case 'fudge': {
@@ -225,10 +249,10 @@ function checkFudgePairs(draft: Draft, out: DiagnosticList): void {
   }
 }
 
-function freeze(draft: Draft): GnomonConfig {
+function freeze(draft: Draft, refclocks: readonly RefclockConfig[]): GnomonConfig {
   return {
     listen: draft.listen, port: draft.port, restrict: draft.restrict, discard: draft.discard,
-    mru: { maxdepth: draft.mruMaxdepth }, associations: draft.associations, fudge: draft.fudge.map((f) => f.line),
+    mru: { maxdepth: draft.mruMaxdepth }, associations: draft.associations, fudge: draft.fudge.map((f) => f.line), refclocks,
     ...(draft.driftfile !== undefined ? { driftfile: draft.driftfile } : {}),
     ...(draft.logfile !== undefined ? { logfile: draft.logfile } : {}),
     ...(draft.user !== undefined ? { user: draft.user } : {}),

@@ -36,6 +36,8 @@ export const DiagnosticCode = {
   InvalidRefclock: 'CONFIG_INVALID_REFCLOCK',
   RefclockNotImplemented: 'CONFIG_REFCLOCK_NOT_IMPLEMENTED',
   FudgeWithoutServer: 'CONFIG_FUDGE_WITHOUT_SERVER',
+  /** Two refclocks of one kind with the same unit, or two on one GPIO line. */
+  DuplicateRefclock: 'CONFIG_DUPLICATE_REFCLOCK',
   IncludeCycle: 'CONFIG_INCLUDE_CYCLE',
   IncludeTooDeep: 'CONFIG_INCLUDE_TOO_DEEP',
   IncludeMissing: 'CONFIG_INCLUDE_MISSING',

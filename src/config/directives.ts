@@ -14,6 +14,7 @@
  *   who gets served.
  */
 import { RESTRICT_FLAGS } from './model.js';
+import { REFCLOCK_DRIVERS } from './refclock.js';
 import type { ValueSpec } from './values.js';
 
 export interface OptionSpec {
@@ -75,7 +76,7 @@ const ASSOC_OPTIONS: readonly OptionSpec[] = [
   valued('minpoll', POLL, true), valued('maxpoll', POLL, true), valued('version', int(1, 4), true),
   valued('key', KEY_ID, false, NO_KEYS),
   flag('autokey', false, 'Autokey (RFC 5906) is not implemented; the association runs unauthenticated'),
-  valued('mode', int(0, 255), false, 'refclock driver modes are not implemented; the driver default is used'),
+  valued('mode', int(0, 255), false, 'driver modes are not implemented beyond the NMEA baud-rate bits (16 to 80), which set the refclock\'s baud'),
   valued('ttl', int(0, 255), false, 'only meaningful for manycast/broadcast, which Gnomon does not do yet'),
   flag('preempt', false, 'the association is kept like a persistent one'),
   flag('xleave', false, 'interleaved mode is not implemented; basic mode is used'),
@@ -102,6 +103,26 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
       valued('flag1', { kind: 'bit' }, true), valued('flag2', { kind: 'bit' }, true),
       valued('flag3', { kind: 'bit' }, true), valued('flag4', { kind: 'bit' }, true),
       valued('minjitter', NUMBER, false, 'the driver\'s measured jitter is used as is'),
+    ] },
+  // NTPsec's spelling (driver name first) and Gnomon's pps-gpio/pps-sysfs. chrony's `refclock PPS /dev/pps0`
+  // is told apart by its second token and refused in compile.ts before this table is consulted.
+  { name: 'refclock', origin: 'ntpd', support: 'acted', summary: 'a reference clock, NTPsec style: `refclock nmea|pps|gpsd unit U ...`, or `refclock pps-gpio|pps-sysfs ...`',
+    args: [{ name: 'driver', value: { kind: 'enum', values: REFCLOCK_DRIVERS } }],
+    options: [
+      valued('unit', int(0, 255), true), valued('path', PATH, true), valued('ppspath', PATH, true),
+      valued('baud', int(4800, 115200), true),
+      valued('time1', NUMBER, true), valued('time2', NUMBER, true), valued('stratum', int(0, 15), true),
+      valued('refid', { kind: 'refid' }, true),
+      valued('flag1', { kind: 'bit' }, true), valued('flag2', { kind: 'bit' }, true),
+      valued('flag3', { kind: 'bit' }, false, 'the PPS driver\'s kernel discipline is not used; Gnomon disciplines the clock itself'),
+      valued('flag4', { kind: 'bit' }, false, 'extra clockstats logging is not implemented'),
+      valued('mode', int(0, 255), true), flag('prefer', true), flag('noselect', true),
+      valued('minpoll', POLL, true), valued('maxpoll', POLL, true),
+      valued('chip', WORD, true), valued('line', int(0, 511), true), valued('edge', { kind: 'enum', values: ['assert', 'clear'] }, true),
+      valued('host', { kind: 'host' }, true), valued('port', int(1, 65535), true),
+      valued('subtype', int(0, 255), false, 'NTPsec\'s subtype only matters for drivers Gnomon does not have'),
+      valued('holdover', NUMBER, false, 'holdover is not implemented'),
+      flag('iburst', false, 'refclocks are read as their data arrives; iburst has no effect'),
     ] },
   { name: 'restrict', origin: 'ntpd', support: 'acted', summary: 'access control: who may get time, query or modify',
     familyPrefix: true, args: [{ name: 'address', value: WORD }],
@@ -212,7 +233,6 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     ['allow', 'write `restrict ADDRESS mask MASK nomodify notrap nopeer noquery`; ntp.conf serves everyone not refused by `restrict default`'],
     ['deny', 'write `restrict ADDRESS mask MASK ignore`'],
     ['local', 'use the local-clock refclock: `server 127.127.1.0` and `fudge 127.127.1.0 stratum N`'],
-    ['refclock', 'write `server 127.127.TYPE.UNIT` (20 NMEA, 22 PPS, 46 gpsd) and `fudge 127.127.TYPE.UNIT time1 SECONDS`'],
     ['bindaddress', 'write `interface listen ADDRESS`'],
     ['ratelimit', 'add `limited` (and `kod`) to a restrict line and set `discard average A minimum M`'],
     ['clientloglimit', 'write `mru maxdepth ENTRIES`'],

@@ -94,6 +94,51 @@ export interface FudgeLine {
   readonly at: SourcePosition;
 }
 
+/** Which driver a reference clock uses (drivers/nmea, drivers/pps sysfs or gpio-cdev, drivers/gpsd). */
+export type RefclockKind = 'nmea' | 'pps-kernel' | 'pps-gpio' | 'pps-sysfs' | 'gpsd';
+
+/**
+ * One reference clock, whichever spelling configured it: ntpd's `server 127.127.T.U` + `fudge`,
+ * NTPsec's `refclock nmea|pps|gpsd ...`, or Gnomon's `refclock pps-gpio|pps-sysfs ...`.
+ * Nothing in the daemon reads this yet; it is the model the refclock wiring will read.
+ */
+export interface RefclockConfig {
+  readonly kind: RefclockKind;
+  /** Which spelling the line used. */
+  readonly style: 'ntpd' | 'ntpsec' | 'gnomon';
+  /** ntpd/NTPsec unit number (0-255); no two refclocks of the same kind share one. */
+  readonly unit: number;
+  /** nmea: serial device; pps-kernel: /dev/ppsN; pps-sysfs: the sysfs PPS folder or name; gpsd: the gpsd device to follow. */
+  readonly path?: string;
+  /** nmea with usePps: where the pulses come from (ntpd: /dev/gpsppsU; NTPsec: `ppspath`). */
+  readonly ppsPath?: string;
+  /** nmea: serial speed in bit/s (4800-115200). */
+  readonly baudBps?: number;
+  /** pps-gpio: GPIO character device name (gpiochipN) and line offset. */
+  readonly chip?: string;
+  readonly line?: number;
+  /** gpsd: where gpsd listens. */
+  readonly host?: string;
+  readonly port?: number;
+  /** Seconds added to the clock's time (ntpd/NTPsec time1). */
+  readonly offsetS: number;
+  /** nmea/gpsd: per-receiver serial delay in seconds (time2); 0 elsewhere. */
+  readonly delayS: number;
+  readonly refid?: string;
+  readonly stratum?: number;
+  readonly prefer: boolean;
+  readonly noselect: boolean;
+  readonly minpoll?: number;
+  readonly maxpoll?: number;
+  /** Raw ntpd/NTPsec driver mode, as written. */
+  readonly mode?: number;
+  /** Which PPS edge is the second: assert (rising, default) or clear (ntpd flag2 1). */
+  readonly edge: 'assert' | 'clear';
+  /** nmea: discipline with the receiver's PPS (ntpd/NTPsec flag1 1); pps kinds: always true. */
+  readonly usePps: boolean;
+  readonly at: SourcePosition;
+}
+
 export interface GnomonConfig {
   /** Addresses to bind; empty = the default (127.0.0.1 for development, see daemon). */
   readonly listen: readonly { readonly address: string; readonly at: SourcePosition }[];
@@ -104,6 +149,8 @@ export interface GnomonConfig {
   readonly mru: MruSettings;
   readonly associations: readonly AssociationLine[];
   readonly fudge: readonly FudgeLine[];
+  /** Reference clocks from both spellings (see RefclockConfig); the local clock (127.127.1.U) is not one. */
+  readonly refclocks: readonly RefclockConfig[];
   readonly driftfile?: string;
   readonly logfile?: string;
   /** Unprivileged user to switch to after binding (`user NAME`, as chrony's directive). */

@@ -29,3 +29,7 @@ export function describeRefclock(type: number, unit: number): string {
   const name = GNOMON_REFCLOCKS.get(type);
   return `127.127.${type}.${unit}${name ? ` (${name})` : ''}`;
 }
+
+/** Driver names after `refclock` (NTPsec's lowercase names, plus Gnomon's two PPS sources). */
+export const REFCLOCK_DRIVERS = ['nmea', 'pps', 'gpsd', 'pps-gpio', 'pps-sysfs'] as const;
+export type RefclockDriverName = (typeof REFCLOCK_DRIVERS)[number];

@@ -81,8 +81,18 @@ describe('seed configs', () => {
         noselect: false, true: false, autokey: false, at: at(12),
       }],
       fudge: [{ refclock: { type: 1, unit: 0 }, stratum: 5, flags: {}, at: at(13) }],
+      // The local clock (127.127.1.0) is an association, not one of the GPS/PPS refclocks.
+      refclocks: [],
       driftfile: '/var/lib/ntp/drift', logfile: '/var/log/ntpd.log',
     });
+  });
+
+  test('the seeds\' only refclock is the local clock (127.127.1.0), which is not a GPS/PPS refclock', async () => {
+    for (const name of Object.keys(expectedWarnings)) {
+      const { config } = await loadConfig(`${SEEDS}${name}`);
+      expect(config?.refclocks, name).toEqual([]);
+      for (const a of config?.associations ?? []) if (a.refclock) expect(a.refclock.type, name).toBe(1);
+    }
   });
 
   test('lan-client.conf: the prefer and iburst servers', async () => {

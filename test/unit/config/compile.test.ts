@@ -122,7 +122,7 @@ describe('the compiled model', () => {
   test('defaults when the file says nothing', () => {
     expect(check('# nothing\n').config).toEqual({
       listen: [], port: 123, restrict: [], discard: { averageLog2S: 3, minimumLog2S: 1, monitor: 3000 }, mru: { maxdepth: 8192 },
-      associations: [], fudge: [],
+      associations: [], fudge: [], refclocks: [],
     });
   });
 
