@@ -10,7 +10,7 @@
  */
 import { Reconnector, systemTimers, type DriverTimers } from '../reconnect.js';
 import { createConnection } from 'node:net';
-import { newTimeSpec, type TimeSpec } from '../../src/clock/clock.js';
+import { newTimeSpec, timeSpecFromUnixNs } from '../../src/clock/clock.js';
 import type { DriverContext, FixMode, FixState, RefclockDriver } from '../driver.js';
 import {
   GpsdLineFramer, MAX_LINE_BYTES, newProtocolCounters, parseGpsdLine, WATCH_COMMAND, type GpsdMessage, type GpsdMode,
@@ -54,10 +54,6 @@ function discard(socket: GpsdSocket): void {
   socket.removeAllListeners();
   socket.on('error', () => undefined);
   socket.destroy();
-}
-
-function timeSpecOfNs(ns: bigint): TimeSpec {
-  return { sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) };
 }
 
 export class GpsdDriver implements RefclockDriver {
@@ -192,7 +188,7 @@ export class GpsdDriver implements RefclockDriver {
         break;
       case 'PPS':
         this.counts.pulses += 1;
-        ctx.pulse({ systemTime: timeSpecOfNs(m.clockNs), edge: 'assert' });
+        ctx.pulse({ systemTime: timeSpecFromUnixNs(m.clockNs), edge: 'assert' });
         break;
       case 'ERROR':
         this.counts.gpsdErrors += 1;
@@ -211,8 +207,8 @@ export class GpsdDriver implements RefclockDriver {
     if (toff !== null) this.counts.samplesStampedByToff += 1;
     this.counts.samples += 1;
     ctx.sample({
-      systemTime: toff === null ? { sec: this.arrival.sec, nsec: this.arrival.nsec } : timeSpecOfNs(toff.clockNs),
-      referenceTime: timeSpecOfNs(timeNs),
+      systemTime: toff === null ? { sec: this.arrival.sec, nsec: this.arrival.nsec } : timeSpecFromUnixNs(toff.clockNs),
+      referenceTime: timeSpecFromUnixNs(timeNs),
       // gpsd's JSON has no leap-second warning (TPV's leapseconds is GPS−UTC, not an announcement).
       leap: 'unknown',
       fix: { mode: FIX_OF_MODE[mode], ...this.sky },

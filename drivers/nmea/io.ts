@@ -11,7 +11,7 @@
  */
 import { Reconnector, systemTimers, type DriverTimers } from '../reconnect.js';
 import { SerialPort } from 'serialport';
-import { newTimeSpec, timeSpecToUnixNs, type TimeSpec } from '../../src/clock/clock.js';
+import { newTimeSpec, timeSpecFromUnixNs, timeSpecToUnixNs } from '../../src/clock/clock.js';
 import type { DriverContext, RefclockDriver } from '../driver.js';
 import { DriverError } from '../driver.js';
 import { NmeaDecoder, type NmeaEpoch } from './decode.js';
@@ -68,10 +68,6 @@ export function classifyOpenError(path: string, err: Error): NmeaDriverError {
     return new NmeaDriverError(NmeaErrorCode.DeviceAccess, `${path}: permission denied`, 'add the daemon user to the dialout group');
   }
   return new NmeaDriverError(NmeaErrorCode.DeviceError, `${path}: ${err.message}`);
-}
-
-function timeSpecOfNs(ns: bigint): TimeSpec {
-  return { sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) };
 }
 
 export class NmeaDriver implements RefclockDriver {
@@ -159,7 +155,7 @@ export class NmeaDriver implements RefclockDriver {
   private report(epochs: NmeaEpoch[]): void {
     const ctx = this.ctx!;
     for (const e of epochs) {
-      ctx.sample({ systemTime: timeSpecOfNs(e.systemTimeNs), referenceTime: timeSpecOfNs(e.utcNs), leap: 'unknown', fix: e.fix });
+      ctx.sample({ systemTime: timeSpecFromUnixNs(e.systemTimeNs), referenceTime: timeSpecFromUnixNs(e.utcNs), leap: 'unknown', fix: e.fix });
     }
     if (epochs.length > 0) ctx.counters({ ...this.framer.counters, ...this.decoder.counters });
   }

@@ -6,7 +6,7 @@
  * Missed events (kernel queue overflow while the daemon was stalled) show as line_seqno gaps.
  */
 import { systemTimers } from '../reconnect.js';
-import { newTimeSpec, timeSpecToUnixNs } from '../../src/clock/clock.js';
+import { newTimeSpec, timeSpecFromUnixNs, timeSpecToUnixNs } from '../../src/clock/clock.js';
 import type { DriverContext, RefclockDriver } from '../driver.js';
 import { PpsDriverError, PpsErrorCode, errnoName, type PpsEdge, type PpsTimers } from './errors.js';
 import { koffiGpioChipApi, type GpioChipApi } from './gpio-chip.js';
@@ -182,7 +182,7 @@ export class PpsGpioCdevDriver implements RefclockDriver {
     if (!step.isNew) return false;
     this.counts.pulses++;
     this.lastProgressNs = this.nowNs();
-    const systemTime = { sec: Number(timestampNs / 1_000_000_000n), nsec: Number(timestampNs % 1_000_000_000n) };
+    const systemTime = timeSpecFromUnixNs(timestampNs);
     this.ctx!.pulse({ systemTime, edge, sequence: lineSeqno });
     return true;
   }

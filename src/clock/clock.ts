@@ -36,3 +36,10 @@ export function timeSpecSeconds(t: TimeSpec): number {
 export function timeSpecToUnixNs(t: TimeSpec): bigint {
   return BigInt(t.sec) * 1_000_000_000n + BigInt(t.nsec);
 }
+
+/** The inverse of timeSpecToUnixNs, into `out` (reused in hot loops) or a new TimeSpec. */
+export function timeSpecFromUnixNs(unixNs: bigint, out: TimeSpec = { sec: 0, nsec: 0 }): TimeSpec {
+  out.sec = Number(unixNs / 1_000_000_000n);
+  out.nsec = Number(unixNs % 1_000_000_000n);
+  return out;
+}

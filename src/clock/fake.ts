@@ -1,7 +1,7 @@
 /**
  * A hand-driven clock for unit tests: time moves only when the test says so.
  */
-import type { MonotonicClock, RealtimeClock, TimeSpec } from './clock.js';
+import { timeSpecFromUnixNs, type MonotonicClock, type RealtimeClock, type TimeSpec } from './clock.js';
 
 export class FakeClock implements RealtimeClock, MonotonicClock {
   readonly source = 'fake';
@@ -15,8 +15,7 @@ export class FakeClock implements RealtimeClock, MonotonicClock {
   }
 
   read(out: TimeSpec): void {
-    out.sec = Number(this.ns / 1_000_000_000n);
-    out.nsec = Number(this.ns % 1_000_000_000n);
+    timeSpecFromUnixNs(this.ns, out);
   }
 
   nowNs(): bigint {

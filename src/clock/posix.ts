@@ -8,7 +8,7 @@
  * the daemon running with a warning; it re-anchors on Date.now() every second to follow steps.
  */
 import { createRequire } from 'node:module';
-import type { MonotonicClock, RealtimeClock, TimeSpec } from './clock.js';
+import { timeSpecFromUnixNs, type MonotonicClock, type RealtimeClock, type TimeSpec } from './clock.js';
 
 const CLOCK_REALTIME = 0;
 
@@ -76,8 +76,7 @@ class HrtimeRealtimeClock implements RealtimeClock {
       this.anchorUnixNs = BigInt(Date.now()) * 1_000_000n;
     }
     const ns = this.anchorUnixNs + (hr - this.anchorHr);
-    out.sec = Number(ns / 1_000_000_000n);
-    out.nsec = Number(ns % 1_000_000_000n);
+    timeSpecFromUnixNs(ns, out);
   }
 }
 

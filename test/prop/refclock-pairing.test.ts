@@ -1,6 +1,7 @@
 // Property tests for the PPS + NMEA pairing: any interleaving of pulses and samples (valid or not)
 // never throws and never labels a pulse with a second that no sample carried; a truthful receiver
 // delivered out of order, with pulses and samples dropped or repeated, is never labelled wrong.
+import { timeSpecFromUnixNs } from '../../src/clock/clock.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { FixMode, RefclockPulse, RefclockSample } from '../../drivers/driver.js';
@@ -57,7 +58,7 @@ describe('PpsNmeaPairing (fast-check)', () => {
     });
     fc.assert(fc.property(scenario, ({ delayNs, jitterNs, clockAheadNs, noise, fate }) => {
       const base = BigInt(T0) * 1_000_000_000n + BigInt(clockAheadNs);
-      const ts = (ns: bigint) => ({ sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) });
+      const ts = (ns: bigint) => timeSpecFromUnixNs(ns);
       const timed: { at: bigint; ev: Ev }[] = [];
       const secondOfEdge = new Map<bigint, number>();
       for (let k = 0; k < 60; k++) {

@@ -5,6 +5,7 @@
 // drifts DRIFT_PPM; each edge is stamped with Gaussian PPS jitter; each second's sample arrives
 // delayNs after the edge (measured on the true timescale) with Gaussian NMEA jitter. Events are
 // delivered in local-time order, as the daemon would deliver them.
+import { timeSpecFromUnixNs } from '../../src/clock/clock.js';
 import { describe, expect, it } from 'vitest';
 import type { RefclockPulse, RefclockSample } from '../../drivers/driver.js';
 import { JitterFilter } from '../../src/refclock/filter.js';
@@ -42,9 +43,7 @@ function clockErrorNs(tNs: number): number {
 
 type Event = { atNs: bigint; pulse?: RefclockPulse; sample?: RefclockSample };
 
-function toTimeSpec(ns: bigint): { sec: number; nsec: number } {
-  return { sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) };
-}
+const toTimeSpec = (ns: bigint) => timeSpecFromUnixNs(ns);
 
 interface RunResult {
   counters: Readonly<Record<PairingCounter, number>>;
