@@ -2,10 +2,10 @@
 // When a Gnomon system test fails, this file tells whether the harness and the peers or Gnomon are at fault;
 // it also records how the peers classify each kind of reply, which the Gnomon tests rely on.
 // Ports: 11290-11299 on loopback; port 123 inside this file's own namespaces.
+import { namespaceSuite } from './harness/suite.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChronydClient, ChronydServer, chronydOneShot, parseChronyDuration } from './harness/chrony.js';
 import { FakeServer } from './harness/daemon.js';
-import { Netns } from './harness/netns.js';
 import { ntpdateQuery, ntpdig } from './harness/ntpsec.js';
 import { describeRun, pollUntil, Teardown } from './harness/process.js';
 import { buildNtpPacket, describeReplies, exchange, MODE, query } from './harness/udp.js';
@@ -101,22 +101,16 @@ describe('harness: silence and rate limiting seen by the raw UDP client (chronyd
 });
 
 describe('harness: ntpdig and ntpdate inside a namespace', () => {
-  const teardown = new Teardown();
-  let ns: Netns;
-  beforeAll(async () => {
-    ns = await Netns.create();
-    teardown.add(`namespace ${ns.name}`, () => ns.destroy());
-  });
-  afterAll(() => teardown.run());
+  const suite = namespaceSuite();
 
   // ntpdig/ntpdate timestamp in Python: on a busy machine they alone showed 2 ms against chronyd, hence 10 ms here.
   it('against chronyd (local stratum 3) on port 123: both accept it', async () => {
-    const server = await ChronydServer.start({ localStratum: 3, ns });
+    const server = await ChronydServer.start({ localStratum: 3, ns: suite.ns });
     try {
-      const dig = await ntpdig(ns, '127.0.0.1');
+      const dig = await ntpdig(suite.ns, '127.0.0.1');
       expect(dig.answer, describeRun(dig.run)).toMatchObject({ stratum: 3, leap: 'no-leap', adjusted: false });
       expect(Math.abs(dig.answer?.offset ?? Infinity)).toBeLessThan(0.01);
-      const date = await ntpdateQuery(ns, '127.0.0.1');
+      const date = await ntpdateQuery(suite.ns, '127.0.0.1');
       expect(date.answer, describeRun(date.run)).toMatchObject({ stratum: 3, leap: 'no-leap', ip: '127.0.0.1' });
       expect(Math.abs(date.answer?.offset ?? Infinity)).toBeLessThan(0.01);
     } finally {
@@ -130,9 +124,9 @@ describe('harness: ntpdig and ntpdate inside a namespace', () => {
     ['unsync-stratum0', 'stratum 0, probable KOD packet'],
     ['kod-rate', 'stratum 0, probable KOD packet'],
   ] as const)('ntpdig drops a %s reply with "%s"', async (kind, reason) => {
-    const fake = await FakeServer.start(kind, '127.0.0.1', 123, ns);
+    const fake = await FakeServer.start(kind, '127.0.0.1', 123, suite.ns);
     try {
-      const dig = await ntpdig(ns, '127.0.0.1');
+      const dig = await ntpdig(suite.ns, '127.0.0.1');
       expect(dig.answer, describeRun(dig.run)).toBeUndefined();
       expect(dig.dropped, describeRun(dig.run)).toEqual([reason]);
       expect(dig.run.code).not.toBe(0);
@@ -142,9 +136,9 @@ describe('harness: ntpdig and ntpdate inside a namespace', () => {
   });
 
   it('chronyd unsynchronised (no local) answers LI=3 stratum 0, which ntpdig takes for a KoD', async () => {
-    const server = await ChronydServer.start({ ns });
+    const server = await ChronydServer.start({ ns: suite.ns });
     try {
-      const dig = await ntpdig(ns, '127.0.0.1');
+      const dig = await ntpdig(suite.ns, '127.0.0.1');
       expect(dig.dropped, describeRun(dig.run)).toEqual(['stratum 0, probable KOD packet']);
     } finally {
       await server.stop();
@@ -153,17 +147,11 @@ describe('harness: ntpdig and ntpdate inside a namespace', () => {
 });
 
 describe('harness: how chronyd as a client reports an unsynchronised server and a KoD RATE', () => {
-  const teardown = new Teardown();
-  let ns: Netns;
-  beforeAll(async () => {
-    ns = await Netns.create();
-    teardown.add(`namespace ${ns.name}`, () => ns.destroy());
-  });
-  afterAll(() => teardown.run());
+  const suite = namespaceSuite();
 
   it('unsynchronised (LI=3 stratum 16): test 6 fails, leap "Not synchronised", no KoD message', async () => {
-    const fake = await FakeServer.start('unsync-stratum16', '127.0.0.1', 123, ns);
-    const client = await ChronydClient.start({ host: '127.0.0.1', port: 123, ns });
+    const fake = await FakeServer.start('unsync-stratum16', '127.0.0.1', 123, suite.ns);
+    const client = await ChronydClient.start({ host: '127.0.0.1', port: 123, ns: suite.ns });
     try {
       const fields = await client.waitForReplies(3, 5000);
       expect(fields.get('Leap status'), client.describe()).toBe('Not synchronised');
@@ -180,8 +168,8 @@ describe('harness: how chronyd as a client reports an unsynchronised server and 
   });
 
   it('KoD RATE: chronyd logs "Received KoD RATE"', async () => {
-    const fake = await FakeServer.start('kod-rate', '127.0.0.1', 123, ns);
-    const client = await ChronydClient.start({ host: '127.0.0.1', port: 123, ns });
+    const fake = await FakeServer.start('kod-rate', '127.0.0.1', 123, suite.ns);
+    const client = await ChronydClient.start({ host: '127.0.0.1', port: 123, ns: suite.ns });
     try {
       const fields = await client.waitForReplies(1, 5000);
       expect(fields.get('Reference ID'), client.describe()).toMatch(/^52415445/);

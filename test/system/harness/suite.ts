@@ -20,11 +20,7 @@ export function gnomonSuite(config: string, listen: string | 'port123'): GnomonS
   let gnomon: GnomonDaemon | undefined;
   let ns: Netns | undefined;
   beforeAll(async () => {
-    if (listen === 'port123') {
-      ns = await Netns.create();
-      const created = ns;
-      teardown.add(`namespace ${created.name}`, () => created.destroy());
-    }
+    if (listen === 'port123') ns = await createNamespace(teardown);
     const started = await GnomonDaemon.start({ config, listen: listen === 'port123' ? '127.0.0.1:123' : listen, ns });
     gnomon = started;
     teardown.add('gnomon', () => started.stop());
@@ -37,6 +33,28 @@ export function gnomonSuite(config: string, listen: string | 'port123'): GnomonS
     },
     get ns(): Netns {
       if (!ns) throw new Error('gnomonSuite: no namespace (only "port123" suites have one)');
+      return ns;
+    },
+  };
+}
+
+async function createNamespace(teardown: Teardown): Promise<Netns> {
+  const ns = await Netns.create();
+  teardown.add(`namespace ${ns.name}`, () => ns.destroy());
+  return ns;
+}
+
+/** A fresh namespace (loopback up) for a describe block, deleted in afterAll. */
+export function namespaceSuite(): { readonly ns: Netns } {
+  const teardown = new Teardown();
+  let ns: Netns | undefined;
+  beforeAll(async () => {
+    ns = await createNamespace(teardown);
+  });
+  afterAll(() => teardown.run());
+  return {
+    get ns(): Netns {
+      if (!ns) throw new Error('namespaceSuite: the namespace is used before beforeAll created it');
       return ns;
     },
   };
