@@ -12,9 +12,11 @@ const HELP = `gnomon - GPS-disciplined stratum-1 NTP server
 usage: gnomon <command> [options]
 
 commands:
-  serve [--config FILE] [--listen ADDR[:PORT]]... [--user NAME]
+  serve [--config FILE] [--listen ADDR[:PORT]]... [--user NAME] [--control PATH]
         run the NTP server in the foreground (SIGHUP reloads the config, SIGTERM stops);
         without --config it runs the embedded default (local clock, 127.0.0.1:11123)
+  status [--control PATH] [--json]
+        ask the running daemon what it serves and why (exit 0 synchronised, 1 not, 2 no answer)
   query HOST... [--port N] [--samples K] [--json]
         ask NTP servers for the time once, like ntpdate -q (works while a daemon holds port 123)
   config validate [--config FILE] [--json]
@@ -47,6 +49,10 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       return 0;
     case 'serve':
       return serveCommand(rest, io);
+    case 'status': {
+      const { statusCommand } = await import('./status.js');
+      return statusCommand(rest, io);
+    }
     case 'query': {
       const { queryCommand } = await import('./query.js');
       return queryCommand(rest, io);
@@ -74,6 +80,7 @@ async function serveCommand(argv: string[], io: CliIo): Promise<number> {
         config: { type: 'string', short: 'c' },
         listen: { type: 'string', short: 'l', multiple: true, default: [] },
         user: { type: 'string', short: 'u' },
+        control: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -87,7 +94,7 @@ async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   }
   const { serve } = await import('../daemon/serve.js');
   try {
-    return await serve({ configPath: values.config, listen: values.listen ?? [], user: values.user });
+    return await serve({ configPath: values.config, listen: values.listen ?? [], user: values.user, controlSocket: values.control });
   } catch (err) {
     io.stderr(`gnomon serve: ${(err as Error).message}\n`);
     return 1;

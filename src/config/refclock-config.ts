@@ -265,17 +265,19 @@ export function refclockFromNtpd(line: NtpdRefclockLine, fudge: readonly FudgeLi
   }
 }
 
-/** Two refclocks (in reading order) of one kind with one unit (in either spelling), or two on one GPIO line, are errors. */
+/** Two refclocks (in reading order) of one kind (all PPS kinds count as one) with one unit (in either spelling), or two on one GPIO line, are errors. */
 export function checkDuplicateRefclocks(refclocks: readonly RefclockConfig[], out: DiagnosticList): void {
   const units = new Map<string, SourcePosition>();
   const lines = new Map<string, SourcePosition>();
   for (const r of refclocks) {
-    const unitKey = `${r.kind} ${r.unit}`;
+    // Every pulse source is PPS(u) in ntpq and the logs, whichever interface reads it.
+    const family = r.kind.startsWith('pps') ? 'pps' : r.kind;
+    const unitKey = `${family} ${r.unit}`;
     const first = units.get(unitKey);
     if (first) {
       out.error(r.at.file, r.at, {
         code: DiagnosticCode.DuplicateRefclock, directive: r.style === 'ntpd' ? 'server' : 'refclock',
-        message: `${r.kind} unit ${r.unit} is already configured at ${formatPosition(first)}`,
+        message: `${family === 'pps' ? 'a PPS source' : r.kind} unit ${r.unit} is already configured at ${formatPosition(first)}`,
         hint: 'give each refclock of a kind its own unit (`unit N`, or 127.127.T.N), or remove one of the lines',
       });
     } else {

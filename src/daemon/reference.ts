@@ -1,29 +1,33 @@
 /**
- * Which reference the server follows until the discipline exists (issue 4): the local clock
- * (ntpd's LOCAL driver, `server 127.127.1.0` + `fudge 127.127.1.0 stratum N`) or nothing.
+ * What the server follows: the configured refclocks, else the local clock, else nothing
+ * (src/discipline/select.ts has the rules), re-evaluated once a second and published to the
+ * server as one snapshot, with the served timescale's correction.
  *
- * Choice: the local clock is served at the fudge stratum itself, as chrony's `local stratum N`
- * does and as the issue asks ("clients report the configured stratum"); ntpd would add one.
+ * The local clock (ntpd's LOCAL driver, `server 127.127.1.0` + `fudge 127.127.1.0 stratum N`)
+ * is served at the fudge stratum itself, as chrony's `local stratum N` does; ntpd would add one.
  */
-import type { GnomonConfig } from '../config/model.js';
-import { LeapIndicator, asciiRefId } from '../ntp/constants.js';
-import type { NtpTimestamp } from '../ntp/timestamp.js';
-import { type ServerSnapshot, unsynchronisedSnapshot } from '../server/state.js';
+import type { GnomonConfig, RefclockConfig } from '../config/model.js';
+import { isModelledNtpdType } from '../config/refclock-config.js';
+import { newTimeSpec } from '../clock/clock.js';
+import type { RealtimeClock } from '../clock/clock.js';
+import { ntpFractionOf, ntpSecondsOf, type Timescale } from '../clock/timescale.js';
+import type { ServerStateCell } from '../server/state.js';
+import { type Selection, selectReference, selectionName, snapshotForSelection } from '../discipline/select.js';
+import { RefclockSet, type RefclockStatus } from './refclocks.js';
+import type { Logger } from './log.js';
 
 /** ntpd's LOCAL driver (type 1). */
 export const LOCAL_CLOCK_TYPE = 1;
 /** ntpd's default stratum for the LOCAL driver when no fudge line sets one. */
 export const LOCAL_CLOCK_DEFAULT_STRATUM = 5;
-/**
- * Root dispersion claimed for the undisciplined local clock, seconds: ntpd's LOCAL driver
- * reports 10 ms; nothing bounds a free-running oscillator better than that.
- */
-export const LOCAL_CLOCK_DISPERSION_S = 0.01;
+/** How often the selection is re-evaluated and the snapshot republished, ms (PPS is 1 Hz). */
+const UPDATE_INTERVAL_MS = 1000;
 
 export interface ReferencePlan {
-  readonly kind: 'local' | 'none';
-  readonly stratum?: number;
-  /** Refclocks configured that this version cannot drive yet (named in a warning). */
+  /** Stratum of the configured local clock, if any. */
+  readonly localStratum?: number;
+  readonly refclocks: readonly RefclockConfig[];
+  /** Refclock pseudo-addresses of ntpd drivers Gnomon does not have (named in a warning). */
   readonly unsupported: readonly string[];
   /** server/pool/peer lines naming other NTP servers: not polled yet (named in a warning). */
   readonly upstream: readonly string[];
@@ -32,33 +36,102 @@ export interface ReferencePlan {
 export function planReference(config: GnomonConfig): ReferencePlan {
   const unsupported: string[] = [];
   const upstream: string[] = [];
-  let local: number | undefined;
+  let localStratum: number | undefined;
   for (const a of config.associations) {
     if (!a.refclock) {
       upstream.push(`${a.kind} ${a.host}`);
-      continue;
-    }
-    if (a.refclock.type === LOCAL_CLOCK_TYPE) {
+    } else if (a.refclock.type === LOCAL_CLOCK_TYPE) {
       const fudge = config.fudge.find((f) => f.refclock.type === LOCAL_CLOCK_TYPE && f.refclock.unit === a.refclock!.unit);
-      local = fudge?.stratum ?? LOCAL_CLOCK_DEFAULT_STRATUM;
-    } else {
+      localStratum = fudge?.stratum ?? LOCAL_CLOCK_DEFAULT_STRATUM;
+    } else if (!isModelledNtpdType(a.refclock.type)) {
       unsupported.push(a.host);
     }
   }
-  return local === undefined ? { kind: 'none', unsupported, upstream } : { kind: 'local', stratum: local, unsupported, upstream };
+  return { ...(localStratum !== undefined ? { localStratum } : {}), refclocks: config.refclocks, unsupported, upstream };
 }
 
-export function snapshotFor(plan: ReferencePlan, precisionLog2S: number, now: NtpTimestamp): ServerSnapshot {
-  if (plan.kind === 'none' || plan.stratum === undefined || plan.stratum < 1 || plan.stratum > 15) {
-    return unsynchronisedSnapshot(precisionLog2S);
+/** Refclock lines that start the same drivers the same way (positions aside): a reload keeps them running. */
+function sameRefclocks(a: readonly RefclockConfig[], b: readonly RefclockConfig[]): boolean {
+  const key = (r: RefclockConfig) => JSON.stringify({ ...r, at: undefined });
+  return a.length === b.length && a.every((r, i) => key(r) === key(b[i]!));
+}
+
+export class Reference {
+  private plan: ReferencePlan;
+  private refclocks: RefclockSet;
+  private selection: Selection = { kind: 'none' };
+  private timer: NodeJS.Timeout | null = null;
+  private readonly now = newTimeSpec();
+
+  constructor(config: GnomonConfig, private readonly raw: RealtimeClock, private readonly timescale: Timescale,
+    private readonly state: ServerStateCell, private readonly log: Logger) {
+    this.plan = planReference(config);
+    this.refclocks = new RefclockSet(this.plan.refclocks, raw, log);
+    this.announce();
   }
-  return {
-    leap: LeapIndicator.NoWarning,
-    stratum: plan.stratum,
-    precisionLog2S,
-    rootDelayS: 0,
-    rootDispersionS: LOCAL_CLOCK_DISPERSION_S,
-    referenceId: asciiRefId('LOCL'),
-    referenceTime: now,
-  };
+
+  start(): void {
+    this.refclocks.start();
+    this.update();
+    this.timer = setInterval(() => this.update(), UPDATE_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  /** Applies a reloaded config; refclock drivers restart only if their lines changed. */
+  async reconfigure(config: GnomonConfig): Promise<void> {
+    const next = planReference(config);
+    if (!sameRefclocks(this.plan.refclocks, next.refclocks)) {
+      await this.refclocks.stop();
+      this.refclocks = new RefclockSet(next.refclocks, this.raw, this.log);
+      this.refclocks.start();
+    }
+    this.plan = next;
+    this.announce();
+    this.update();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.refclocks.stop();
+  }
+
+  /** Selects, corrects the timescale, publishes; logs when the selection changes. */
+  update(): void {
+    const nowNs = this.refclocks.nowNs();
+    const next = selectReference(this.refclocks.candidates(nowNs), this.plan.localStratum);
+    // Interim (until issue 4's loop): served time = raw − the selected estimate's offset.
+    if (next.kind === 'refclock') this.timescale.setCorrectionNs(-next.estimate.offsetNs);
+    this.timescale.read(this.now);
+    const served = { seconds: ntpSecondsOf(this.now), fraction: ntpFractionOf(this.now) };
+    this.state.publish(snapshotForSelection(next, this.timescale.precisionLog2S, served, nowNs));
+    const before = selectionName(this.selection);
+    const after = selectionName(next);
+    this.selection = next;
+    if (before === after) return;
+    const s = this.state.snapshot;
+    const fields = { from: before, to: after, stratum: s.stratum, leap: s.leap };
+    if (next.kind === 'refclock') this.log.info({ ...fields, basis: next.estimate.basis, offsetNs: next.estimate.offsetNs }, `synchronised to ${after}`);
+    else if (next.kind === 'local') this.log.warn(fields, `no usable refclock: serving the local clock at stratum ${next.stratum}`);
+    else this.log.warn(fields, 'no usable reference: serving as unsynchronised (LI=3, stratum 16)');
+  }
+
+  get selected(): Selection {
+    return this.selection;
+  }
+
+  status(): { selected: string; correctionNs: number; refclocks: RefclockStatus[] } {
+    const nowNs = this.refclocks.nowNs();
+    return { selected: selectionName(this.selection), correctionNs: this.timescale.getCorrectionNs(), refclocks: this.refclocks.status(nowNs) };
+  }
+
+  private announce(): void {
+    const p = this.plan;
+    if (p.unsupported.length > 0) this.log.warn({ refclocks: p.unsupported }, 'refclock drivers for these are not in this version; ignored');
+    if (p.upstream.length > 0) this.log.warn({ associations: p.upstream }, 'upstream servers and peers are not polled by this version; ignored');
+    const refclocks = p.refclocks.map((r) => `${r.kind} ${r.unit}`);
+    this.log.info({ refclocks, localStratum: p.localStratum }, refclocks.length > 0
+      ? 'reference: refclocks, then the local clock if configured'
+      : p.localStratum !== undefined ? 'reference: the local clock' : 'no reference configured: serving as unsynchronised (LI=3, stratum 16)');
+  }
 }

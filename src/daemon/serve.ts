@@ -11,17 +11,17 @@ import { ConfigLoadError, loadConfig, formatDiagnostic } from '../config/load.js
 import type { ConfigDiagnostic, GnomonConfig } from '../config/model.js';
 import { systemMonotonicClock, systemRealtimeClock } from '../clock/posix.js';
 import { Timescale } from '../clock/timescale.js';
-import { newTimeSpec } from '../clock/clock.js';
-import { ntpFractionOf, ntpSecondsOf } from '../clock/timescale.js';
 import { ServerCounters } from '../server/counters.js';
-import { ServerStateCell } from '../server/state.js';
+import { ServerStateCell, unsynchronisedSnapshot } from '../server/state.js';
 import { RestrictTable } from '../server/access/restrict.js';
 import { RateLimiter } from '../server/access/ratelimit.js';
 import { NtpRequestHandler } from '../server/handler/handler.js';
 import { NtpUdpServer, type ListenAddress } from '../server/udp.js';
 import { createLogger } from './log.js';
 import { listenAddresses } from './listen.js';
-import { planReference, snapshotFor, type ReferencePlan } from './reference.js';
+import { Reference } from './reference.js';
+import { closeControl, defaultControlSocket, listenControl } from '../control/local.js';
+import { statusReport } from './status.js';
 import { dropPrivileges } from './privileges.js';
 import { isIP } from 'node:net';
 
@@ -34,10 +34,11 @@ export interface ServeOptions {
   readonly listen: readonly string[];
   /** `--user`: overrides the config's `user`. */
   readonly user?: string;
+  /** `--control`: the local control socket (default: defaultControlSocket()). */
+  readonly controlSocket?: string;
+  /** Called once the server listens (gnomon demo prints where to look). */
+  readonly onListening?: (addresses: readonly { address: string; port: number }[]) => void;
 }
-
-/** How often the local-clock reference refreshes its reference time, ms (ntpd polls LOCAL every 64 s). */
-const LOCAL_REFRESH_MS = 16_000;
 
 
 /** Loads a config; an unreadable file becomes one located diagnostic instead of a stack trace. */
@@ -73,20 +74,9 @@ export async function serve(opts: ServeOptions): Promise<number> {
   const precision = timescale.precisionLog2S;
   log.info({ clock: realtime.source, resolutionNs: Math.round(realtime.resolutionNs), precision }, 'clock');
 
-  const nowNtp = () => {
-    const t = newTimeSpec();
-    timescale.read(t);
-    return { seconds: ntpSecondsOf(t), fraction: ntpFractionOf(t) };
-  };
-  let plan = planReference(config);
-  const state = new ServerStateCell(snapshotFor(plan, precision, nowNtp()));
-  const announce = (p: ReferencePlan) => {
-    if (p.unsupported.length > 0) log.warn({ refclocks: p.unsupported }, 'refclock drivers for these are not in this version; ignored');
-    if (p.upstream.length > 0) log.warn({ associations: p.upstream }, 'upstream servers and peers are not polled by this version; ignored');
-    log.info({ reference: p.kind, stratum: state.snapshot.stratum, leap: state.snapshot.leap }, p.kind === 'local'
-      ? 'serving the local clock as reference' : 'no reference configured: serving as unsynchronised (LI=3, stratum 16)');
-  };
-  announce(plan);
+  const state = new ServerStateCell(unsynchronisedSnapshot(precision));
+  const reference = new Reference(config, realtime, timescale, state, log);
+  reference.update();
 
   const counters = new ServerCounters();
   const build = (c: GnomonConfig) => ({
@@ -123,10 +113,17 @@ export async function serve(opts: ServeOptions): Promise<number> {
     }
   }
 
-  const refresh = setInterval(() => {
-    if (plan.kind === 'local') state.publish(snapshotFor(plan, precision, nowNtp()));
-  }, LOCAL_REFRESH_MS);
-  refresh.unref();
+  reference.start();
+  const started = Date.now();
+  const controlPath = opts.controlSocket ?? defaultControlSocket();
+  const control = await listenControl(controlPath, (request) => {
+    if (request.command !== 'status') throw new Error(`unknown command "${request.command}" (this daemon answers: status)`);
+    return statusReport({ configPath, started, state, reference, counters, listening: udp.boundAddresses() });
+  }).catch((err: Error) => {
+    log.error({ socket: controlPath, err: err.message }, 'no control socket: `gnomon status` will not reach this daemon (use --control PATH)');
+    return null;
+  });
+  if (control) log.info({ socket: controlPath }, 'control socket');
 
   let reloading = Promise.resolve();
   const reload = async (): Promise<void> => {
@@ -150,18 +147,17 @@ export async function serve(opts: ServeOptions): Promise<number> {
     config = next.config;
     const a = build(config);
     handler.reconfigure(a.restrict, a.limiter);
-    plan = planReference(config);
-    state.publish(snapshotFor(plan, precision, nowNtp()));
-    announce(plan);
+    await reference.reconfigure(config);
     log.info({ file: configPath, listening: udp.boundAddresses() }, 'configuration reloaded');
   };
 
   return new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal, counters: { ...counters }, sendErrors: udp.sendErrors }, 'stopping');
-      clearInterval(refresh);
       process.off('SIGHUP', onHup);
-      void reloading.finally(() => udp.close()).then(() => resolve(0));
+      void reloading
+        .finally(() => Promise.all([udp.close(), reference.stop(), control ? closeControl(control, controlPath) : undefined]))
+        .then(() => resolve(0));
     };
     const onHup = () => {
       log.info({ file: configPath }, 'SIGHUP: reloading configuration');
@@ -173,6 +169,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     // Announced only now, with the signal handlers in place: whoever waits for this line may
     // send SIGTERM or SIGHUP at once.
     for (const a of udp.boundAddresses()) log.info({ address: a.address, port: a.port }, 'listening');
+    opts.onListening?.(udp.boundAddresses());
   });
 }
 

@@ -6,7 +6,8 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Netns } from './netns.js';
-import { LongRunning, TempDir } from './process.js';
+import { LongRunning, TempDir, run } from './process.js';
+import type { StatusReport } from '../../../src/daemon/status.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const GNOMON_MAIN = fileURLToPath(new URL('../../../dist/src/cli/main.js', import.meta.url));
@@ -71,7 +72,8 @@ export class GnomonDaemon {
     const dir = new TempDir('gnm-daemon-');
     const configFile = dir.file('ntp.conf');
     writeFileSync(configFile, options.config.endsWith('\n') ? options.config : `${options.config}\n`);
-    const args = [GNOMON_MAIN, 'serve', '--config', configFile, '--listen', options.listen,
+    // Each daemon its own control socket: parallel test files must not meet at the default path.
+    const args = [GNOMON_MAIN, 'serve', '--config', configFile, '--listen', options.listen, '--control', dir.file('control.sock'),
       ...(options.extraListen ?? []).flatMap((l) => ['--listen', l])];
     let started;
     try {
@@ -85,6 +87,17 @@ export class GnomonDaemon {
     const { address, port } = started.line;
     return new GnomonDaemon(started.proc, dir, configFile, typeof address === 'string' ? address : fallbackAddress,
       typeof port === 'number' ? port : fallbackPort);
+  }
+
+  get controlSocket(): string {
+    return this.dir.file('control.sock');
+  }
+
+  /** `gnomon status --json` through the real CLI and control socket. */
+  async status(): Promise<StatusReport> {
+    const r = await run(process.execPath, [GNOMON_MAIN, 'status', '--json', '--control', this.controlSocket], { timeoutMs: 10_000 });
+    if (r.code !== 0 && r.code !== 1) throw new Error(`gnomon status exited ${r.code}: ${r.stderr}`);
+    return JSON.parse(r.stdout) as StatusReport;
   }
 
   /** Every JSON log line so far. */

@@ -1,0 +1,101 @@
+/**
+ * `gnomon status [--control PATH] [--json]`: what the running daemon follows and why, read over
+ * the local control socket.
+ *
+ * Exit codes as ntpstat's, so scripts written for it carry over: 0 synchronised, 1 not
+ * synchronised, 2 the daemon could not be asked.
+ */
+import { parseArgs } from 'node:util';
+import type { CliIo } from './io.js';
+import { controlRequest, defaultControlSocket } from '../control/local.js';
+import type { StatusReport } from '../daemon/status.js';
+import type { RefclockStatus } from '../daemon/refclocks.js';
+
+const USAGE = `usage: gnomon status [--control PATH] [--json]
+
+Asks the running daemon (over its control socket) what it serves and why: the selected
+reference, stratum, each refclock's reach, offset, jitter, fix, PPS phase and the reasons
+pulses were refused. Exit code: 0 synchronised, 1 not synchronised, 2 no daemon answered.
+`;
+
+function ms(ns: number | null | undefined, digits = 3): string {
+  return ns === null || ns === undefined ? '-' : `${ns >= 0 ? '+' : ''}${(ns / 1e6).toFixed(digits)} ms`;
+}
+
+function describeFix(r: RefclockStatus): string {
+  const f = r.fix;
+  if (!r.counters.timecodes) return 'no timecode';
+  const sats = f.satellitesUsed === null ? '' : `, ${f.satellitesUsed}${f.satellitesVisible === null ? '' : `/${f.satellitesVisible}`} satellites`;
+  return `fix ${f.mode}${sats}${f.hdop === null ? '' : `, HDOP ${f.hdop}`}`;
+}
+
+const COUNTER_ORDER = ['timecodes', 'pulses', 'pulsesAccepted', 'labelled'];
+const NOT_REFUSALS = new Set([...COUNTER_ORDER, 'samples', 'accepted', 'samplesNotOnSecond', 'samplesUnmatched']);
+
+function refclockLines(r: RefclockStatus): string[] {
+  const e = r.estimate;
+  const head = `${r.name.padEnd(13)} reach ${r.reach.padStart(3)}  ${e ? `${e.basis === 'pulse' ? 'PPS  ' : 'NMEA '} offset ${ms(e.offsetNs)} jitter ${ms(e.jitterNs).replace('+', '')}` : 'no estimate'}`;
+  const lines = [head];
+  if (r.counters.timecodes) lines.push(`    ${describeFix(r)}`);
+  if (r.phase) {
+    const p = r.phase;
+    lines.push(`    PPS phase ${p.phaseNs === null ? 'unknown' : `${(p.phaseNs / 1e6).toFixed(1)} ms ± ${((p.spreadNs ?? 0) / 1e6).toFixed(1)} ms`} after the edge: ${p.state}` +
+      `${p.state === 'ok' ? '' : ' (pulses are not labelled)'}${r.labelledBy ? `; seconds named by ${r.labelledBy}` : ''}`);
+  }
+  const refused = Object.entries(r.counters).filter(([k, v]) => !NOT_REFUSALS.has(k) && v > 0 && k !== 'pulsesAccepted');
+  const pairingReasons = new Set(['duplicatePulse', 'secondAlreadyUsed', 'noFix', 'nmeaStale', 'outsideWindow', 'phaseLearning',
+    'phaseNearBoundary', 'phaseSpreadWide', 'invalidTime', 'jitterOutlier', 'noLabeller']);
+  const reasons = refused.filter(([k]) => pairingReasons.has(k));
+  if (r.counters.pulses) {
+    lines.push(`    pulses ${r.counters.pulses}, used ${r.counters.pulsesAccepted ?? 0}` +
+      (reasons.length > 0 ? `, refused: ${reasons.map(([k, v]) => `${k} ${v}`).join(', ')}` : '') +
+      (r.lastRejectReason ? ` (latest: ${r.lastRejectReason})` : ''));
+  }
+  for (const d of r.drivers) {
+    lines.push(`    ${d.driver} ${d.device}: ${d.state}${d.code ? ` ${d.code}` : ''}${d.detail && d.state !== 'running' ? ` - ${d.detail}` : ''}`);
+  }
+  return lines;
+}
+
+export function formatStatus(s: StatusReport): string {
+  const srv = s.server;
+  const out = [
+    srv.synchronised
+      ? `synchronised to ${srv.selected}, stratum ${srv.stratum}, refid ${srv.refid}, root dispersion ${(srv.rootDispersionS * 1e3).toFixed(3)} ms`
+      : 'unsynchronised (LI=3, stratum 16): no usable reference',
+    `served time = system clock ${ms(srv.correctionNs, 6)}`,
+  ];
+  if (s.refclocks.length > 0) out.push('', 'refclocks:');
+  for (const r of s.refclocks) out.push(...refclockLines(r).map((l) => `  ${l}`));
+  const c = s.counters;
+  out.push('', `NTP packets: ${c.received ?? 0} received, ${c.processed ?? 0} answered, ${c.restricted ?? 0} restricted, ${c.rateLimited ?? 0} rate-limited, ${c.kodSent ?? 0} kiss-o'-death`);
+  out.push(`daemon: pid ${s.daemon.pid}, up ${s.daemon.uptimeS} s, ${s.daemon.config}, listening on ${s.daemon.listening.map((a) => `${a.address}:${a.port}`).join(' ')}`);
+  return out.join('\n') + '\n';
+}
+
+export async function statusCommand(argv: string[], io: CliIo): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { control: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    }));
+  } catch (err) {
+    io.stderr(`gnomon status: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    io.stdout(USAGE);
+    return 0;
+  }
+  const path = values.control ?? defaultControlSocket();
+  let report: StatusReport;
+  try {
+    report = (await controlRequest(path, { command: 'status' })) as StatusReport;
+  } catch (err) {
+    io.stderr(`gnomon status: ${(err as Error).message}\n  is the daemon running (systemctl status gnomon)? A daemon started with --control PATH needs the same --control here.\n`);
+    return 2;
+  }
+  io.stdout(values.json ? JSON.stringify(report, null, 2) + '\n' : formatStatus(report));
+  return report.server.synchronised ? 0 : 1;
+}

@@ -1,0 +1,60 @@
+/**
+ * The daemon's answer to `gnomon status`: plain JSON data, so the CLI, the web page (issue 6)
+ * and scripts (`gnomon status --json | jq`) read the same thing.
+ */
+import { formatRefId } from '../ntp/constants.js';
+import type { ServerCounters } from '../server/counters.js';
+import type { ServerStateCell } from '../server/state.js';
+import type { Reference } from './reference.js';
+import type { RefclockStatus } from './refclocks.js';
+
+export interface StatusReport {
+  readonly daemon: { readonly pid: number; readonly uptimeS: number; readonly config: string; readonly listening: readonly { address: string; port: number }[] };
+  readonly server: {
+    readonly synchronised: boolean;
+    readonly stratum: number;
+    readonly leap: number;
+    readonly refid: string;
+    readonly rootDispersionS: number;
+    /** The selected reference's name: "PPS(0)", "GPS_NMEA(0)", "LOCAL(0)" or "none". */
+    readonly selected: string;
+    /** Served time − raw system clock, ns (what the discipline corrects; + = the system clock is behind). */
+    readonly correctionNs: number;
+  };
+  readonly refclocks: readonly RefclockStatus[];
+  readonly counters: Readonly<Record<string, number>>;
+}
+
+export interface StatusSources {
+  readonly configPath: string;
+  /** Date.now() at start. */
+  readonly started: number;
+  readonly state: ServerStateCell;
+  readonly reference: Reference;
+  readonly counters: ServerCounters;
+  readonly listening: readonly { address: string; port: number }[];
+}
+
+/** bigint fields (instants) become strings: JSON has no bigint. */
+function jsonSafe<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) as T;
+}
+
+export function statusReport(s: StatusSources): StatusReport {
+  const snap = s.state.snapshot;
+  const ref = s.reference.status();
+  return jsonSafe({
+    daemon: { pid: process.pid, uptimeS: Math.round((Date.now() - s.started) / 1000), config: s.configPath, listening: s.listening },
+    server: {
+      synchronised: snap.stratum < 16,
+      stratum: snap.stratum,
+      leap: snap.leap,
+      refid: formatRefId(snap.referenceId, snap.stratum),
+      rootDispersionS: snap.rootDispersionS,
+      selected: ref.selected,
+      correctionNs: ref.correctionNs,
+    },
+    refclocks: ref.refclocks,
+    counters: { ...s.counters },
+  });
+}

@@ -1,0 +1,222 @@
+/**
+ * One configured reference clock as the core sees it: what its drivers reported, turned into an
+ * offset estimate with a jitter, a reach register and reasons for everything it refused.
+ *
+ * Two kinds of input, as ntpd's and chrony's refclocks have:
+ * - timecode samples (NMEA, gpsd TPV): "at local time t the receiver said UTC was r". On their
+ *   own they are coarse (the serial delay and its jitter, milliseconds), calibrated by the
+ *   per-receiver delay (`fudge time2` / NTPsec `time2`).
+ * - pulses (kernel PPS, GPIO, gpsd PPS): precise but anonymous. A timecode source labels them
+ *   (pairing.ts, which learns the phase instead of asking for a calibrated delay); the jitter
+ *   filter (filter.ts) then judges each labelled edge.
+ * A source may have both (NMEA with `flag1 1` and its ppspath; gpsd) or only pulses, labelled by
+ * another source's timecodes (ntpd's `server 127.127.22.0` next to `127.127.20.0`).
+ *
+ * Pure (ARCHITECTURE.md principle 1): the daemon feeds reports and "now" in. Signs: offsetNs =
+ * local clock − reference, + means the local clock is ahead; time1 (`offsetS`) is added to the
+ * reference's time as in ntpd, time2 (`delayS`) is the time from the second to the sentence.
+ */
+import type { FixState, LeapWarning, RefclockPulse, RefclockSample } from '../../drivers/driver.js';
+import { timeSpecToUnixNs } from '../clock/clock.js';
+import { JitterFilter } from './filter.js';
+import { PpsNmeaPairing, type PairingConfig, type PairingRejectReason, type PhaseStatus } from './pairing.js';
+import { Reach } from './reach.js';
+
+export interface RefclockSourceConfig {
+  /** As ntpq shows it: "GPS_NMEA(0)", "PPS(0)", "GPSD_JSON(0)". */
+  readonly name: string;
+  /** Configured refid (`fudge refid`, `refclock ... refid`); default: PPS when pulses lead, GPS otherwise. */
+  readonly refid?: string;
+  /** time1, ns: added to the reference's time (a cable delay, an antenna offset). */
+  readonly time1Ns: number;
+  /** time2, ns: time from the second to the timecode's first byte (used only for timecode-only estimates). */
+  readonly time2Ns: number;
+  /** Whether this source's own drivers deliver timecodes and/or pulses. */
+  readonly timecodes: boolean;
+  readonly pulses: boolean;
+  readonly prefer: boolean;
+  readonly noselect: boolean;
+  /** `fudge stratum`: the stratum this source claims (ntpd refclocks default 0, served as 1). */
+  readonly stratum: number;
+  readonly pairing?: Partial<PairingConfig>;
+}
+
+/** An estimate is stale this long after its latest input (8 polls of a 1 Hz receiver). */
+export const ESTIMATE_MAX_AGE_NS = 8_000_000_000n;
+/** Timecode offsets kept for the coarse (timecode-only) median. */
+const TIMECODE_WINDOW = 8;
+/** Accepted pulse offsets kept for the jitter figure. */
+const PULSE_WINDOW = 16;
+
+export interface SourceEstimate {
+  /** What the estimate rests on: labelled pulses (microseconds) or timecodes alone (milliseconds). */
+  readonly basis: 'pulse' | 'timecode';
+  /** Local clock − reference, ns: + means the local clock is ahead. */
+  readonly offsetNs: number;
+  /** RMS deviation of the recent offsets, ns. */
+  readonly jitterNs: number;
+  /** Local time of the input the estimate ends with (edge or sentence arrival), ns since the Unix epoch. */
+  readonly atNs: bigint;
+  readonly leap: LeapWarning;
+  readonly fix: FixState;
+  readonly refid: string;
+}
+
+export type PulseRejectReason = PairingRejectReason | 'jitterOutlier' | 'noLabeller';
+
+interface Point {
+  readonly atNs: bigint;
+  readonly offsetNs: number;
+}
+
+function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const n = s.length;
+  if (n === 0) return 0;
+  const hi = s[n >> 1] ?? 0;
+  return n % 2 === 1 ? hi : ((s[(n >> 1) - 1] ?? 0) + hi) / 2;
+}
+
+function rms(values: readonly number[], centre: number): number {
+  if (values.length === 0) return 0;
+  let sum = 0;
+  for (const v of values) sum += (v - centre) ** 2;
+  return Math.sqrt(sum / values.length);
+}
+
+const NO_FIX: FixState = { mode: 'none', satellitesUsed: null, satellitesVisible: null, hdop: null };
+
+export class RefclockSource {
+  readonly reach = new Reach();
+  private readonly pairing: PpsNmeaPairing | null;
+  private readonly filter = new JitterFilter();
+  private readonly timecodeOffsets: Point[] = [];
+  private readonly pulseOffsets: Point[] = [];
+  private lastSample: { readonly atNs: bigint; readonly refNs: bigint; readonly leap: LeapWarning; readonly fix: FixState } | null = null;
+  private lastPulse: { readonly leap: LeapWarning; readonly fix: FixState } | null = null;
+  private lastRejectReason: PulseRejectReason | null = null;
+  private readonly rejects: Partial<Record<PulseRejectReason, number>> = {};
+  private readonly count = { timecodes: 0, pulses: 0, pulsesAccepted: 0 };
+  /** Set when another source's timecodes label this source's pulses. */
+  labeller: RefclockSource | null = null;
+
+  constructor(readonly config: RefclockSourceConfig) {
+    this.pairing = config.pulses ? new PpsNmeaPairing(config.pairing) : null;
+  }
+
+  /** A timecode from this source's own driver; also labels its pulses and those of sources it labels. */
+  addSample(sample: RefclockSample, dependants: readonly RefclockSource[] = []): void {
+    this.count.timecodes++;
+    const atNs = timeSpecToUnixNs(sample.systemTime);
+    const refNs = timeSpecToUnixNs(sample.referenceTime);
+    this.lastSample = { atNs, refNs, leap: sample.leap, fix: sample.fix };
+    // A timecode-only estimate counts only whole-second fixes: a 5 Hz receiver's in-between
+    // fixes arrive with the same serial delay, but time2 is calibrated on the one per second.
+    if (sample.fix.mode !== 'none' && sample.referenceTime.nsec === 0) {
+      this.timecodeOffsets.push({ atNs, offsetNs: Number(atNs - refNs) - this.config.time1Ns - this.config.time2Ns });
+      if (this.timecodeOffsets.length > TIMECODE_WINDOW) this.timecodeOffsets.shift();
+      if (!this.config.pulses) this.reach.sample(sample.fix.mode);
+    }
+    if (this.config.pulses) this.label(sample);
+    for (const d of dependants) d.label(sample);
+  }
+
+  /** A pulse from this source's own driver. */
+  addPulse(pulse: RefclockPulse): void {
+    this.count.pulses++;
+    if (this.pairing === null) return;
+    if (this.labeller === null && !this.config.timecodes) {
+      this.reject('noLabeller');
+      return;
+    }
+    this.settle(this.pairing.addPulse(pulse));
+  }
+
+  /** A timecode that names the second of this source's pulses (its own or its labeller's). */
+  private label(sample: RefclockSample): void {
+    if (this.pairing !== null) this.settle(this.pairing.addSample(sample));
+  }
+
+  private settle(outcomes: ReturnType<PpsNmeaPairing['addPulse']>): void {
+    for (const o of outcomes) {
+      if (o.kind === 'rejected') {
+        this.reject(o.reason);
+        continue;
+      }
+      const offsetNs = o.offsetNs - this.config.time1Ns;
+      const verdict = this.filter.add(o.edgeNs, offsetNs);
+      if (!verdict.accepted) {
+        this.reject('jitterOutlier');
+        continue;
+      }
+      this.count.pulsesAccepted++;
+      this.pulseOffsets.push({ atNs: o.edgeNs, offsetNs });
+      if (this.pulseOffsets.length > PULSE_WINDOW) this.pulseOffsets.shift();
+      this.lastPulse = { leap: o.leap, fix: o.fix };
+      this.reach.sample(o.fix.mode);
+    }
+  }
+
+  private reject(reason: PulseRejectReason): void {
+    this.rejects[reason] = (this.rejects[reason] ?? 0) + 1;
+    this.lastRejectReason = reason;
+  }
+
+  /**
+   * The current estimate at local time `nowNs`, or null when nothing recent enough supports
+   * one. Pulses win over timecodes: a PPS edge is kernel-stamped to microseconds, a sentence
+   * only to the serial line's and the event loop's milliseconds.
+   */
+  estimate(nowNs: bigint): SourceEstimate | null {
+    const latestPulse = this.pulseOffsets[this.pulseOffsets.length - 1];
+    if (latestPulse && this.lastPulse && nowNs - latestPulse.atNs <= ESTIMATE_MAX_AGE_NS) {
+      const offsets = this.pulseOffsets.map((p) => p.offsetNs);
+      // The newest accepted edge is the estimate: the filter already refused outliers, and on a
+      // drifting clock a median lags by half its window.
+      return {
+        basis: 'pulse', offsetNs: latestPulse.offsetNs, jitterNs: rms(offsets, median(offsets)), atNs: latestPulse.atNs,
+        leap: this.lastPulse.leap, fix: this.lastPulse.fix, refid: this.config.refid ?? 'PPS',
+      };
+    }
+    const latest = this.timecodeOffsets[this.timecodeOffsets.length - 1];
+    if (!this.config.timecodes || !latest || !this.lastSample || this.lastSample.fix.mode === 'none') return null;
+    if (nowNs - latest.atNs > ESTIMATE_MAX_AGE_NS) return null;
+    const offsets = this.timecodeOffsets.map((p) => p.offsetNs);
+    const centre = median(offsets);
+    return {
+      basis: 'timecode', offsetNs: centre, jitterNs: rms(offsets, centre), atNs: latest.atNs,
+      leap: this.lastSample.leap, fix: this.lastSample.fix, refid: this.config.refid ?? 'GPS',
+    };
+  }
+
+  /** For status pages and ntpq: everything this source knows, as plain data. */
+  status(nowNs: bigint): RefclockSourceStatus {
+    return {
+      name: this.config.name,
+      reach: this.reach.octal,
+      estimate: this.estimate(nowNs),
+      fix: this.lastSample?.fix ?? this.lastPulse?.fix ?? NO_FIX,
+      lastTimecodeAgeNs: this.lastSample ? Number(nowNs - this.lastSample.atNs) : null,
+      lastTimecodeUnixNs: this.lastSample?.refNs ?? null,
+      phase: this.pairing?.phaseStatus ?? null,
+      lastRejectReason: this.lastRejectReason,
+      counters: { ...this.count, ...(this.pairing?.counters ?? {}), ...this.filter.counters, ...this.rejects },
+    };
+  }
+}
+
+export interface RefclockSourceStatus {
+  readonly name: string;
+  readonly reach: string;
+  readonly estimate: SourceEstimate | null;
+  readonly fix: FixState;
+  /** Local time since the latest timecode, ns; null before the first. */
+  readonly lastTimecodeAgeNs: number | null;
+  /** The UTC instant the latest timecode named, ns since the Unix epoch. */
+  readonly lastTimecodeUnixNs: bigint | null;
+  /** Pairing's learned phase (null for a timecode-only source). */
+  readonly phase: PhaseStatus | null;
+  /** Why the latest refused pulse was refused. */
+  readonly lastRejectReason: PulseRejectReason | null;
+  readonly counters: Readonly<Record<string, number>>;
+}
