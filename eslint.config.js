@@ -23,6 +23,9 @@ const PURE_CORE = [
   'drivers/pps/sysfs-format.ts',
   'drivers/gpsd/errors.ts',
   'drivers/gpsd/protocol.ts',
+  'drivers/sim/faults.ts',
+  'drivers/sim/sentences.ts',
+  'drivers/sim/scenario.ts',
 ];
 // Files inside pure folders that are the IO shell for that folder (reading files for includefile).
 const SHELL_EXCEPTIONS = ['src/config/load.ts'];

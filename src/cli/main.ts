@@ -23,6 +23,8 @@ commands:
         check an ntp.conf-style file and print every error with file:line:column
   nmea decode FILE [--json] [--fix-only] [--pivot YYYY-MM-DD]
         replay a captured GPS log (gpsd format) and print each epoch's UTC time, fix, satellites
+  sim --dir DIR [--receiver ublox|mtk] [--offset-ms X] [--fault NAME]... [--print-config]
+        simulate a GPS receiver (NMEA pty + kernel-PPS file) and print the config lines to read it
 
 options:
   -h, --help     this help (also: gnomon <command> --help)
@@ -64,6 +66,10 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     case 'nmea': {
       const { nmeaCommand } = await import('./nmea.js');
       return nmeaCommand(rest, io);
+    }
+    case 'sim': {
+      const { simCommand } = await import('./sim.js');
+      return simCommand(rest, io);
     }
     default:
       io.stderr(`gnomon: unknown command "${command}"\n${HELP}`);
