@@ -15,6 +15,9 @@ commands:
   serve [--config FILE] [--listen ADDR[:PORT]]... [--user NAME] [--control PATH]
         run the NTP server in the foreground (SIGHUP reloads the config, SIGTERM stops);
         without --config it runs the embedded default (local clock, 127.0.0.1:11123)
+  demo [sim options] [--listen ADDR[:PORT]] [--config EXTRA] [--control PATH]
+        run the GPS simulator and the server together (what \`npm start\` runs): stratum 1
+        on 127.0.0.1:11123 once NMEA and PPS are paired
   status [--control PATH] [--json]
         ask the running daemon what it serves and why (exit 0 synchronised, 1 not, 2 no answer)
   query HOST... [--port N] [--samples K] [--json]
@@ -54,6 +57,10 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     case 'status': {
       const { statusCommand } = await import('./status.js');
       return statusCommand(rest, io);
+    }
+    case 'demo': {
+      const { demoCommand } = await import('./demo.js');
+      return demoCommand(rest, io);
     }
     case 'query': {
       const { queryCommand } = await import('./query.js');

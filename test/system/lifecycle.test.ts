@@ -165,21 +165,3 @@ describe('logging', () => {
     }
   });
 });
-
-describe('npm start', () => {
-  it('runs the embedded default: the local clock at stratum 5 on 127.0.0.1:11123', async () => {
-    const pkg = JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, 'utf8')) as { scripts: { start: string } };
-    expect(pkg.scripts.start).toBe('node dist/src/cli/main.js serve');
-    const proc = await LongRunning.start(process.execPath, [GNOMON_MAIN, 'serve'], { cwd: REPO_ROOT });
-    try {
-      const listening = await pollUntil(() => (proc.stdout.includes('"listening"') ? true : undefined), 10_000);
-      expect(listening, proc.describe()).toBe(true);
-      expect(proc.stdout).toMatch(/"address":"127\.0\.0\.1","port":11123,"msg":"listening"/);
-      const r = await gnomon(['query', '127.0.0.1', '--port', '11123', '--samples', '1', '--json']);
-      expect(JSON.parse(r.stdout)[0], describeRun(r)).toMatchObject({ ok: true, stratum: 5, leap: 0 });
-    } finally {
-      const end = await proc.stop('SIGTERM', 5000);
-      expect(end.code, proc.describe()).toBe(0);
-    }
-  });
-});

@@ -1,0 +1,121 @@
+// `npm start` = `gnomon demo`: the simulator and the daemon together, observed through the real
+// interfaces only: NTP replies (Gnomon's own query and a real chronyd client) and `gnomon status`.
+// Ports: 11123 (npm start's), 12110-12119.
+import { readFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { GNOMON_MAIN, REPO_ROOT } from './harness/daemon.js';
+import { ChronydClient } from './harness/chrony.js';
+import { LongRunning, pollUntil, run, Teardown, TempDir } from './harness/process.js';
+import type { StatusReport } from '../../src/daemon/status.js';
+import type { RefclockStatus } from '../../src/daemon/refclocks.js';
+
+const teardown = new Teardown();
+afterAll(() => teardown.run());
+
+interface Demo {
+  readonly proc: LongRunning;
+  readonly control: string;
+  status(): Promise<StatusReport>;
+}
+
+/** `gnomon demo ARGS --control DIR/control.sock`, stopped (and required to exit 0) at teardown. */
+async function startDemo(args: readonly string[]): Promise<Demo> {
+  const dir = new TempDir('gnm-demo-');
+  teardown.add('demo temp dir', () => dir.remove());
+  const control = dir.file('control.sock');
+  const proc = await LongRunning.start(process.execPath, [GNOMON_MAIN, 'demo', ...args, '--control', control], { cwd: REPO_ROOT });
+  teardown.add('gnomon demo', async () => {
+    const end = await proc.stop('SIGTERM', 5000);
+    if (end.code !== 0) throw new Error(`gnomon demo exited ${end.code ?? end.signal} after SIGTERM\n${proc.describe()}`);
+  });
+  const listening = await pollUntil(() => (proc.stdout.includes('"listening"') ? true : undefined), 10_000);
+  if (!listening) throw new Error(`gnomon demo did not listen within 10 s\n${proc.describe()}`);
+  return {
+    proc, control,
+    status: async () => {
+      const r = await run(process.execPath, [GNOMON_MAIN, 'status', '--json', '--control', control], { timeoutMs: 10_000 });
+      if (r.code !== 0 && r.code !== 1) throw new Error(`gnomon status exited ${r.code}: ${r.stderr}\n${proc.describe()}`);
+      return JSON.parse(r.stdout) as StatusReport;
+    },
+  };
+}
+
+const refclock = (s: StatusReport, name: string): RefclockStatus | undefined => s.refclocks.find((r) => r.name === name);
+
+/** Waits until the demo serves from PPS(0); returns that status. */
+async function waitForPps(demo: Demo, timeoutMs: number): Promise<StatusReport> {
+  const s = await pollUntil(async () => {
+    const st = await demo.status();
+    return st.server.selected === 'PPS(0)' ? st : undefined;
+  }, timeoutMs, 500);
+  if (!s) throw new Error(`no PPS(0) selection within ${timeoutMs} ms: ${JSON.stringify(await demo.status(), null, 1)}\n${demo.proc.describe()}`);
+  return s;
+}
+
+/** `gnomon query --json` (the lowest-delay of 4 samples); offsetS = server − local, as ntpdate prints it. */
+async function queryJson(port: number): Promise<{ ok: boolean; stratum: number; refid: string; offsetS: number }> {
+  const r = await run(process.execPath, [GNOMON_MAIN, 'query', '127.0.0.1', '--port', String(port), '--json'], { timeoutMs: 20_000 });
+  return (JSON.parse(r.stdout) as { ok: boolean; stratum: number; refid: string; offsetS: number }[])[0]!;
+}
+
+describe('npm start (gnomon demo)', () => {
+  it('is `gnomon demo`; a real chronyd client sees stratum 1 with the refid Gnomon claims (PPS) on 127.0.0.1:11123', async () => {
+    const pkg = JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, 'utf8')) as { scripts: { start: string } };
+    expect(pkg.scripts.start).toBe('node dist/src/cli/main.js demo');
+    const demo = await startDemo([]);
+    expect(demo.proc.stdout).toMatch(/"address":"127\.0\.0\.1","port":11123,"msg":"listening"/);
+    const st = await waitForPps(demo, 40_000);
+    expect(st.server).toMatchObject({ synchronised: true, stratum: 1, refid: 'PPS' });
+
+    const chronyd = await ChronydClient.start({ host: '127.0.0.1', port: 11123, extra: ['noselect'] });
+    teardown.add('chronyd client', () => chronyd.stop());
+    const samples = await chronyd.waitForSamples(8, 15_000);
+    const why = `${JSON.stringify(samples)}\n${chronyd.describe()}`;
+    expect(samples.length, why).toBeGreaterThanOrEqual(8);
+    for (const s of samples) expect(s, why).toMatchObject({ stratum: 1, leap: 'N', refid: '50505300' });
+    const { fields } = await chronyd.ntpData();
+    expect(fields.get('Stratum'), why).toBe('1');
+    expect(fields.get('Reference ID'), why).toMatch(/^50505300 \(PPS\)$/);
+  }, 90_000);
+
+  // The receiver styles' delays from the edge to the first NMEA byte, with the host clock 5 ms
+  // ahead of GPS time: pulses are labelled with the right second (a wrong one would be ±1 s),
+  // no configured offset anywhere, and served time is GPS time.
+  it.each([
+    [100, 12110, 'ublox'], [500, 12111, 'mtk'], [900, 12112, 'ublox'],
+  ])('NMEA %i ms after the edge: every pulse after learning labelled with its second, served time corrected by the 5 ms', async (delayMs, port, receiver) => {
+    const demo = await startDemo(['--receiver', receiver, '--nmea-delay-ms', String(delayMs), '--offset-ms', '5', '--listen', `127.0.0.1:${port}`]);
+    await waitForPps(demo, 40_000);
+    const before = refclock(await demo.status(), 'PPS(0)')!;
+    await new Promise((r) => setTimeout(r, 5000));
+    const st = await demo.status();
+    const pps = refclock(st, 'PPS(0)')!;
+    const why = JSON.stringify(pps, null, 1);
+    expect(pps.phase, why).toMatchObject({ state: 'ok' });
+    expect(Math.abs(pps.phase!.phaseNs! - delayMs * 1e6), why).toBeLessThan(20e6);
+    // Every pulse in the last 5 s was labelled (the phase was learnt before).
+    expect(pps.counters.labelled! - before.counters.labelled!, why).toBeGreaterThanOrEqual(4);
+    expect(pps.counters.pulses! - pps.counters.labelled!, why).toBe(before.counters.pulses! - before.counters.labelled!);
+    expect(Math.abs(pps.estimate!.offsetNs - 5e6), why).toBeLessThan(0.2e6);
+    // `gnomon query` offset = server − local: served time is 5 ms behind this (5 ms fast) host clock.
+    const q = await queryJson(port);
+    expect(q).toMatchObject({ ok: true, stratum: 1, refid: 'PPS' });
+    expect(Math.abs(q.offsetS + 0.005), JSON.stringify(q)).toBeLessThan(0.001);
+  }, 90_000);
+
+  it('NMEA at the edge itself (ambiguous phase): pulses refused with phaseNearBoundary, visible in `gnomon status`; NMEA alone serves', async () => {
+    const demo = await startDemo(['--nmea-delay-ms', '0', '--listen', '127.0.0.1:12113']);
+    const st = await pollUntil(async () => {
+      const s = await demo.status();
+      return (refclock(s, 'PPS(0)')?.counters.phaseNearBoundary ?? 0) >= 3 ? s : undefined;
+    }, 40_000, 500);
+    expect(st, demo.proc.describe()).toBeDefined();
+    const pps = refclock(st!, 'PPS(0)')!;
+    expect(pps.phase?.state).toBe('phaseNearBoundary');
+    expect(pps.estimate).toBeNull();
+    expect(st!.server).toMatchObject({ selected: 'GPS_NMEA(0)', refid: 'GPS', stratum: 1 });
+    const text = await run(process.execPath, [GNOMON_MAIN, 'status', '--control', demo.control], { timeoutMs: 10_000 });
+    expect(text.stdout).toMatch(/PPS phase .* after the edge: phaseNearBoundary \(pulses are not labelled\)/);
+    expect(text.stdout).toMatch(/refused: .*phaseNearBoundary \d+/);
+  }, 60_000);
+});
