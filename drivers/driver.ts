@@ -23,7 +23,12 @@ export interface FixState {
   readonly satellitesVisible: number | null;
   /** Horizontal dilution of precision (dimensionless). */
   readonly hdop: number | null;
+  /** Active antenna supervision where the receiver reports it (u-blox TXT ANTSTATUS, MTK PGTOP); absent = not reported. */
+  readonly antenna?: AntennaStatus;
 }
+
+/** ok = antenna connected; open = not connected (or the receiver fell back to an internal one); short = feed shorted. */
+export type AntennaStatus = 'ok' | 'open' | 'short';
 
 /**
  * "At local time `systemTime`, the receiver said it was `referenceTime`."

@@ -21,7 +21,7 @@
  */
 import { civilDays as calendarDays } from '../../src/ntp/calendar.js';
 import { parseNmeaSentence, type GGAPacket, type GNSPacket, type GSAPacket, type GSVPacket, type RMCPacket } from 'nmea-simple';
-import type { FixMode, FixState } from '../driver.js';
+import type { AntennaStatus, FixMode, FixState } from '../driver.js';
 import type { FramedSentence } from './framing.js';
 import { BUILD_PIVOT_UNIX_NS, correctWeekRollover } from './rollover.js';
 
@@ -99,6 +99,7 @@ export class NmeaDecoder {
   /** The date carried to undated epochs, and the time of day it was last confirmed at. */
   private knownDate: { days: number; todNs: bigint } | null = null;
   private lastClosedTodNs: bigint | null = null;
+  private antenna: AntennaStatus | undefined;
 
   constructor(options: DecoderOptions = {}) {
     this.pivotUnixNs = options.pivotUnixNs ?? BUILD_PIVOT_UNIX_NS;
@@ -109,6 +110,7 @@ export class NmeaDecoder {
     const text = sentence.text;
     const fields = text.slice(1, text.length - 3).split(',');
     const address = fields[0] ?? '';
+    if (this.antennaReport(address, fields)) return [];
     if (address.length < 5 || address[0] === 'P') return []; // proprietary (PMTK, PGRM, PUBX...)
     const type = address.slice(address.length - 3);
     if (type !== 'RMC' && type !== 'ZDA' && type !== 'GGA' && type !== 'GNS' && type !== 'GSA' && type !== 'GSV') return [];
@@ -200,10 +202,29 @@ export class NmeaDecoder {
     out.push({
       utcNs: rolled.unixNs,
       systemTimeNs: acc.systemTimeNs,
-      fix: fixState(acc),
+      fix: this.antenna === undefined ? fixState(acc) : { ...fixState(acc), antenna: this.antenna },
       rolloverPeriods: rolled.periods,
       timeSources: acc.timeSources,
     });
+  }
+
+  /**
+   * Antenna supervision, kept until the receiver says otherwise (it reports changes, not every
+   * epoch): u-blox `$GPTXT,01,01,01,ANTSTATUS=OK|OPEN|SHORT`, MTK `$PGTOP,11,N` (1 shorted,
+   * 2 internal antenna, i.e. the external one is not connected, 3 active antenna in use).
+   */
+  private antennaReport(address: string, fields: readonly string[]): boolean {
+    if (address === 'PGTOP' && fields[1] === '11') {
+      const status = ({ '1': 'short', '2': 'open', '3': 'ok' } as const)[fields[2] ?? ''];
+      if (status) this.antenna = status;
+      return true;
+    }
+    if (address.endsWith('TXT') && address.length === 5) {
+      const m = /ANTSTATUS=(OK|OPEN|SHORT)/.exec(fields[4] ?? '');
+      if (m) this.antenna = m[1] === 'OK' ? 'ok' : m[1] === 'OPEN' ? 'open' : 'short';
+      return true;
+    }
+    return false;
   }
 
   private status(acc: EpochAccumulator, type: string, address: string, text: string, fields: readonly string[]): void {

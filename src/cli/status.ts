@@ -26,7 +26,7 @@ function describeFix(r: RefclockStatus): string {
   const f = r.fix;
   if (!r.counters.timecodes) return 'no timecode';
   const sats = f.satellitesUsed === null ? '' : `, ${f.satellitesUsed}${f.satellitesVisible === null ? '' : `/${f.satellitesVisible}`} satellites`;
-  return `fix ${f.mode}${sats}${f.hdop === null ? '' : `, HDOP ${f.hdop}`}`;
+  return `fix ${f.mode}${sats}${f.hdop === null ? '' : `, HDOP ${f.hdop}`}${f.antenna === undefined ? '' : `, antenna ${f.antenna}`}`;
 }
 
 const COUNTER_ORDER = ['timecodes', 'pulses', 'pulsesAccepted', 'labelled'];

@@ -1,7 +1,7 @@
 // `npm start` = `gnomon demo`: the simulator and the daemon together, observed through the real
 // interfaces only: NTP replies (Gnomon's own query and a real chronyd client) and `gnomon status`.
 // Ports: 11123 (npm start's), 12110-12119.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GNOMON_MAIN, REPO_ROOT } from './harness/daemon.js';
 import { ChronydClient } from './harness/chrony.js';
@@ -118,4 +118,32 @@ describe('npm start (gnomon demo)', () => {
     expect(text.stdout).toMatch(/PPS phase .* after the edge: phaseNearBoundary \(pulses are not labelled\)/);
     expect(text.stdout).toMatch(/refused: .*phaseNearBoundary \d+/);
   }, 60_000);
+
+  it('antenna unplugged: the receiver\'s report is shown, no fix means no reference (unsynchronised, never stratum 1)', async () => {
+    const demo = await startDemo(['--receiver', 'ublox', '--fault', 'antenna-unplugged', '--listen', '127.0.0.1:12114']);
+    const st = await pollUntil(async () => {
+      const s = await demo.status();
+      return (refclock(s, 'GPS_NMEA(0)')?.counters.timecodes ?? 0) >= 3 && (refclock(s, 'PPS(0)')?.counters.noFix ?? 0) >= 1 ? s : undefined;
+    }, 30_000, 500);
+    expect(st, demo.proc.describe()).toBeDefined();
+    expect(refclock(st!, 'GPS_NMEA(0)')!.fix).toMatchObject({ mode: 'none', antenna: 'open' });
+    expect(st!.server).toMatchObject({ synchronised: false, stratum: 16, selected: 'none' });
+    const text = await run(process.execPath, [GNOMON_MAIN, 'status', '--control', demo.control], { timeoutMs: 10_000 });
+    expect(text.code).toBe(1);
+    expect(text.stdout).toMatch(/fix none.*antenna open/);
+    const q = await queryJson(12114);
+    expect(q).toMatchObject({ stratum: 16 });
+  }, 60_000);
+
+  it('--config EXTRA adds directives: `restrict 127.0.0.1 noserve` there silences the demo for this client', async () => {
+    const dir = new TempDir('gnm-demo-extra-');
+    teardown.add('extra config dir', () => dir.remove());
+    const extra = dir.file('extra.conf');
+    writeFileSync(extra, 'restrict 127.0.0.1 noserve\n');
+    const demo = await startDemo(['--config', extra, '--listen', '127.0.0.1:12115']);
+    const st = await demo.status();
+    expect(st.daemon.config).toMatch(/ntp\.conf$/);
+    const r = await run(process.execPath, [GNOMON_MAIN, 'query', '127.0.0.1', '--port', '12115', '--samples', '1', '--timeout', '1'], { timeoutMs: 20_000 });
+    expect(r.stdout + r.stderr).toMatch(/no server suitable for synchronization found/);
+  }, 30_000);
 });

@@ -30,6 +30,21 @@ const MT3339 = [
 ];
 
 describe('NmeaDecoder', () => {
+  it('antenna supervision: u-blox TXT ANTSTATUS and MTK PGTOP, kept until the receiver reports a change', () => {
+    const rmc = (t: string) => sentence(`GPRMC,${t},A,4807.038,N,01131.000,E,0.0,0.0,130415,,,A`);
+    const { epochs } = decode([
+      rmc('100000.00'),
+      sentence('GPTXT,01,01,01,ANTSTATUS=OPEN'), rmc('100001.00'), rmc('100002.00'),
+      sentence('GPTXT,01,01,01,ANTSTATUS=SHORT'), rmc('100003.00'),
+      sentence('PGTOP,11,3'), rmc('100004.00'),
+      sentence('PGTOP,11,2'), rmc('100005.00'),
+      sentence('GNTXT,01,01,02,ANTSTATUS=OK'), rmc('100006.00'),
+    ]);
+    // An epoch is reported when the next one's time arrives: it carries the latest status known then.
+    expect(epochs.map((e) => e.fix.antenna)).toEqual(['open', 'open', 'short', 'ok', 'open', 'ok', 'ok']);
+    expect(decode([rmc('100000.00'), rmc('100001.00')]).epochs.map((e) => e.fix.antenna)).toEqual([undefined, undefined]);
+  });
+
   it('one epoch per time of day, with the system time of its first sentence and the fix state', () => {
     const { epochs } = decode(MT3339);
     expect(epochs.map((e) => e.utcNs)).toEqual([unixNs('2015-04-13T20:26:40Z'), unixNs('2015-04-13T20:26:41Z')]);
