@@ -60,10 +60,10 @@ function refclockLines(r: RefclockStatus): string[] {
 export function formatStatus(s: StatusReport): string {
   const srv = s.server;
   const out = [
-    srv.synchronised
-      ? `synchronised to ${srv.selected}, stratum ${srv.stratum}, refid ${srv.refid}, root dispersion ${(srv.rootDispersionS * 1e3).toFixed(3)} ms`
-      : 'unsynchronised (LI=3, stratum 16): no usable reference',
-    `served time = system clock ${ms(srv.correctionNs, 6)}`,
+    !srv.synchronised ? 'unsynchronised (LI=3, stratum 16): no usable reference'
+      : `${srv.state === 'holdover' ? `holdover (${srv.selected} lost)` : `synchronised to ${srv.selected}`}, stratum ${srv.stratum}, refid ${srv.refid}, ` +
+        `root dispersion ${(srv.rootDispersionS * 1e3).toFixed(3)} ms`,
+    `served time = system clock ${ms(srv.correctionNs, 6)}; system clock frequency ${srv.freqPpm >= 0 ? '+' : ''}${srv.freqPpm.toFixed(3)} ppm`,
   ];
   if (s.refclocks.length > 0) out.push('', 'refclocks:');
   for (const r of s.refclocks) out.push(...refclockLines(r).map((l) => `  ${l}`));

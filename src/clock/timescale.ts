@@ -14,10 +14,14 @@ const FRACTION_PER_NS = 4.294967296;
 
 export class Timescale {
   /**
-   * Served time minus raw clock, nanoseconds: + means served time is ahead of the raw system
-   * clock (the raw clock is slow). Set only by the discipline.
+   * Served time minus raw clock at raw time t0, nanoseconds: + means served time is ahead of the
+   * raw system clock (the raw clock is slow). Set only by the discipline.
    */
   private correctionNs = 0;
+  /** How fast the correction changes, ns per second of raw time (the discipline's −frequency). */
+  private slopeNsPerS = 0;
+  private t0Sec = 0;
+  private t0Nsec = 0;
   private readonly scratch: TimeSpec = newTimeSpec();
 
   constructor(private readonly raw: RealtimeClock) {}
@@ -31,19 +35,39 @@ export class Timescale {
     return this.raw.source;
   }
 
-  /** Replaces the correction (called by the discipline on each update). */
+  /** A constant correction, ns (+ = served time ahead of the raw clock). */
   setCorrectionNs(correctionNs: number): void {
-    this.correctionNs = correctionNs;
+    this.setCorrectionLine(correctionNs, 0, 0, 0);
   }
 
+  /**
+   * A correction that changes linearly with raw time: correctionNs at raw instant (t0Sec,
+   * t0Nsec), changing by slopeNsPerS per raw second. The discipline sets slope = −frequency
+   * (ppm × 1000), so served time runs at the reference's rate while the raw clock drifts.
+   */
+  setCorrectionLine(correctionNs: number, slopeNsPerS: number, t0Sec: number, t0Nsec: number): void {
+    this.correctionNs = correctionNs;
+    this.slopeNsPerS = slopeNsPerS;
+    this.t0Sec = t0Sec;
+    this.t0Nsec = t0Nsec;
+  }
+
+  /** The correction at raw time t (for status and the kernel hand-over), ns. */
+  correctionAtNs(t: TimeSpec): number {
+    return this.correctionNs + this.slopeNsPerS * ((t.sec - this.t0Sec) + (t.nsec - this.t0Nsec) / 1e9);
+  }
+
+  /** The correction now, ns. */
   getCorrectionNs(): number {
-    return this.correctionNs;
+    this.raw.read(this.scratch);
+    return this.correctionAtNs(this.scratch);
   }
 
   /** Reads served time into `out` (Unix seconds + nanoseconds). */
   read(out: TimeSpec): void {
     this.raw.read(out);
-    const totalNs = out.nsec + this.correctionNs;
+    // Number arithmetic only: this runs twice per served packet.
+    const totalNs = out.nsec + Math.round(this.correctionNs + this.slopeNsPerS * ((out.sec - this.t0Sec) + (out.nsec - this.t0Nsec) / 1e9));
     const carry = Math.floor(totalNs / 1e9);
     out.sec += carry;
     out.nsec = totalNs - carry * 1e9;

@@ -12,7 +12,8 @@ import { newTimeSpec } from '../clock/clock.js';
 import type { RealtimeClock } from '../clock/clock.js';
 import { ntpFractionOf, ntpSecondsOf, type Timescale } from '../clock/timescale.js';
 import type { ServerStateCell } from '../server/state.js';
-import { type Selection, selectReference, selectionName, snapshotForSelection } from '../discipline/select.js';
+import { Discipline, type DisciplineState, snapshotForState, stateName } from '../discipline/discipline.js';
+import type { NtpTimestamp } from '../ntp/timestamp.js';
 import { RefclockSet, type RefclockStatus } from './refclocks.js';
 import type { Logger } from './log.js';
 
@@ -59,7 +60,9 @@ function sameRefclocks(a: readonly RefclockConfig[], b: readonly RefclockConfig[
 export class Reference {
   private plan: ReferencePlan;
   private refclocks: RefclockSet;
-  private selection: Selection = { kind: 'none' };
+  private readonly discipline: Discipline;
+  /** Served time of the last update while tracking: the reference time holdover keeps publishing. */
+  private lastUpdate: NtpTimestamp = { seconds: 0, fraction: 0 };
   private timer: NodeJS.Timeout | null = null;
   private readonly now = newTimeSpec();
 
@@ -67,6 +70,7 @@ export class Reference {
     private readonly state: ServerStateCell, private readonly log: Logger) {
     this.plan = planReference(config);
     this.refclocks = new RefclockSet(this.plan.refclocks, raw, log);
+    this.discipline = new Discipline();
     this.announce();
   }
 
@@ -96,33 +100,51 @@ export class Reference {
     await this.refclocks.stop();
   }
 
-  /** Selects, corrects the timescale, publishes; logs when the selection changes. */
+  /** Selects, corrects the timescale, publishes; logs when the state or the source changes. */
   update(): void {
     const nowNs = this.refclocks.nowNs();
-    const next = selectReference(this.refclocks.candidates(nowNs), this.plan.localStratum);
-    // Interim (until issue 4's loop): served time = raw − the selected estimate's offset.
-    if (next.kind === 'refclock') this.timescale.setCorrectionNs(-next.estimate.offsetNs);
+    const precision = this.timescale.precisionLog2S;
+    const before = this.discipline.state;
+    const next = this.discipline.update(nowNs, this.refclocks.candidates(nowNs), this.plan.localStratum, precision);
+    const line = this.discipline.correctionModel;
+    if (line) {
+      // served = raw − (offset + freq × (t − t0)): correction = −offset, slope = −freq.
+      const t0Sec = Number(line.t0Ns / 1_000_000_000n);
+      this.timescale.setCorrectionLine(-line.offsetNs, -line.freqPpm * 1000, t0Sec, Number(line.t0Ns - BigInt(t0Sec) * 1_000_000_000n));
+    }
     this.timescale.read(this.now);
     const served = { seconds: ntpSecondsOf(this.now), fraction: ntpFractionOf(this.now) };
-    this.state.publish(snapshotForSelection(next, this.timescale.precisionLog2S, served, nowNs));
-    const before = selectionName(this.selection);
-    const after = selectionName(next);
-    this.selection = next;
-    if (before === after) return;
+    if (next.kind !== 'holdover') this.lastUpdate = served;
+    this.state.publish(snapshotForState(next, precision, this.lastUpdate, nowNs));
+    if (before.kind === next.kind && stateName(before) === stateName(next)) return;
+    this.logChange(before, next);
+  }
+
+  private logChange(before: DisciplineState, next: DisciplineState): void {
     const s = this.state.snapshot;
-    const fields = { from: before, to: after, stratum: s.stratum, leap: s.leap };
-    if (next.kind === 'refclock') this.log.info({ ...fields, basis: next.estimate.basis, offsetNs: next.estimate.offsetNs }, `synchronised to ${after}`);
-    else if (next.kind === 'local') this.log.warn(fields, `no usable refclock: serving the local clock at stratum ${next.stratum}`);
-    else this.log.warn(fields, 'no usable reference: serving as unsynchronised (LI=3, stratum 16)');
+    const fields = { from: `${before.kind} ${stateName(before)}`, to: `${next.kind} ${stateName(next)}`, stratum: s.stratum, leap: s.leap };
+    if (next.kind === 'tracking') {
+      this.log.info({ ...fields, basis: next.estimate.basis, offsetNs: Math.round(next.estimate.offsetNs), freqPpm: next.estimate.model.freqPpm },
+        `synchronised to ${next.name}`);
+    } else if (next.kind === 'holdover') {
+      this.log.warn({ ...fields, rootDispersionS: s.rootDispersionS }, `${next.name} lost: holdover on its last frequency, dispersion growing`);
+    } else if (next.kind === 'local') {
+      this.log.warn(fields, `no usable reference: serving the local clock at stratum ${next.stratum}`);
+    } else {
+      this.log.warn(fields, 'no usable reference: serving as unsynchronised (LI=3, stratum 16)');
+    }
   }
 
-  get selected(): Selection {
-    return this.selection;
+  get disciplineState(): DisciplineState {
+    return this.discipline.state;
   }
 
-  status(): { selected: string; correctionNs: number; refclocks: RefclockStatus[] } {
+  status(): { state: string; selected: string; correctionNs: number; freqPpm: number; refclocks: RefclockStatus[] } {
     const nowNs = this.refclocks.nowNs();
-    return { selected: selectionName(this.selection), correctionNs: this.timescale.getCorrectionNs(), refclocks: this.refclocks.status(nowNs) };
+    return {
+      state: this.discipline.state.kind, selected: stateName(this.discipline.state), correctionNs: this.timescale.getCorrectionNs(),
+      freqPpm: this.discipline.correctionModel?.freqPpm ?? 0, refclocks: this.refclocks.status(nowNs),
+    };
   }
 
   private announce(): void {

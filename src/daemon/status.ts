@@ -16,8 +16,12 @@ export interface StatusReport {
     readonly leap: number;
     readonly refid: string;
     readonly rootDispersionS: number;
-    /** The selected reference's name: "PPS(0)", "GPS_NMEA(0)", "LOCAL(0)" or "none". */
+    /** tracking | holdover | local | none (src/discipline/discipline.ts). */
+    readonly state: string;
+    /** The followed reference's name: "PPS(0)", "GPS_NMEA(0)", "LOCAL(0)" or "none". */
     readonly selected: string;
+    /** The local clock's frequency against the reference, ppm (+ = it runs fast); served time corrects it. */
+    readonly freqPpm: number;
     /** Served time − raw system clock, ns (what the discipline corrects; + = the system clock is behind). */
     readonly correctionNs: number;
   };
@@ -51,7 +55,9 @@ export function statusReport(s: StatusSources): StatusReport {
       leap: snap.leap,
       refid: formatRefId(snap.referenceId, snap.stratum),
       rootDispersionS: snap.rootDispersionS,
+      state: ref.state,
       selected: ref.selected,
+      freqPpm: ref.freqPpm,
       correctionNs: ref.correctionNs,
     },
     refclocks: ref.refclocks,

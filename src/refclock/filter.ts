@@ -44,7 +44,7 @@ function median(values: readonly number[]): number {
 
 export class JitterFilter {
   private readonly cfg: JitterFilterConfig;
-  private readonly history: { readonly edgeNs: bigint; readonly offsetNs: number }[] = [];
+  private readonly history: { readonly edgeNs: bigint; offsetNs: number }[] = [];
   private readonly count = { accepted: 0, jitterOutlier: 0 };
 
   constructor(config: Partial<JitterFilterConfig> = {}) {
@@ -53,6 +53,11 @@ export class JitterFilter {
 
   get counters(): Readonly<{ accepted: number; jitterOutlier: number }> {
     return { ...this.count };
+  }
+
+  /** The local clock was stepped by stepNs (+ = forward): the history moves with it, so the next pulse is no outlier. */
+  clockStepped(stepNs: number): void {
+    for (const p of this.history) p.offsetNs += stepNs;
   }
 
   /** Judge one labelled pulse against the recent ones, then remember it. */

@@ -21,6 +21,7 @@ import { timeSpecToUnixNs } from '../clock/clock.js';
 import { JitterFilter } from './filter.js';
 import { PpsNmeaPairing, type PairingConfig, type PairingRejectReason, type PhaseStatus } from './pairing.js';
 import { Reach } from './reach.js';
+import { OffsetRegression, predictOffsetNs, type RegressionModel } from '../discipline/regression.js';
 
 export interface RefclockSourceConfig {
   /** As ntpq shows it: "GPS_NMEA(0)", "PPS(0)", "GPSD_JSON(0)". */
@@ -43,18 +44,16 @@ export interface RefclockSourceConfig {
 
 /** An estimate is stale this long after its latest input (8 polls of a 1 Hz receiver). */
 export const ESTIMATE_MAX_AGE_NS = 8_000_000_000n;
-/** Timecode offsets kept for the coarse (timecode-only) median. */
-const TIMECODE_WINDOW = 8;
-/** Accepted pulse offsets kept for the jitter figure. */
-const PULSE_WINDOW = 16;
 
 export interface SourceEstimate {
   /** What the estimate rests on: labelled pulses (microseconds) or timecodes alone (milliseconds). */
   readonly basis: 'pulse' | 'timecode';
-  /** Local clock − reference, ns: + means the local clock is ahead. */
+  /** Local clock − reference at the `nowNs` asked for, ns (+ = the local clock is ahead): the fit's prediction. */
   readonly offsetNs: number;
-  /** RMS deviation of the recent offsets, ns. */
+  /** RMS of the fit's residuals, ns. */
   readonly jitterNs: number;
+  /** The fit itself (offset, frequency, their standard errors): what the discipline follows. */
+  readonly model: RegressionModel;
   /** Local time of the input the estimate ends with (edge or sentence arrival), ns since the Unix epoch. */
   readonly atNs: bigint;
   readonly leap: LeapWarning;
@@ -64,34 +63,15 @@ export interface SourceEstimate {
 
 export type PulseRejectReason = PairingRejectReason | 'jitterOutlier' | 'noLabeller';
 
-interface Point {
-  readonly atNs: bigint;
-  readonly offsetNs: number;
-}
-
-function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const n = s.length;
-  if (n === 0) return 0;
-  const hi = s[n >> 1] ?? 0;
-  return n % 2 === 1 ? hi : ((s[(n >> 1) - 1] ?? 0) + hi) / 2;
-}
-
-function rms(values: readonly number[], centre: number): number {
-  if (values.length === 0) return 0;
-  let sum = 0;
-  for (const v of values) sum += (v - centre) ** 2;
-  return Math.sqrt(sum / values.length);
-}
-
 const NO_FIX: FixState = { mode: 'none', satellitesUsed: null, satellitesVisible: null, hdop: null };
 
 export class RefclockSource {
   readonly reach = new Reach();
   private readonly pairing: PpsNmeaPairing | null;
   private readonly filter = new JitterFilter();
-  private readonly timecodeOffsets: Point[] = [];
-  private readonly pulseOffsets: Point[] = [];
+  /** Fits of the two kinds of measurement (chrony keeps one per source; a source here may have both). */
+  private readonly timecodeFit = new OffsetRegression();
+  private readonly pulseFit = new OffsetRegression();
   private lastSample: { readonly atNs: bigint; readonly refNs: bigint; readonly leap: LeapWarning; readonly fix: FixState } | null = null;
   private lastPulse: { readonly leap: LeapWarning; readonly fix: FixState } | null = null;
   private lastRejectReason: PulseRejectReason | null = null;
@@ -113,8 +93,7 @@ export class RefclockSource {
     // A timecode-only estimate counts only whole-second fixes: a 5 Hz receiver's in-between
     // fixes arrive with the same serial delay, but time2 is calibrated on the one per second.
     if (sample.fix.mode !== 'none' && sample.referenceTime.nsec === 0) {
-      this.timecodeOffsets.push({ atNs, offsetNs: Number(atNs - refNs) - this.config.time1Ns - this.config.time2Ns });
-      if (this.timecodeOffsets.length > TIMECODE_WINDOW) this.timecodeOffsets.shift();
+      this.timecodeFit.add(atNs, Number(atNs - refNs) - this.config.time1Ns - this.config.time2Ns);
       if (!this.config.pulses) this.reach.sample(sample.fix.mode);
     }
     if (this.config.pulses) this.label(sample);
@@ -150,8 +129,7 @@ export class RefclockSource {
         continue;
       }
       this.count.pulsesAccepted++;
-      this.pulseOffsets.push({ atNs: o.edgeNs, offsetNs });
-      if (this.pulseOffsets.length > PULSE_WINDOW) this.pulseOffsets.shift();
+      this.pulseFit.add(o.edgeNs, offsetNs);
       this.lastPulse = { leap: o.leap, fix: o.fix };
       this.reach.sample(o.fix.mode);
     }
@@ -165,28 +143,31 @@ export class RefclockSource {
   /**
    * The current estimate at local time `nowNs`, or null when nothing recent enough supports
    * one. Pulses win over timecodes: a PPS edge is kernel-stamped to microseconds, a sentence
-   * only to the serial line's and the event loop's milliseconds.
+   * only to the serial line's and the event loop's milliseconds. The offset is the source's
+   * regression line at nowNs (src/discipline/regression.ts), not its last measurement.
    */
   estimate(nowNs: bigint): SourceEstimate | null {
-    const latestPulse = this.pulseOffsets[this.pulseOffsets.length - 1];
-    if (latestPulse && this.lastPulse && nowNs - latestPulse.atNs <= ESTIMATE_MAX_AGE_NS) {
-      const offsets = this.pulseOffsets.map((p) => p.offsetNs);
-      // The newest accepted edge is the estimate: the filter already refused outliers, and on a
-      // drifting clock a median lags by half its window.
+    const pulses = this.pulseFit.model;
+    if (pulses && this.lastPulse && nowNs - pulses.lastSampleNs <= ESTIMATE_MAX_AGE_NS) {
       return {
-        basis: 'pulse', offsetNs: latestPulse.offsetNs, jitterNs: rms(offsets, median(offsets)), atNs: latestPulse.atNs,
+        basis: 'pulse', offsetNs: predictOffsetNs(pulses, nowNs), jitterNs: pulses.jitterNs, model: pulses, atNs: pulses.lastSampleNs,
         leap: this.lastPulse.leap, fix: this.lastPulse.fix, refid: this.config.refid ?? 'PPS',
       };
     }
-    const latest = this.timecodeOffsets[this.timecodeOffsets.length - 1];
-    if (!this.config.timecodes || !latest || !this.lastSample || this.lastSample.fix.mode === 'none') return null;
-    if (nowNs - latest.atNs > ESTIMATE_MAX_AGE_NS) return null;
-    const offsets = this.timecodeOffsets.map((p) => p.offsetNs);
-    const centre = median(offsets);
+    const timecodes = this.timecodeFit.model;
+    if (!this.config.timecodes || !timecodes || !this.lastSample || this.lastSample.fix.mode === 'none') return null;
+    if (nowNs - timecodes.lastSampleNs > ESTIMATE_MAX_AGE_NS) return null;
     return {
-      basis: 'timecode', offsetNs: centre, jitterNs: rms(offsets, centre), atNs: latest.atNs,
-      leap: this.lastSample.leap, fix: this.lastSample.fix, refid: this.config.refid ?? 'GPS',
+      basis: 'timecode', offsetNs: predictOffsetNs(timecodes, nowNs), jitterNs: timecodes.jitterNs, model: timecodes,
+      atNs: timecodes.lastSampleNs, leap: this.lastSample.leap, fix: this.lastSample.fix, refid: this.config.refid ?? 'GPS',
     };
+  }
+
+  /** The local clock was stepped by stepNs (+ = forward): stored measurements move with it (chrony's approach). */
+  clockStepped(stepNs: number): void {
+    this.pulseFit.clockStepped(stepNs);
+    this.timecodeFit.clockStepped(stepNs);
+    this.filter.clockStepped(stepNs);
   }
 
   /** For status pages and ntpq: everything this source knows, as plain data. */

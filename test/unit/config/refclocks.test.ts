@@ -105,8 +105,8 @@ describe('Gnomon style: refclock pps-gpio / pps-sysfs', () => {
 
 describe('both styles in one file', () => {
   test('an ntpd NMEA + PPS pair and NTPsec/Gnomon lines come out in reading order', () => {
-    const list = refclocks('server 127.127.20.0 mode 16\nrefclock pps-gpio chip gpiochip0 line 18\nserver 127.127.22.0\nrefclock gpsd unit 1\n');
-    expect(list.map((r) => `${r.style} ${r.kind} ${r.unit}`)).toEqual(['ntpd nmea 0', 'gnomon pps-gpio 0', 'ntpd pps-kernel 0', 'ntpsec gpsd 1']);
+    const list = refclocks('server 127.127.20.0 mode 16\nrefclock pps-gpio unit 1 chip gpiochip0 line 18\nserver 127.127.22.0\nrefclock gpsd unit 1\n');
+    expect(list.map((r) => `${r.style} ${r.kind} ${r.unit}`)).toEqual(['ntpd nmea 0', 'gnomon pps-gpio 1', 'ntpd pps-kernel 0', 'ntpsec gpsd 1']);
   });
 });
 
@@ -139,11 +139,13 @@ describe('mistakes, located', () => {
     expect(result.diagnostics[1]?.message).toBe('refclock nmea: option "chip" does not apply to this driver');
   });
 
-  test('duplicate units are errors across both styles, pointing at the first; one GPIO line cannot serve twice', () => {
+  test('duplicate units are errors across both styles (all PPS kinds share units), pointing at the first; one GPIO line cannot serve twice', () => {
     const result = check('server 127.127.20.0\nrefclock nmea unit 0 path /dev/ttyS0\nrefclock pps-gpio chip gpiochip0 line 18\nrefclock pps-gpio unit 1 chip gpiochip0 line 18\nserver 127.127.22.0\nrefclock nmea unit 1\n');
-    expect(brief(result.diagnostics)).toEqual(['2:1 error CONFIG_DUPLICATE_REFCLOCK', '4:1 error CONFIG_DUPLICATE_REFCLOCK']);
+    expect(brief(result.diagnostics)).toEqual(['2:1 error CONFIG_DUPLICATE_REFCLOCK', '4:1 error CONFIG_DUPLICATE_REFCLOCK', '5:1 error CONFIG_DUPLICATE_REFCLOCK']);
     expect(result.diagnostics[0]?.message).toBe('nmea unit 0 is already configured at ntp.conf:1:1');
     expect(result.diagnostics[1]?.message).toBe('pps-gpio: gpiochip0 line 18 is already used at ntp.conf:3:1');
+    // Every pulse source is PPS(u) in ntpq and the logs: kernel PPS unit 0 and GPIO PPS unit 0 would be one name.
+    expect(result.diagnostics[2]?.message).toBe('a PPS source unit 0 is already configured at ntp.conf:3:1');
     expect(result.config).toBeUndefined();
   });
 

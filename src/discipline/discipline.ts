@@ -1,0 +1,163 @@
+/**
+ * The discipline: which model of the local clock the served timescale follows, for how long it
+ * may keep following it without a reference (holdover), and what the server then says about
+ * itself (one snapshot per update).
+ *
+ * States:
+ * - tracking: a selected source (select.ts) has fresh measurements; served time follows its
+ *   regression line (regression.ts): served = raw − (offset + freq × (t − t0)).
+ * - holdover: the source went away; the last line is extrapolated with its frequency, the same
+ *   stratum and refid are served, and the root dispersion grows with the model's own error
+ *   bars plus RFC 5905's PHI (15 ppm) × age. It ends after `holdoverS`, or once the root
+ *   distance (dispersion, no delay at stratum 1) passes `maxDistanceS` (ntpd's `tos maxdist`).
+ * - local: the configured local clock (`fudge 127.127.1.0 stratum N`), LOCL at stratum N.
+ * - unsynchronised: LI=3, stratum 16.
+ * After holdover the timescale keeps its last correction, frozen (no more frequency
+ * extrapolation): stepping back to the raw clock would throw clients off by whatever the GPS
+ * had corrected, and a frequency nobody confirms should not keep steering.
+ *
+ * Pure: "now" (local raw-clock ns) and candidates come in.
+ */
+import { LeapIndicator, asciiRefId } from '../ntp/constants.js';
+import type { NtpTimestamp } from '../ntp/timestamp.js';
+import type { LeapWarning } from '../../drivers/driver.js';
+import type { SourceEstimate } from '../refclock/source.js';
+import { type ServerSnapshot, unsynchronisedSnapshot } from '../server/state.js';
+import { type Candidate, selectReference } from './select.js';
+import { predictOffsetNs, type RegressionModel } from './regression.js';
+
+/** RFC 5905 PHI: the frequency tolerance dispersion grows by, seconds per second (15 ppm). */
+export const PHI_S_PER_S = 15e-6;
+/** ntpd's LOCAL driver claims 10 ms; nothing bounds a free-running oscillator better. */
+export const LOCAL_CLOCK_DISPERSION_S = 0.01;
+/**
+ * Added to a timecode-only (NMEA without PPS) estimate's dispersion, seconds: its offset rests on
+ * the serial delay that `time2` calibrates by hand and on the OS's and event loop's latency,
+ * which its jitter alone does not show. 10 ms, so clients weigh it as the coarse source it is.
+ */
+export const TIMECODE_DISPERSION_S = 0.01;
+
+export interface DisciplineConfig {
+  /** Longest holdover, s (default 1 h). 0 = none: a lost reference is dropped at once. */
+  readonly holdoverS: number;
+  /** Root distance above which the served time is no longer vouched for, s (ntpd `tos maxdist`, default 1.5). */
+  readonly maxDistanceS: number;
+}
+
+export const DEFAULT_DISCIPLINE_CONFIG: DisciplineConfig = { holdoverS: 3600, maxDistanceS: 1.5 };
+
+export type DisciplineState =
+  | { readonly kind: 'tracking'; readonly name: string; readonly estimate: SourceEstimate; readonly stratum: number }
+  | { readonly kind: 'holdover'; readonly name: string; readonly estimate: SourceEstimate; readonly stratum: number; readonly sinceNs: bigint }
+  | { readonly kind: 'local'; readonly stratum: number }
+  | { readonly kind: 'none' };
+
+/** What the timescale applies: served = raw − (offsetNs + freqPpm × 1e-6 × (raw − t0Ns)). */
+export interface CorrectionModel {
+  readonly t0Ns: bigint;
+  readonly offsetNs: number;
+  readonly freqPpm: number;
+}
+
+/** Root dispersion of a refclock estimate at local time nowNs, seconds. */
+export function estimateDispersionS(e: SourceEstimate, precisionLog2S: number, nowNs: bigint): number {
+  const ageS = Math.max(0, Number(nowNs - e.atNs) / 1e9);
+  const m = e.model;
+  const modelErrorS = (m.offsetSdNs + m.freqSdPpm * 1000 * ageS) / 1e9;
+  return e.jitterNs / 1e9 + modelErrorS + 2 ** precisionLog2S + PHI_S_PER_S * ageS
+    + (e.basis === 'timecode' ? TIMECODE_DISPERSION_S : 0);
+}
+
+export class Discipline {
+  private readonly cfg: DisciplineConfig;
+  private current: DisciplineState = { kind: 'none' };
+  private correction: CorrectionModel | null = null;
+
+  constructor(config: Partial<DisciplineConfig> = {}) {
+    this.cfg = { ...DEFAULT_DISCIPLINE_CONFIG, ...config };
+  }
+
+  get state(): DisciplineState {
+    return this.current;
+  }
+
+  /** The line served time follows now (null before the first reference). */
+  get correctionModel(): CorrectionModel | null {
+    return this.correction;
+  }
+
+  update(nowNs: bigint, candidates: readonly Candidate[], localStratum: number | undefined, precisionLog2S: number): DisciplineState {
+    const pick = selectReference(candidates, undefined);
+    if (pick.kind === 'refclock') {
+      this.follow(pick.estimate.model);
+      this.current = { kind: 'tracking', name: pick.name, estimate: pick.estimate, stratum: pick.stratum };
+      return this.current;
+    }
+    const prev = this.current;
+    if (prev.kind === 'tracking' || prev.kind === 'holdover') {
+      const sinceNs = prev.kind === 'holdover' ? prev.sinceNs : prev.estimate.atNs;
+      const held = { ...prev.estimate, offsetNs: predictOffsetNs(prev.estimate.model, nowNs) };
+      const ageS = Number(nowNs - sinceNs) / 1e9;
+      if (ageS <= this.cfg.holdoverS && estimateDispersionS(held, precisionLog2S, nowNs) <= this.cfg.maxDistanceS) {
+        this.current = { kind: 'holdover', name: prev.name, estimate: held, stratum: prev.stratum, sinceNs };
+        return this.current;
+      }
+      this.freeze(nowNs);
+    }
+    const fallback = selectReference([], localStratum);
+    this.current = fallback.kind === 'local' ? { kind: 'local', stratum: fallback.stratum } : { kind: 'none' };
+    return this.current;
+  }
+
+  /** The local clock was stepped by stepNs (+ = forward): the followed line moves with it. */
+  clockStepped(stepNs: number): void {
+    if (this.correction) this.correction = { ...this.correction, offsetNs: this.correction.offsetNs + stepNs };
+  }
+
+  private follow(m: RegressionModel): void {
+    this.correction = { t0Ns: m.t0Ns, offsetNs: m.offsetNs, freqPpm: m.freqPpm };
+  }
+
+  /** Keeps the correction the timescale has at nowNs, without the frequency. */
+  private freeze(nowNs: bigint): void {
+    const c = this.correction;
+    if (c) this.correction = { t0Ns: nowNs, offsetNs: c.offsetNs + c.freqPpm * 1000 * (Number(nowNs - c.t0Ns) / 1e9), freqPpm: 0 };
+  }
+}
+
+/** A name for logs and status: "PPS(0)", "LOCAL(0)", "none". */
+export function stateName(s: DisciplineState): string {
+  return s.kind === 'tracking' || s.kind === 'holdover' ? s.name : s.kind === 'local' ? 'LOCAL(0)' : 'none';
+}
+
+const LEAP_OF: Readonly<Record<LeapWarning, LeapIndicator>> = {
+  none: LeapIndicator.NoWarning,
+  unknown: LeapIndicator.NoWarning,
+  insert: LeapIndicator.AddSecond,
+  delete: LeapIndicator.DeleteSecond,
+};
+
+/**
+ * The snapshot the server publishes for a state, at local time nowNs. `referenceTime` is when
+ * the reference last updated the clock (served time): now while tracking, the last tracking
+ * update in holdover (as ntpd's reftime ages, so clients can see it).
+ */
+export function snapshotForState(s: DisciplineState, precisionLog2S: number, referenceTime: NtpTimestamp, nowNs: bigint): ServerSnapshot {
+  if (s.kind === 'none') return unsynchronisedSnapshot(precisionLog2S);
+  if (s.kind === 'local') {
+    return {
+      leap: LeapIndicator.NoWarning, stratum: s.stratum, precisionLog2S, rootDelayS: 0,
+      rootDispersionS: LOCAL_CLOCK_DISPERSION_S, referenceId: asciiRefId('LOCL'), referenceTime,
+    };
+  }
+  const e = s.estimate;
+  return {
+    leap: LEAP_OF[e.leap],
+    stratum: s.stratum,
+    precisionLog2S,
+    rootDelayS: 0,
+    rootDispersionS: estimateDispersionS(e, precisionLog2S, nowNs),
+    referenceId: asciiRefId(e.refid.slice(0, 4)),
+    referenceTime,
+  };
+}
