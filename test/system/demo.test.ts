@@ -5,40 +5,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GNOMON_MAIN, REPO_ROOT } from './harness/daemon.js';
 import { ChronydClient } from './harness/chrony.js';
-import { LongRunning, pollUntil, run, Teardown, TempDir } from './harness/process.js';
+import { startDemo, waitForPps } from './harness/demo.js';
+import { pollUntil, run, Teardown, TempDir } from './harness/process.js';
 import type { StatusReport } from '../../src/daemon/status.js';
 import type { RefclockStatus } from '../../src/daemon/refclocks.js';
 
 const teardown = new Teardown();
 afterAll(() => teardown.run());
-
-interface Demo {
-  readonly proc: LongRunning;
-  readonly control: string;
-  status(): Promise<StatusReport>;
-}
-
-/** `gnomon demo ARGS --control DIR/control.sock`, stopped (and required to exit 0) at teardown. */
-async function startDemo(args: readonly string[]): Promise<Demo> {
-  const dir = new TempDir('gnm-demo-');
-  teardown.add('demo temp dir', () => dir.remove());
-  const control = dir.file('control.sock');
-  const proc = await LongRunning.start(process.execPath, [GNOMON_MAIN, 'demo', ...args, '--control', control], { cwd: REPO_ROOT });
-  teardown.add('gnomon demo', async () => {
-    const end = await proc.stop('SIGTERM', 5000);
-    if (end.code !== 0) throw new Error(`gnomon demo exited ${end.code ?? end.signal} after SIGTERM\n${proc.describe()}`);
-  });
-  const listening = await pollUntil(() => (proc.stdout.includes('"listening"') ? true : undefined), 10_000);
-  if (!listening) throw new Error(`gnomon demo did not listen within 10 s\n${proc.describe()}`);
-  return {
-    proc, control,
-    status: async () => {
-      const r = await run(process.execPath, [GNOMON_MAIN, 'status', '--json', '--control', control], { timeoutMs: 10_000 });
-      if (r.code !== 0 && r.code !== 1) throw new Error(`gnomon status exited ${r.code}: ${r.stderr}\n${proc.describe()}`);
-      return JSON.parse(r.stdout) as StatusReport;
-    },
-  };
-}
 
 const refclock = (s: StatusReport, name: string): RefclockStatus | undefined => s.refclocks.find((r) => r.name === name);
 
@@ -46,16 +19,6 @@ const REFUSALS = ['duplicatePulse', 'secondAlreadyUsed', 'noFix', 'nmeaStale', '
   'phaseSpreadWide', 'invalidTime', 'jitterOutlier', 'noLabeller'];
 /** Pulses refused so far, for every reason. */
 const refused = (r: RefclockStatus): number => REFUSALS.reduce((sum, k) => sum + (r.counters[k] ?? 0), 0);
-
-/** Waits until the demo serves from PPS(0); returns that status. */
-async function waitForPps(demo: Demo, timeoutMs: number): Promise<StatusReport> {
-  const s = await pollUntil(async () => {
-    const st = await demo.status();
-    return st.server.selected === 'PPS(0)' ? st : undefined;
-  }, timeoutMs, 500);
-  if (!s) throw new Error(`no PPS(0) selection within ${timeoutMs} ms: ${JSON.stringify(await demo.status(), null, 1)}\n${demo.proc.describe()}`);
-  return s;
-}
 
 /** `gnomon query --json` (the lowest-delay of 4 samples); offsetS = server − local, as ntpdate prints it. */
 async function queryJson(port: number): Promise<{ ok: boolean; stratum: number; refid: string; offsetS: number }> {
@@ -67,7 +30,7 @@ describe('npm start (gnomon demo)', () => {
   it('is `gnomon demo`; a real chronyd client sees stratum 1 with the refid Gnomon claims (PPS) on 127.0.0.1:11123', async () => {
     const pkg = JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, 'utf8')) as { scripts: { start: string } };
     expect(pkg.scripts.start).toBe('node dist/src/cli/main.js demo');
-    const demo = await startDemo([]);
+    const demo = await startDemo([], teardown);
     expect(demo.proc.stdout).toMatch(/"address":"127\.0\.0\.1","port":11123,"msg":"listening"/);
     const st = await waitForPps(demo, 40_000);
     expect(st.server).toMatchObject({ synchronised: true, stratum: 1, refid: 'PPS' });
@@ -89,7 +52,7 @@ describe('npm start (gnomon demo)', () => {
   it.concurrent.each([
     [100, 12110, 'ublox'], [500, 12111, 'mtk'], [900, 12112, 'ublox'],
   ])('NMEA %i ms after the edge: every pulse after learning labelled with its second, served time corrected by the 5 ms', async (delayMs, port, receiver) => {
-    const demo = await startDemo(['--receiver', receiver, '--nmea-delay-ms', String(delayMs), '--offset-ms', '5', '--listen', `127.0.0.1:${port}`]);
+    const demo = await startDemo(['--receiver', receiver, '--nmea-delay-ms', String(delayMs), '--offset-ms', '5', '--listen', `127.0.0.1:${port}`], teardown);
     await waitForPps(demo, 40_000);
     // Pulses left waiting while the phase was being learnt are given up within 1.5 s: let them go first.
     await new Promise((r) => setTimeout(r, 2000));
@@ -112,7 +75,7 @@ describe('npm start (gnomon demo)', () => {
   }, 90_000);
 
   it('NMEA at the edge itself (ambiguous phase): pulses refused with phaseNearBoundary, visible in `gnomon status`; NMEA alone serves', async () => {
-    const demo = await startDemo(['--nmea-delay-ms', '0', '--listen', '127.0.0.1:12113']);
+    const demo = await startDemo(['--nmea-delay-ms', '0', '--listen', '127.0.0.1:12113'], teardown);
     const st = await pollUntil(async () => {
       const s = await demo.status();
       return (refclock(s, 'PPS(0)')?.counters.phaseNearBoundary ?? 0) >= 3 ? s : undefined;
@@ -128,7 +91,7 @@ describe('npm start (gnomon demo)', () => {
   }, 60_000);
 
   it('antenna unplugged: the receiver\'s report is shown, no fix means no reference (unsynchronised, never stratum 1)', async () => {
-    const demo = await startDemo(['--receiver', 'ublox', '--fault', 'antenna-unplugged', '--listen', '127.0.0.1:12114']);
+    const demo = await startDemo(['--receiver', 'ublox', '--fault', 'antenna-unplugged', '--listen', '127.0.0.1:12114'], teardown);
     const st = await pollUntil(async () => {
       const s = await demo.status();
       return (refclock(s, 'GPS_NMEA(0)')?.counters.timecodes ?? 0) >= 3 && (refclock(s, 'PPS(0)')?.counters.noFix ?? 0) >= 1 ? s : undefined;
@@ -148,7 +111,7 @@ describe('npm start (gnomon demo)', () => {
     teardown.add('extra config dir', () => dir.remove());
     const extra = dir.file('extra.conf');
     writeFileSync(extra, 'restrict 127.0.0.1 noserve\n');
-    const demo = await startDemo(['--config', extra, '--listen', '127.0.0.1:12115']);
+    const demo = await startDemo(['--config', extra, '--listen', '127.0.0.1:12115'], teardown);
     const st = await demo.status();
     expect(st.daemon.config).toMatch(/ntp\.conf$/);
     const r = await run(process.execPath, [GNOMON_MAIN, 'query', '127.0.0.1', '--port', '12115', '--samples', '1', '--timeout', '1'], { timeoutMs: 20_000 });
