@@ -9,7 +9,7 @@ import { formatIp, parseIp } from './address.js';
 import { compileAssociation, compileFudge } from './associations.js';
 import { DiagnosticCode, DiagnosticList, formatPosition, hasErrors } from './diagnostics.js';
 import { lookupDirective, suggestableDirectives } from './directives.js';
-import type { PlacedLine } from './include.js';
+import { resolveIncludePath, type PlacedLine } from './include.js';
 import {
   DEFAULT_DISCARD, DEFAULT_MRU, DEFAULT_NTP_PORT,
   type AssociationLine, type ConfigDiagnostic, type DiscardSettings, type FudgeLine, type GnomonConfig,
@@ -44,6 +44,8 @@ interface Draft {
   driftfile?: string;
   logfile?: string;
   user?: string;
+  leapfile?: { path: string; at: SourcePosition };
+  leapSmearIntervalS?: number;
 }
 
 export function compileConfig(lines: readonly PlacedLine[]): CompileResult {
@@ -179,6 +181,16 @@ function apply(p: ParsedDirective, draft: Draft, out: DiagnosticList, restrictIn
     case 'driftfile': draft.driftfile = text(0) ?? draft.driftfile; return;
     case 'logfile': draft.logfile = text(0) ?? draft.logfile; return;
     case 'user': draft.user = text(0) ?? draft.user; return;
+    case 'leapfile': {
+      const arg = p.args[0];
+      if (arg?.value.kind === 'text') {
+        draft.leapfile = { path: resolveIncludePath(p.file, arg.value.text), at: { file: p.file, line: arg.token.line, column: arg.token.column } };
+      }
+      return;
+    }
+    case 'leapsmearinterval':
+      applyLeapSmear(p, draft, out);
+      return;
     case 'includefile': return; // followed by the expander (include.ts) before compiling
     default:
       throw new Error(`directive "${p.spec.name}" is marked acted but compile.ts has no case for it`);
@@ -237,6 +249,29 @@ function applyInterface(p: ParsedDirective, draft: Draft, out: DiagnosticList): 
   }
 }
 
+/** ntpd's advice for leapsmearinterval (ntp_misc(5), NTPsec leapsmear.adoc): several hours up to a day. */
+const LEAP_SMEAR_ADVISED_S = { min: 7200, max: 86_400 } as const;
+
+function applyLeapSmear(p: ParsedDirective, draft: Draft, out: DiagnosticList): void {
+  const arg = p.args[0];
+  if (arg?.value.kind !== 'number') return;
+  const seconds = arg.value.number;
+  if (seconds === 0) {
+    delete draft.leapSmearIntervalS; // ntpd: 0 = no smear; the later line wins, as for every singleton
+    return;
+  }
+  draft.leapSmearIntervalS = seconds;
+  if (seconds < LEAP_SMEAR_ADVISED_S.min || seconds > LEAP_SMEAR_ADVISED_S.max) {
+    out.warning(p.file, arg.token, {
+      code: DiagnosticCode.DiscouragedValue, directive: 'leapsmearinterval',
+      message: `leapsmearinterval: ${seconds} s is outside the ${LEAP_SMEAR_ADVISED_S.min} to ${LEAP_SMEAR_ADVISED_S.max} s ntpd recommends`,
+      hint: seconds < LEAP_SMEAR_ADVISED_S.min
+        ? 'a short smear changes the rate faster than clients follow (ntpd slews at most 500 ppm); 86400 is the common choice'
+        : 'a long smear keeps served time away from UTC for longer; 86400 (noon to noon) is what Google and AWS use',
+    });
+  }
+}
+
 function checkFudgePairs(draft: Draft, out: DiagnosticList): void {
   for (const { line, file, token } of draft.fudge) {
     const { type, unit } = line.refclock;
@@ -256,5 +291,7 @@ function freeze(draft: Draft, refclocks: readonly RefclockConfig[]): GnomonConfi
     ...(draft.driftfile !== undefined ? { driftfile: draft.driftfile } : {}),
     ...(draft.logfile !== undefined ? { logfile: draft.logfile } : {}),
     ...(draft.user !== undefined ? { user: draft.user } : {}),
+    ...(draft.leapfile !== undefined ? { leapfile: draft.leapfile } : {}),
+    ...(draft.leapSmearIntervalS !== undefined ? { leapSmearIntervalS: draft.leapSmearIntervalS } : {}),
   };
 }

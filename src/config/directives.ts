@@ -57,6 +57,8 @@ const NUMBER: ValueSpec = { kind: 'number' };
 const WORD: ValueSpec = { kind: 'word' };
 const PATH: ValueSpec = { kind: 'path' };
 const ADDRESS: ValueSpec = { kind: 'address' };
+/** Seconds; 0 = step. Up to 10 days; compile.ts warns outside ntpd's advice (7200 to 86400). */
+const LEAP_SMEAR_INTERVAL = int(0, 864_000);
 const flag = (name: string, acted = false, note?: string): OptionSpec => ({ name, acted, ...(note ? { note } : {}) });
 const valued = (name: string, value: ValueSpec, acted = false, note?: string): OptionSpec => ({ name, value, acted, ...(note ? { note } : {}) });
 
@@ -152,6 +154,11 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   { name: 'user', origin: 'chrony', support: 'acted', summary: 'unprivileged user to run as after binding the port', args: [{ name: 'user', value: WORD }], singleton: true },
   { name: 'includefile', origin: 'ntpd', support: 'acted', summary: 'read another file here (relative paths: from this file\'s folder)',
     args: [{ name: 'file', value: PATH }] },
+  { name: 'leapfile', origin: 'ntpd', support: 'acted', summary: 'leap seconds from the IERS/NIST leap-seconds.list (tzdata: /usr/share/zoneinfo/leap-seconds.list)',
+    args: [{ name: 'file', value: { kind: 'path', mustExist: true } }], singleton: true },
+  // ntpd 4.2.8p3+/NTPsec built with leap smear: N > 0 smears over N seconds, 0 = step (the default).
+  { name: 'leapsmearinterval', origin: 'ntpd', support: 'acted', summary: 'smear leap seconds over this many seconds (86400 typical; 0 = step)',
+    args: [{ name: 'seconds', value: LEAP_SMEAR_INTERVAL }], singleton: true },
 
   // ── ignored: real ntpd directives, accepted with a warning ────────────────────────────────
   { name: 'keys', origin: 'ntpd', support: 'ignored', summary: 'symmetric key file', args: [{ name: 'file', value: { kind: 'path', mustExist: true } }], singleton: true,
@@ -182,8 +189,6 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   { name: 'manycastclient', origin: 'ntpd', support: 'ignored', summary: 'find servers by manycast', args: [{ name: 'address', value: ADDRESS }], options: ASSOC_OPTIONS,
     note: 'manycast is not implemented' },
   { name: 'broadcastdelay', origin: 'ntpd', support: 'ignored', summary: 'assumed broadcast delay, seconds', args: [{ name: 'seconds', value: NUMBER }], note: NOT_YET },
-  { name: 'leapfile', origin: 'ntpd', support: 'ignored', summary: 'NIST leap-seconds.list file', args: [{ name: 'file', value: { kind: 'path', mustExist: true } }], singleton: true,
-    note: 'leap seconds come from the GPS receiver; the file is not read yet' },
   { name: 'tinker', origin: 'ntpd', support: 'ignored', summary: 'clock discipline constants',
     options: ['allan', 'dispersion', 'freq', 'huffpuff', 'panic', 'step', 'stepback', 'stepfwd', 'stepout', 'tick'].map((name) => valued(name, NUMBER)),
     note: 'Gnomon\'s discipline uses its own constants' },
@@ -206,8 +211,6 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   { name: 'ttl', origin: 'ntpd', support: 'ignored', summary: 'manycast TTLs', rest: { name: 'ttl', value: int(0, 255), min: 1 }, note: 'manycast is not implemented' },
   { name: 'saveconfigdir', origin: 'ntpd', support: 'ignored', summary: 'folder for ntpq saveconfig', args: [{ name: 'folder', value: PATH }],
     note: 'saveconfig is not served' },
-  { name: 'leapsmearinterval', origin: 'ntpd', support: 'ignored', summary: 'leap smear interval, seconds', args: [{ name: 'seconds', value: INT32 }],
-    note: 'leap seconds are not smeared' },
   { name: 'automax', origin: 'ntpd', support: 'ignored', summary: 'Autokey session key lifetime', args: [{ name: 'log2s', value: int(0, 17) }],
     note: 'Autokey is not implemented' },
   { name: 'revoke', origin: 'ntpd', support: 'ignored', summary: 'Autokey key regeneration interval', args: [{ name: 'log2s', value: int(0, 32) }],
@@ -224,7 +227,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   { name: 'log', origin: 'chrony', support: 'ignored', summary: 'chrony: which logs to write', rest: { name: 'name', value: WORD, min: 1 }, note: NOT_YET },
   { name: 'dumpdir', origin: 'chrony', support: 'ignored', summary: 'chrony: measurement history folder', args: [{ name: 'folder', value: PATH }], note: NOT_YET },
   { name: 'leapsectz', origin: 'chrony', support: 'ignored', summary: 'chrony: leap seconds from the tz database', args: [{ name: 'zone', value: WORD }],
-    note: 'leap seconds come from the GPS receiver' },
+    note: 'write `leapfile /usr/share/zoneinfo/leap-seconds.list` (the tz database\'s leap seconds in ntpd\'s spelling); the receiver\'s announcement is used meanwhile' },
   { name: 'hwtimestamp', origin: 'chrony', support: 'ignored', summary: 'chrony: NIC hardware timestamping', rest: { name: 'interface', value: WORD, min: 1 },
     note: 'the Pi\'s NIC has no hardware timestamps' },
 
@@ -240,6 +243,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     ['cmdallow', 'write a `restrict` line without `noquery` for that address'],
     ['cmddeny', 'add `noquery` to the `restrict` line for that address'],
     ['makestep', 'write `tinker step SECONDS` (not acted on yet)'],
+    ['leapsecmode', 'Gnomon steps leap seconds by default (chrony\'s `system`/`step`); to smear them write `leapsmearinterval 86400` (see docs/leap-seconds.md)'],
   ] as const).map(([name, note]): DirectiveSpec => ({ name, origin: 'chrony', support: 'foreign', summary: `chrony: ${name}`, note })),
 ];
 

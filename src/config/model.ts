@@ -155,6 +155,16 @@ export interface GnomonConfig {
   readonly logfile?: string;
   /** Unprivileged user to switch to after binding (`user NAME`, as chrony's directive). */
   readonly user?: string;
+  /**
+   * `leapfile PATH` (ntpd): the IERS/NIST leap-seconds.list, relative paths resolved from the
+   * naming file's folder; `at` is the path token. Read by src/daemon/leapfile.ts.
+   */
+  readonly leapfile?: { readonly path: string; readonly at: SourcePosition };
+  /**
+   * `leapsmearinterval N` (ntpd) with N > 0: smear leap seconds over N seconds, centred on the
+   * leap (docs/leap-seconds.md). Absent (or 0) = step, with LI announced on the last day.
+   */
+  readonly leapSmearIntervalS?: number;
 }
 
 export const DEFAULT_DISCARD: DiscardSettings = { averageLog2S: 3, minimumLog2S: 1, monitor: 3000 };
