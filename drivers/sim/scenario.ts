@@ -16,6 +16,7 @@
  * Randomness comes from a PRNG keyed by (seed, second, stream), so a seed gives the same run,
  * second by second, whatever the host did. Nothing here reads a clock; run.ts does.
  */
+import { gaussian, mulberry32 } from '../../src/clock/simulated.js';
 import { activeFaults, unpluggedAt, type FaultName, type FaultSpec } from './faults.js';
 import {
   antennaBody, epochBodies, nmeaSentence, ubxFrame, type EpochLabel, type ReceiverStyle,
@@ -188,18 +189,5 @@ function randomBytes(rand: () => number, n: number): Uint8Array {
 
 /** mulberry32 keyed by (seed, second): each second's randomness is independent of the others'. */
 export function prng(seed: number, index: number): () => number {
-  let a = (Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
-/** Standard normal (Box–Muller). */
-function gaussian(rand: () => number): number {
-  const u = 1 - rand(); // (0, 1]: log(0) is -Infinity
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
+  return mulberry32((Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0);
 }
