@@ -10,6 +10,12 @@
  * refuses to label (with a reason) instead of guessing: a pulse labelled with the wrong second is
  * a 1 s error served as stratum 1, a refused pulse only costs a sample.
  *
+ * Never mislabel (docs/refclock.md, "Straddling receivers"): a sample only labels an edge it
+ * arrived after, less than 1 s later, so a receiver that keeps to the assumption is labelled right
+ * whatever the phase statistics say; and a receiver whose arrivals cross a second boundary is
+ * refused while any observation near the phase lies on the far side of that boundary, because the
+ * median and MAD (50 % breakdown) cannot see a minority of such observations.
+ *
  * Pure (ARCHITECTURE.md principle 1): the only time is the systemTime carried by pulses and
  * samples; "now" is the latest systemTime seen. Filtering (jitter outliers) is filter.ts.
  * Absolute instants are bigint ns since the Unix epoch; phases and offsets are number ns.
@@ -29,7 +35,7 @@ export type PairingRejectReason =
   | 'nmeaStale' // no sample for more than staleAfterNs before the edge
   | 'outsideWindow' // the phase is known but no sample arrived where it puts this edge's label
   | 'phaseLearning' // fewer than minPhaseObservations so far
-  | 'phaseNearBoundary' // learned phase (plus spread) within the guard band of 0 or 1 s
+  | 'phaseNearBoundary' // learned phase (plus spread), or an observation near it, within the guard band of 0 or 1 s
   | 'phaseSpreadWide'; // observed phases too spread out to tell seconds apart
 
 export const PAIRING_REJECT_REASONS: readonly PairingRejectReason[] = [
@@ -50,7 +56,12 @@ export interface PairingConfig {
   readonly spreadK: number;
   /** Above this spread the seconds cannot be told apart, wherever the phase is. */
   readonly maxSpreadNs: number;
-  /** A sample labels a pulse only if |arrival − phase − edge| ≤ windowNs. Must be < 0.5 s. */
+  /**
+   * A sample labels a pulse only if |arrival − phase − edge| ≤ windowNs. Must be < 0.5 s.
+   * Observations more than windowNs + maxSpreadNs from the phase are not part of the delay
+   * distribution being labelled (an old phase after a jump, an outlier) and do not count as
+   * evidence that it crosses a boundary.
+   */
   readonly windowNs: number;
   /** A pulse with no sample in the last staleAfterNs before its edge is rejected as nmeaStale. */
   readonly staleAfterNs: number;
@@ -152,6 +163,8 @@ export class PpsNmeaPairing {
   private readonly pendingPulses: PendingPulse[] = [];
   private readonly pendingSamples: PendingSample[] = [];
   private readonly usedSeconds: number[] = [];
+  /** Reference seconds whose phase was observed: a repeated sentence does not vote twice. */
+  private readonly observedSeconds: number[] = [];
   private lastSequence: number | undefined;
   private lastSampleNs: bigint | undefined;
   private nowNs: bigint | undefined;
@@ -221,7 +234,7 @@ export class PpsNmeaPairing {
       this.advance(arrivalNs, out);
       return out;
     }
-    this.observePhase(arrivalNs);
+    this.observePhase(arrivalNs, ref.sec);
     // Judge waiting pulses by the phase as it stood when this sample could have labelled them,
     // so a pulse that expires after learning ends is still counted as phaseLearning.
     for (const p of this.pendingPulses) {
@@ -245,11 +258,18 @@ export class PpsNmeaPairing {
     return out;
   }
 
-  /** The phase of one sample: arrival − the latest edge before it, if that edge is less than 1 s old. */
-  private observePhase(arrivalNs: bigint): void {
+  /**
+   * The phase of one sample: arrival − the latest edge before it, if that edge is less than 1 s old.
+   * One observation per reference second: a sentence delivered twice is one measurement, and
+   * counting it twice let three late sentences outvote four on-time ones (fast-check seed -684203437).
+   */
+  private observePhase(arrivalNs: bigint, referenceSec: number): void {
+    if (this.observedSeconds.includes(referenceSec)) return;
     let latest: bigint | undefined;
     for (const e of this.edges) if (e <= arrivalNs && (latest === undefined || e > latest)) latest = e;
     if (latest === undefined || arrivalNs - latest >= NS_PER_S_BIG) return;
+    this.observedSeconds.push(referenceSec);
+    if (this.observedSeconds.length > this.cfg.phaseWindow) this.observedSeconds.shift();
     this.phases.push(Number(arrivalNs - latest));
     if (this.phases.length > this.cfg.phaseWindow) this.phases.shift();
     this.phase = this.judgePhase();
@@ -265,14 +285,42 @@ export class PpsNmeaPairing {
     let state: PhaseState = 'ok';
     if (observations < this.cfg.minPhaseObservations) state = 'phaseLearning';
     else if (spreadNs > this.cfg.maxSpreadNs) state = 'phaseSpreadWide';
-    else if (marginNs < this.cfg.guardNs + spreadNs) state = 'phaseNearBoundary';
+    else if (marginNs < this.cfg.guardNs + spreadNs || this.crossesBoundary(phaseNs)) state = 'phaseNearBoundary';
     return { state, phaseNs, spreadNs, observations };
   }
 
+  /**
+   * Is any observation near the phase, reached the short way round the one-second circle, past 0
+   * or 1 s? Then the receiver's delay reaches across a second boundary: its samples on the far
+   * side were measured against the neighbouring edge, and had they been the majority they would
+   * have looked like a phase near 0 (or 1 s) labelling that edge with the wrong second. The MAD
+   * ignores them while they are at most half (fast-check: 951 ± 69 ms with 4 of 8 arrivals past
+   * the next edge gave phase 20 ms, spread 0), so one is enough here: refusing costs samples.
+   * Exactly past, not within the guard: an arrival at 985 ms for a 900 ms phase (4σ of 20 ms,
+   * seen in 3 simulated hours) is no evidence; one at 5 ms after the next edge is.
+   */
+  private crossesBoundary(phaseNs: number): boolean {
+    const reachNs = this.cfg.windowNs + this.cfg.maxSpreadNs;
+    return this.phases.some((p) => {
+      const d = circularDiffNs(p, phaseNs);
+      return Math.abs(d) <= reachNs && (phaseNs + d < 0 || phaseNs + d >= NS_PER_S);
+    });
+  }
+
+  /**
+   * May the sample that arrived at arrivalNs label the edge at edgeNs? Only if the phase is
+   * usable, the arrival is where the phase puts it (± windowNs), and the edge is the latest one
+   * before the arrival, less than 1 s before it (the Assumption in docs/refclock.md; the same
+   * interval observePhase measures). Without that last check a 50 ms phase put a sample that
+   * arrived 940 ms after its edge on the *next* edge (window ± 150 ms); with it, a receiver that
+   * keeps to the assumption is never labelled with the wrong second, whatever the phase is.
+   */
   private inWindow(edgeNs: bigint, arrivalNs: bigint): boolean {
     const { phaseNs, state } = this.phase;
     if (state !== 'ok' || phaseNs === null) return false;
-    return abs(arrivalNs - BigInt(Math.round(phaseNs)) - edgeNs) <= BigInt(this.cfg.windowNs);
+    const sinceEdgeNs = arrivalNs - edgeNs;
+    if (sinceEdgeNs < 0n || sinceEdgeNs >= NS_PER_S_BIG) return false;
+    return abs(sinceEdgeNs - BigInt(Math.round(phaseNs))) <= BigInt(this.cfg.windowNs);
   }
 
   private label(edgeNs: bigint, sample: PendingSample, out: PairingOutcome[]): void {
