@@ -200,6 +200,11 @@ export class RefclockSet {
     }));
   }
 
+  /** A clock change (a kernel step, a leap's reference step): every source's stored offsets move by stepNs. */
+  clockStepped(stepNs: number): void {
+    for (const r of this.running) r.source.clockStepped(stepNs);
+  }
+
   /** Raw-clock now, ns: the clock the drivers stamp with. */
   nowNs(): bigint {
     const t = newTimeSpec();

@@ -15,6 +15,10 @@ import type { ServerStateCell } from '../server/state.js';
 import { Discipline, type DisciplineState, snapshotForState, stateName } from '../discipline/discipline.js';
 import type { NtpTimestamp } from '../ntp/timestamp.js';
 import { RefclockSet, type RefclockStatus } from './refclocks.js';
+import { LeapKeeper } from '../discipline/leap-keeper.js';
+import { formatLeapfileLoadError, loadLeapfile } from './leapfile.js';
+import { formatLeapFileProblem, leapTableExpiry } from '../discipline/leap.js';
+import { timeSpecToUnixNs } from '../clock/clock.js';
 import type { Logger } from './log.js';
 
 /** ntpd's LOCAL driver (type 1). */
@@ -61,6 +65,9 @@ export class Reference {
   private plan: ReferencePlan;
   private refclocks: RefclockSet;
   private readonly discipline: Discipline;
+  private leap: LeapKeeper;
+  private leapTimer: NodeJS.Timeout | null = null;
+  private leapNoted = '';
   /** Served time of the last update while tracking: the reference time holdover keeps publishing. */
   private lastUpdate: NtpTimestamp = { seconds: 0, fraction: 0 };
   private timer: NodeJS.Timeout | null = null;
@@ -71,7 +78,26 @@ export class Reference {
     this.plan = planReference(config);
     this.refclocks = new RefclockSet(this.plan.refclocks, raw, log);
     this.discipline = new Discipline();
+    this.leap = this.newLeapKeeper(config);
     this.announce();
+  }
+
+  private newLeapKeeper(config: GnomonConfig): LeapKeeper {
+    const smear = config.leapSmearIntervalS ?? 0;
+    const keeper = new LeapKeeper(null, smear > 0 ? 'smear' : 'step', smear);
+    if (config.leapfile) {
+      void loadLeapfile(config.leapfile).then((r) => {
+        if (!r.ok) {
+          this.log.error({ file: config.leapfile!.path }, `${formatLeapfileLoadError(r)}; leap seconds only from the receiver`);
+          return;
+        }
+        keeper.setTable(r.table);
+        const warning = leapTableExpiry(r.table, timeSpecToUnixNs(this.now));
+        if (warning) this.log.warn({ file: config.leapfile!.path }, formatLeapFileProblem(warning));
+        else this.log.info({ file: config.leapfile!.path }, 'leapfile loaded');
+      });
+    }
+    return keeper;
   }
 
   start(): void {
@@ -90,12 +116,14 @@ export class Reference {
       this.refclocks.start();
     }
     this.plan = next;
+    this.leap = this.newLeapKeeper(config);
     this.announce();
     this.update();
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.leapTimer) clearTimeout(this.leapTimer);
     this.timer = null;
     await this.refclocks.stop();
   }
@@ -106,18 +134,49 @@ export class Reference {
     const precision = this.timescale.precisionLog2S;
     const before = this.discipline.state;
     const next = this.discipline.update(nowNs, this.refclocks.candidates(nowNs), this.plan.localStratum, precision);
-    const line = this.discipline.correctionModel;
-    if (line) {
-      // served = raw − (offset + freq × (t − t0)): correction = −offset, slope = −freq.
-      const t0Sec = Number(line.t0Ns / 1_000_000_000n);
-      this.timescale.setCorrectionLine(-line.offsetNs, -line.freqPpm * 1000, t0Sec, Number(line.t0Ns - BigInt(t0Sec) * 1_000_000_000n));
-    }
+    this.applyLine();
     this.timescale.read(this.now);
+    // Leap seconds: the keeper may step the reference now (the leap instant) and sets LI.
+    const synchronised = next.kind === 'tracking' || next.kind === 'holdover';
+    const leap = this.leap.update(timeSpecToUnixNs(this.now), synchronised ? next.estimate.leap : 'unknown');
+    if (leap.referenceStepNs !== 0) {
+      this.refclocks.clockStepped(leap.referenceStepNs);
+      this.discipline.clockStepped(leap.referenceStepNs);
+      this.applyLine();
+      this.timescale.read(this.now);
+      this.log.warn({ stepNs: leap.referenceStepNs, kind: leap.decision.leap?.kind }, 'leap second: served time stepped');
+    }
+    this.scheduleLeap(leap.nextStepAtServedNs);
+    const note = leap.smearNotApplied ? 'smear' : leap.decision.disagreement ? JSON.stringify(leap.decision.disagreement) : '';
+    if (note !== this.leapNoted) {
+      this.leapNoted = note;
+      if (leap.smearNotApplied) this.log.warn({}, 'leapsmearinterval: smearing is not applied yet; the leap second will be stepped (no LI is announced while smear is configured)');
+      else if (leap.decision.disagreement) this.log.warn({ disagreement: leap.decision.disagreement }, 'the receiver and the leapfile disagree about a leap second; following the leapfile');
+    }
     const served = { seconds: ntpSecondsOf(this.now), fraction: ntpFractionOf(this.now) };
     if (next.kind !== 'holdover') this.lastUpdate = served;
-    this.state.publish(snapshotForState(next, precision, this.lastUpdate, nowNs));
+    this.state.publish(snapshotForState(next, precision, this.lastUpdate, nowNs, synchronised ? leap.indicator : undefined));
     if (before.kind === next.kind && stateName(before) === stateName(next)) return;
     this.logChange(before, next);
+  }
+
+  /** served = raw − (offset + freq × (t − t0)): correction = −offset, slope = −freq. */
+  private applyLine(): void {
+    const line = this.discipline.correctionModel;
+    if (!line) return;
+    const t0Sec = Number(line.t0Ns / 1_000_000_000n);
+    this.timescale.setCorrectionLine(-line.offsetNs, -line.freqPpm * 1000, t0Sec, Number(line.t0Ns - BigInt(t0Sec) * 1_000_000_000n));
+  }
+
+  /** Runs an update at the leap instant itself, not up to a second after it. */
+  private scheduleLeap(atServedNs: bigint | null): void {
+    if (this.leapTimer) clearTimeout(this.leapTimer);
+    this.leapTimer = null;
+    if (atServedNs === null) return;
+    const ms = Number(atServedNs - timeSpecToUnixNs(this.now)) / 1e6;
+    if (ms > UPDATE_INTERVAL_MS * 2) return; // the regular update will get closer first
+    this.leapTimer = setTimeout(() => this.update(), Math.max(0, Math.ceil(ms)));
+    this.leapTimer.unref();
   }
 
   private logChange(before: DisciplineState, next: DisciplineState): void {

@@ -142,7 +142,8 @@ const LEAP_OF: Readonly<Record<LeapWarning, LeapIndicator>> = {
  * the reference last updated the clock (served time): now while tracking, the last tracking
  * update in holdover (as ntpd's reftime ages, so clients can see it).
  */
-export function snapshotForState(s: DisciplineState, precisionLog2S: number, referenceTime: NtpTimestamp, nowNs: bigint): ServerSnapshot {
+export function snapshotForState(s: DisciplineState, precisionLog2S: number, referenceTime: NtpTimestamp, nowNs: bigint,
+  leap?: LeapIndicator): ServerSnapshot {
   if (s.kind === 'none') return unsynchronisedSnapshot(precisionLog2S);
   if (s.kind === 'local') {
     return {
@@ -152,7 +153,8 @@ export function snapshotForState(s: DisciplineState, precisionLog2S: number, ref
   }
   const e = s.estimate;
   return {
-    leap: LEAP_OF[e.leap],
+    // The leap keeper's decision (leapfile first) when given; else what the receiver said.
+    leap: leap ?? LEAP_OF[e.leap],
     stratum: s.stratum,
     precisionLog2S,
     rootDelayS: 0,

@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { SimulatedClock, gaussian, mulberry32, type OscillatorModel } from '../../src/clock/simulated.js';
 import { RefclockSource, type RefclockSourceConfig } from '../../src/refclock/source.js';
 import { Discipline, snapshotForState } from '../../src/discipline/discipline.js';
+import { LeapKeeper } from '../../src/discipline/leap-keeper.js';
+import { LeapIndicator } from '../../src/ntp/constants.js';
 import type { FixState } from '../../drivers/driver.js';
 
 const T0_S = 1_800_000_000;
@@ -31,6 +33,10 @@ interface Scenario {
   readonly lossFromS?: number;
   readonly lossS?: number;
   readonly seed: number;
+  /** Start here (Unix s) instead of T0_S. */
+  readonly startS?: number;
+  /** An inserted leap second at this Unix second (00:00:00 after it); the receiver warns 'insert' until then. */
+  readonly leapAtS?: number;
 }
 
 interface Result {
@@ -40,6 +46,8 @@ interface Result {
   trackingErrorsNs: number[];
   /** During the loss: |error| and the advertised root dispersion, ns. */
   holdover: { errorNs: number; dispersionNs: number; state: string }[];
+  /** Around a leap: [true s since start, served − UTC ns, LI published]. */
+  leap: [number, number, LeapIndicator][];
 }
 
 const sourceConfig = (name: string, pulses: boolean, timecodes: boolean): RefclockSourceConfig => ({
@@ -51,24 +59,53 @@ function ts(ns: bigint): { sec: number; nsec: number } {
 }
 
 function run(sc: Scenario, settleS = 300): Result {
-  const clock = new SimulatedClock(sc.oscillator, BigInt(T0_S) * S);
+  const t0 = sc.startS ?? T0_S;
+  const clock = new SimulatedClock(sc.oscillator, BigInt(t0) * S);
   const rand = mulberry32(sc.seed);
   const nmea = new RefclockSource(sourceConfig('GPS_NMEA(0)', false, true));
   const pps = new RefclockSource(sourceConfig('PPS(0)', true, false));
   pps.labeller = nmea;
   const discipline = new Discipline();
-  const result: Result = { lockS: null, trackingErrorsNs: [], holdover: [] };
+  const keeper = new LeapKeeper(null, 'step', 0);
+  const result: Result = { lockS: null, trackingErrorsNs: [], holdover: [], leap: [] };
+  const leapAtNs = sc.leapAtS === undefined ? null : BigInt(sc.leapAtS) * S;
+  /** UTC (POSIX labels) at true instant τ: one second behind from the inserted second on. */
+  const utcOf = (trueNs: bigint) => (leapAtNs !== null && trueNs >= leapAtNs ? trueNs - S : trueNs);
+  const servedAt = (raw: bigint): bigint | null => {
+    const line = discipline.correctionModel;
+    return line ? raw - BigInt(Math.round(line.offsetNs + line.freqPpm * 1000 * (Number(raw - line.t0Ns) / 1e9))) : null;
+  };
+  const stepAll = (stepNs: number) => {
+    if (stepNs === 0) return;
+    nmea.clockStepped(stepNs);
+    pps.clockStepped(stepNs);
+    discipline.clockStepped(stepNs);
+  };
+  let pendingLeapAt: bigint | null = null;
+  /** The daemon's leap timer: an update at the instant served time reaches the leap, if that is before `untilTrue`. */
+  const fireLeapTimer = (untilTrue: bigint) => {
+    if (pendingLeapAt === null) return;
+    const served = servedAt(clock.rawAt(untilTrue));
+    if (served === null || served < pendingLeapAt) return;
+    clock.advanceTo(untilTrue - (served - pendingLeapAt));
+    stepAll(keeper.update(servedAt(clock.rawNs())!, 'insert').referenceStepNs);
+    pendingLeapAt = null;
+  };
   let lastUpdateTrue = 0n;
   for (let k = 1; k <= sc.durationS; k++) {
-    const second = T0_S + k;
+    const second = t0 + k;
     const edgeTrue = BigInt(second) * S;
     const lost = sc.lossFromS !== undefined && k >= sc.lossFromS && k < sc.lossFromS + (sc.lossS ?? 0);
+    fireLeapTimer(edgeTrue);
     clock.advanceTo(edgeTrue);
     if (!lost) {
       const edgeRaw = clock.rawNs() + BigInt(Math.round(gaussian(rand) * sc.ppsJitterNs));
       pps.addPulse({ systemTime: ts(edgeRaw), edge: 'assert', sequence: k });
       const arrivalTrue = edgeTrue + BigInt(Math.round((sc.nmeaDelayMs + 4 * gaussian(rand)) * 1e6));
-      nmea.addSample({ systemTime: ts(clock.rawAt(arrivalTrue)), referenceTime: { sec: second, nsec: 0 }, leap: 'none', fix: FIX }, [pps]);
+      // The inserted second is labelled 23:59:60, which decodes to the next day's first second.
+      const label = leapAtNs !== null && edgeTrue === leapAtNs ? leapAtNs : utcOf(edgeTrue);
+      const warning = leapAtNs !== null && edgeTrue < leapAtNs ? 'insert' : 'none';
+      nmea.addSample({ systemTime: ts(clock.rawAt(arrivalTrue)), referenceTime: ts(label), leap: warning, fix: FIX }, [pps]);
     }
     // The daemon updates once a second; here just before the next edge.
     const updateTrue = edgeTrue + 950_000_000n;
@@ -79,14 +116,27 @@ function run(sc: Scenario, settleS = 300): Result {
       { name: 'PPS(0)', estimate: pps.estimate(rawNow), prefer: false, noselect: false, stratum: 0 },
     ], undefined, PRECISION);
     lastUpdateTrue = updateTrue;
+    if (leapAtNs !== null) {
+      const served = servedAt(rawNow);
+      if (served !== null) {
+        const u = keeper.update(served, edgeTrue < leapAtNs ? 'insert' : 'none');
+        stepAll(u.referenceStepNs);
+        pendingLeapAt = u.nextStepAtServedNs;
+        const after = servedAt(rawNow)!;
+        if (edgeTrue >= leapAtNs - 5n * S && edgeTrue <= leapAtNs + 5n * S) {
+          result.leap.push([k, Number(after - utcOf(updateTrue)), state.kind === 'tracking' ? u.indicator : LeapIndicator.Unsynchronised]);
+        }
+      }
+    }
     if (result.lockS === null && state.kind === 'tracking' && state.estimate.basis === 'pulse') result.lockS = k;
     // Measure half-way to the next update: served = raw − the line's offset.
     const atTrue = lastUpdateTrue + 500_000_000n;
+    fireLeapTimer(atTrue);
     const raw = clock.rawAt(atTrue);
     const line = discipline.correctionModel;
     if (!line) continue;
     const predicted = line.offsetNs + line.freqPpm * 1000 * (Number(raw - line.t0Ns) / 1e9);
-    const errorNs = Number(raw - atTrue) - predicted;
+    const errorNs = Number(raw - utcOf(atTrue)) - predicted;
     if (lost) {
       const snap = snapshotForState(state, PRECISION, { seconds: 0, fraction: 0 }, raw);
       result.holdover.push({ errorNs, dispersionNs: snap.rootDispersionS * 1e9, state: state.kind });
@@ -117,6 +167,21 @@ describe('discipline on a simulated oscillator (virtual time)', () => {
     expect(r.lockS!).toBeLessThanOrEqual(LIMITS.coldStartLockS);
     expect(e.length).toBeGreaterThanOrEqual(3600);
     expect(rms(e)).toBeLessThan(limitNs);
+  });
+
+  it('a leap second (2016-12-31, announced by the receiver): LI 1 on the last day, 23:59:59 served twice, UTC after', () => {
+    const leapAtS = Date.UTC(2017, 0, 1) / 1000;
+    const r = run({ name: 'leap', oscillator: { ...coldPi(9), offsetNs: 0, freqPpm: 20 }, ppsJitterNs: 1_000, nmeaDelayMs: 200,
+      durationS: 1800, startS: leapAtS - 1200, leapAtS, seed: 4 });
+    console.log(`leap: ${r.leap.map(([k, e, li]) => `${k}:${(e / 1000).toFixed(1)}µs/LI${li}`).join(' ')}`);
+    expect(r.leap.length).toBeGreaterThanOrEqual(10);
+    for (const [k, errorNs, li] of r.leap) {
+      // Served time is UTC (with 23:59:59 repeated) to within microseconds on both sides of the leap.
+      expect(Math.abs(errorNs), `second ${k}`).toBeLessThan(5_000);
+      expect(li, `second ${k}`).toBe(k < 1200 ? LeapIndicator.AddSecond : LeapIndicator.NoWarning);
+    }
+    // And the hour after: still locked, no second off.
+    expect(r.trackingErrorsNs.filter((e) => Math.abs(e) > 5_000)).toEqual([]);
   });
 
   it('GPS lost for an hour: holdover keeps the error inside the advertised root dispersion the whole time', () => {
