@@ -106,6 +106,32 @@ describe('npm start (gnomon demo)', () => {
     expect(q).toMatchObject({ stratum: 16 });
   }, 60_000);
 
+  it.concurrent('GPS silent for 20 s: holdover at stratum 1 with growing root dispersion (gnomon status and NTP replies), then tracking again', async () => {
+    const demo = await startDemo(['--fault', 'no-nmea@25+20,no-pps@25+20', '--listen', '127.0.0.1:12116'], teardown);
+    await waitForPps(demo, 25_000);
+    const held = await pollUntil(async () => {
+      const s = await demo.status();
+      return s.server.state === 'holdover' ? s : undefined;
+    }, 30_000, 500);
+    expect(held, demo.proc.describe()).toBeDefined();
+    expect(held!.server).toMatchObject({ synchronised: true, stratum: 1, refid: 'PPS', selected: 'PPS(0)' });
+    await new Promise((r) => setTimeout(r, 4000));
+    const later = await demo.status();
+    expect(later.server.state).toBe('holdover');
+    // RFC 5905: at least PHI (15 µs/s) more dispersion per second.
+    expect(later.server.rootDispersionS - held!.server.rootDispersionS).toBeGreaterThan(3.5 * 15e-6);
+    const q = await queryJson(12116);
+    expect(q).toMatchObject({ ok: true, stratum: 1, refid: 'PPS' });
+    const text = await run(process.execPath, [GNOMON_MAIN, 'status', '--control', demo.control], { timeoutMs: 10_000 });
+    expect(text.stdout).toMatch(/^holdover \(PPS\(0\) lost\), stratum 1/);
+    const back = await pollUntil(async () => {
+      const s = await demo.status();
+      return s.server.state === 'tracking' && s.server.selected === 'PPS(0)' ? s : undefined;
+    }, 30_000, 500);
+    expect(back, demo.proc.describe()).toBeDefined();
+    expect(demo.proc.stdout).toMatch(/"msg":"PPS\(0\) lost: holdover on its last frequency, dispersion growing"/);
+  }, 90_000);
+
   it('--config EXTRA adds directives: `restrict 127.0.0.1 noserve` there silences the demo for this client', async () => {
     const dir = new TempDir('gnm-demo-extra-');
     teardown.add('extra config dir', () => dir.remove());
