@@ -10,6 +10,7 @@ import { compileAssociation, compileFudge } from './associations.js';
 import { DiagnosticCode, DiagnosticList, formatPosition, hasErrors } from './diagnostics.js';
 import { lookupDirective, suggestableDirectives } from './directives.js';
 import { resolveIncludePath, type PlacedLine } from './include.js';
+import { applyKernelDirective, newKernelDraft, type KernelDraft } from './kernel-config.js';
 import {
   DEFAULT_DISCARD, DEFAULT_MRU, DEFAULT_NTP_PORT,
   type AssociationLine, type ConfigDiagnostic, type DiscardSettings, type FudgeLine, type GnomonConfig,
@@ -46,13 +47,15 @@ interface Draft {
   user?: string;
   leapfile?: { path: string; at: SourcePosition };
   leapSmearIntervalS?: number;
+  /** enable/disable kernel and tinker step/panic (kernel-config.ts). */
+  kernel: KernelDraft;
 }
 
 export function compileConfig(lines: readonly PlacedLine[]): CompileResult {
   const out = new DiagnosticList();
   const draft: Draft = {
     listen: [], port: DEFAULT_NTP_PORT, restrict: [], discard: { ...DEFAULT_DISCARD }, mruMaxdepth: DEFAULT_MRU.maxdepth,
-    associations: [], fudge: [], refclocks: [],
+    associations: [], fudge: [], refclocks: [], kernel: newKernelDraft(),
   };
   const singletons = new Map<string, SourcePosition>();
   const restrictIndex = new Map<string, number>();
@@ -191,6 +194,9 @@ function apply(p: ParsedDirective, draft: Draft, out: DiagnosticList, restrictIn
     case 'leapsmearinterval':
       applyLeapSmear(p, draft, out);
       return;
+    case 'enable': case 'disable': case 'tinker':
+      applyKernelDirective(p, draft.kernel, out);
+      return;
     case 'includefile': return; // followed by the expander (include.ts) before compiling
     default:
       throw new Error(`directive "${p.spec.name}" is marked acted but compile.ts has no case for it`);
@@ -288,6 +294,7 @@ function freeze(draft: Draft, refclocks: readonly RefclockConfig[]): GnomonConfi
   return {
     listen: draft.listen, port: draft.port, restrict: draft.restrict, discard: draft.discard,
     mru: { maxdepth: draft.mruMaxdepth }, associations: draft.associations, fudge: draft.fudge.map((f) => f.line), refclocks,
+    kernel: draft.kernel.kernel, tinker: { stepS: draft.kernel.stepS, panicS: draft.kernel.panicS },
     ...(draft.driftfile !== undefined ? { driftfile: draft.driftfile } : {}),
     ...(draft.logfile !== undefined ? { logfile: draft.logfile } : {}),
     ...(draft.user !== undefined ? { user: draft.user } : {}),

@@ -165,6 +165,16 @@ export interface GnomonConfig {
    * leap (docs/leap-seconds.md). Absent (or 0) = step, with LI announced on the last day.
    */
   readonly leapSmearIntervalS?: number;
+  /**
+   * `enable kernel` / `disable kernel` (ntpd's flag): whether Gnomon steers the system clock
+   * (frequency, steps, leap and sync status through adjtimex; docs/kernel-steering.md). DEFAULT
+   * FALSE, unlike ntpd: development machines and tests must never have their clock changed, so
+   * only a config that says `enable kernel` (the appliance's does) lets it; `gnomon serve
+   * --no-kernel` overrides it back off. Served time follows the reference either way.
+   */
+  readonly kernel: boolean;
+  /** `tinker step S panic S` (ntpd): kernel step threshold (0 = never step) and panic threshold (0 = none), seconds. */
+  readonly tinker: { readonly stepS: number; readonly panicS: number };
 }
 
 export const DEFAULT_DISCARD: DiscardSettings = { averageLog2S: 3, minimumLog2S: 1, monitor: 3000 };

@@ -27,11 +27,11 @@ describe('gnomon config validate', () => {
   });
 
   test('warnings only: exit 0, one line per warning in compiler format', async () => {
-    const path = file('warn.conf', 'tinker panic 0\nkeys /nonexistent/gnomon/keys\n');
+    const path = file('warn.conf', 'broadcastdelay 0.004\nkeys /nonexistent/gnomon/keys\n');
     const { code, stdout } = await run('validate', '-c', path);
     expect(code).toBe(0);
     expect(stdout.split('\n')).toEqual([
-      `${path}:1:1: warning: tinker: known ntpd directive, accepted but Gnomon does not act on it yet [CONFIG_NOT_IMPLEMENTED] (hint: Gnomon's discipline uses its own constants)`,
+      `${path}:1:1: warning: broadcastdelay: known ntpd directive, accepted but Gnomon does not act on it yet [CONFIG_NOT_IMPLEMENTED] (hint: accepted so existing ntp.conf files load; the line has no effect yet)`,
       `${path}:2:1: warning: keys: known ntpd directive, accepted but Gnomon does not act on it yet [CONFIG_NOT_IMPLEMENTED] (hint: symmetric-key authentication is not implemented yet; the association runs unauthenticated)`,
       `${path}:2:6: warning: keys: /nonexistent/gnomon/keys does not exist [CONFIG_FILE_MISSING] (hint: create it, or remove the keys line)`,
       `${path}: valid, 3 warnings`,

@@ -69,13 +69,13 @@ describe('directives', () => {
   });
 
   test('known but unimplemented directives are warnings that name them', () => {
-    const result = check('tinker panic 0\ntos minclock 3 maxclock 6\nstatsdir /var/log/ntpstats/\nfilegen loopstats file loopstats type day enable\nenable stats\n');
+    const result = check('broadcastdelay 0.004\ntos minclock 3 maxclock 6\nstatsdir /var/log/ntpstats/\nfilegen loopstats file loopstats type day enable\nsetvar x\n');
     expect(result.config).toBeDefined();
     expect(result.diagnostics.map((d) => [d.code, d.directive])).toEqual([
-      ['CONFIG_NOT_IMPLEMENTED', 'tinker'], ['CONFIG_NOT_IMPLEMENTED', 'tos'], ['CONFIG_NOT_IMPLEMENTED', 'statsdir'],
-      ['CONFIG_NOT_IMPLEMENTED', 'filegen'], ['CONFIG_NOT_IMPLEMENTED', 'enable'],
+      ['CONFIG_NOT_IMPLEMENTED', 'broadcastdelay'], ['CONFIG_NOT_IMPLEMENTED', 'tos'], ['CONFIG_NOT_IMPLEMENTED', 'statsdir'],
+      ['CONFIG_NOT_IMPLEMENTED', 'filegen'], ['CONFIG_NOT_IMPLEMENTED', 'setvar'],
     ]);
-    expect(result.diagnostics[0]?.message).toBe('tinker: known ntpd directive, accepted but Gnomon does not act on it yet');
+    expect(result.diagnostics[0]?.message).toBe('broadcastdelay: known ntpd directive, accepted but Gnomon does not act on it yet');
   });
 
   test('unimplemented directives are still checked', () => {
@@ -122,7 +122,7 @@ describe('the compiled model', () => {
   test('defaults when the file says nothing', () => {
     expect(check('# nothing\n').config).toEqual({
       listen: [], port: 123, restrict: [], discard: { averageLog2S: 3, minimumLog2S: 1, monitor: 3000 }, mru: { maxdepth: 8192 },
-      associations: [], fudge: [], refclocks: [],
+      associations: [], fudge: [], refclocks: [], kernel: false, tinker: { stepS: 0.128, panicS: 1000 },
     });
   });
 
@@ -152,8 +152,8 @@ describe('the compiled model', () => {
   });
 
   test('the config is withheld when there is any error, kept with warnings only', () => {
-    expect(check('tinker panic 0\n').config).toBeDefined();
-    expect(check('tinker panic 0\nport x\n').config).toBeUndefined();
+    expect(check('tos minclock 3\n').config).toBeDefined();
+    expect(check('tos minclock 3\nport x\n').config).toBeUndefined();
   });
 
   test('includefile without a reader is a warning, not an error', () => {
