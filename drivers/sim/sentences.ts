@@ -14,6 +14,10 @@
  * Without a fix both keep printing the time and date from their RTC (what the receivers do once they
  * have had time; a cold receiver prints empty fields, which this does not simulate).
  */
+import { civilFromDays } from '../../src/ntp/calendar.js';
+
+/** Re-exported for the simulator's users (one implementation, in src/ntp/calendar.ts). */
+export { civilFromDays };
 /** Which receiver's habits to copy. */
 export type ReceiverStyle = 'ublox' | 'mtk';
 export const RECEIVER_STYLES: readonly ReceiverStyle[] = ['ublox', 'mtk'];
@@ -43,19 +47,6 @@ export function nmeaChecksum(body: string): string {
 /** `GPRMC,...` → `$GPRMC,...*hh` (no CR LF). */
 export function nmeaSentence(body: string): string {
   return `$${body}*${nmeaChecksum(body)}`;
-}
-
-/** Days since 1970-01-01 → civil date (Howard Hinnant's civil_from_days, the inverse of src/ntp/calendar.ts). */
-export function civilFromDays(days: number): { year: number; month: number; day: number } {
-  const z = days + 719_468;
-  const era = Math.floor(z / 146_097);
-  const doe = z - era * 146_097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const month = mp < 10 ? mp + 3 : mp - 9;
-  return { year: yoe + era * 400 + (month <= 2 ? 1 : 0), month, day };
 }
 
 const pad2 = (n: number): string => String(n).padStart(2, '0');

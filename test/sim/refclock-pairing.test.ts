@@ -7,6 +7,7 @@
 // delivered in local-time order, as the daemon would deliver them.
 import { timeSpecFromUnixNs } from '../../src/clock/clock.js';
 import { describe, expect, it } from 'vitest';
+import { gaussian as normalDeviate, mulberry32 as prng } from '../../src/clock/simulated.js';
 import type { RefclockPulse, RefclockSample } from '../../drivers/driver.js';
 import { JitterFilter } from '../../src/refclock/filter.js';
 import { PpsNmeaPairing, type PairingCounter } from '../../src/refclock/pairing.js';
@@ -19,22 +20,6 @@ const CLOCK_AHEAD_NS = 37_000_000;
 const DRIFT_PPM = -12;
 const PPS_JITTER_NS = 3_000;
 const NMEA_JITTER_NS = 20 * MS;
-
-/** mulberry32: small, seeded, and the same on every machine. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function gaussian(rand: () => number): () => number {
-  return () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-}
 
 /** Local clock error (+ = ahead) at true time tNs after T0. */
 function clockErrorNs(tNs: number): number {
@@ -61,7 +46,7 @@ interface RunResult {
  */
 function run(seed: number, delayNs: number, nmeaJitterNs = NMEA_JITTER_NS, laterDelayNs = delayNs, slip = { fraction: 0, extraNs: 0 }): RunResult {
   const rand = prng(seed);
-  const normal = gaussian(rand);
+  const normal = () => normalDeviate(rand);
   const events: Event[] = [];
   const pulseOfEdge = new Map<bigint, number>();
   for (let k = 0; k < SECONDS; k++) {

@@ -101,18 +101,26 @@ class Writer {
   }
 }
 
+/** socat pty pair, a daemon reading one end as its NMEA refclock, a writer on the other; all undone at teardown. */
+async function startRig(port: number, withGarbage: boolean, seconds: number) {
+  const dir = new TempDir('gnm-refclock-');
+  teardown.add('temp dir', () => dir.remove());
+  const [writerPath, device] = [dir.file('gpsw'), dir.file('gps0')];
+  const socat = await startSocat(writerPath, device);
+  const daemon = await GnomonDaemon.start({ config: `refclock nmea unit 0 path ${device} baud 9600\n`, listen: `127.0.0.1:${port}` });
+  const rig = { writerPath, device, socat, daemon, writer: new Writer(writerPath, withGarbage, seconds) };
+  // rig.socat is replaced on replug: stop whichever runs at the end.
+  teardown.add('socat', () => rig.socat.stop('SIGTERM', 2000));
+  teardown.add('gnomon', () => daemon.stop());
+  teardown.add('writer', () => rig.writer.stop());
+  rig.writer.start();
+  return rig;
+}
+
 describe('NMEA refclock on a socat pty, through the daemon', () => {
   it('unplug (socat gone) and replug on the same path: the daemon recovers within 5 s, unrestarted, logging each change once', async () => {
-    const dir = new TempDir('gnm-refclock-');
-    teardown.add('temp dir', () => dir.remove());
-    const [writerPath, device] = [dir.file('gpsw'), dir.file('gps0')];
-    let socat = await startSocat(writerPath, device);
-    teardown.add('socat', () => socat.stop('SIGTERM', 2000));
-    const daemon = await GnomonDaemon.start({ config: `refclock nmea unit 0 path ${device} baud 9600\n`, listen: '127.0.0.1:12100' });
-    teardown.add('gnomon', () => daemon.stop());
-    const writer = new Writer(writerPath, false);
-    teardown.add('writer', () => writer.stop());
-    writer.start();
+    const rig = await startRig(12100, false, 60);
+    const { daemon, writer, writerPath, device } = rig;
 
     const synced = await pollUntil(async () => {
       const s = await daemon.status();
@@ -124,7 +132,7 @@ describe('NMEA refclock on a socat pty, through the daemon', () => {
     expect(replies[0]?.header?.stratum).toBe(1);
 
     // Unplug: the pty pair disappears.
-    await socat.stop('SIGTERM', 2000);
+    await rig.socat.stop('SIGTERM', 2000);
     const lost = await pollUntil(async () => {
       const d = nmeaOf(await daemon.status()).drivers[0]!;
       return d.state === 'reconnecting' ? d : undefined;
@@ -133,7 +141,7 @@ describe('NMEA refclock on a socat pty, through the daemon', () => {
     await sleep(2500);
 
     // Replug: a new pty pair on the same paths.
-    socat = await startSocat(writerPath, device);
+    rig.socat = await startSocat(writerPath, device);
     writer.reopen();
     const replugged = Date.now();
     const before = nmeaOf(await daemon.status()).counters.timecodes!;
@@ -153,16 +161,7 @@ describe('NMEA refclock on a socat pty, through the daemon', () => {
   }, 60_000);
 
   it('garbage and binary bursts around every epoch: no good sentence is lost', async () => {
-    const dir = new TempDir('gnm-refclock-');
-    teardown.add('temp dir', () => dir.remove());
-    const [writerPath, device] = [dir.file('gpsw'), dir.file('gps0')];
-    const socat = await startSocat(writerPath, device);
-    teardown.add('socat', () => socat.stop('SIGTERM', 2000));
-    const daemon = await GnomonDaemon.start({ config: `refclock nmea unit 0 path ${device} baud 9600\n`, listen: '127.0.0.1:12101' });
-    teardown.add('gnomon', () => daemon.stop());
-    const writer = new Writer(writerPath, true, 8);
-    teardown.add('writer', () => writer.stop());
-    writer.start();
+    const { daemon, writer } = await startRig(12101, true, 8);
     await sleep(9500);
     const r = nmeaOf(await daemon.status());
     // 8 epochs written, each between two bursts: 8 timecodes, the last one naming the last second written.

@@ -1,14 +1,5 @@
-// Helpers for NMEA unit and property tests: checksummed sentences from their body.
-export function checksum(body: string): string {
-  let sum = 0;
-  for (let i = 0; i < body.length; i++) sum ^= body.charCodeAt(i);
-  return sum.toString(16).toUpperCase().padStart(2, '0');
-}
-
-/** "GPRMC,..." → "$GPRMC,...*hh" */
-export function sentence(body: string): string {
-  return `$${body}*${checksum(body)}`;
-}
+// Helpers for NMEA unit and property tests: checksummed sentences from their body (the simulator's, one implementation).
+export { nmeaChecksum as checksum, nmeaSentence as sentence } from '../../../../drivers/sim/sentences.js';
 
 export function bytes(...lines: string[]): Buffer {
   return Buffer.from(lines.map((l) => l + '\r\n').join(''), 'latin1');
