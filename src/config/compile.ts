@@ -21,6 +21,7 @@ import {
   checkDuplicateRefclocks, compileRefclockLine, isModelledNtpdType, refclockFromNtpd, refuseChronyRefclock, type NtpdRefclockLine,
 } from './refclock-config.js';
 import { compileRestrict, restrictKey } from './restrict.js';
+import { applyStatsDirective, freezeStats, newStatsDraft, type StatsDraft } from './stats-config.js';
 import { didYouMean } from './suggest.js';
 import { checkDirective, type ParsedDirective } from './syntax.js';
 import type { Token } from './tree.js';
@@ -47,6 +48,8 @@ interface Draft {
   user?: string;
   leapfile?: { path: string; at: SourcePosition };
   leapSmearIntervalS?: number;
+  /** Set by the first statistics/statsdir/filegen line. */
+  stats?: StatsDraft;
   /** enable/disable kernel and tinker step/panic (kernel-config.ts). */
   kernel: KernelDraft;
 }
@@ -194,6 +197,9 @@ function apply(p: ParsedDirective, draft: Draft, out: DiagnosticList, restrictIn
     case 'leapsmearinterval':
       applyLeapSmear(p, draft, out);
       return;
+    case 'statistics': case 'statsdir': case 'filegen':
+      applyStatsDirective(p, draft.stats ??= newStatsDraft(), out);
+      return;
     case 'enable': case 'disable': case 'tinker':
       applyKernelDirective(p, draft.kernel, out);
       return;
@@ -291,6 +297,7 @@ function checkFudgePairs(draft: Draft, out: DiagnosticList): void {
 }
 
 function freeze(draft: Draft, refclocks: readonly RefclockConfig[]): GnomonConfig {
+  const stats = freezeStats(draft.stats);
   return {
     listen: draft.listen, port: draft.port, restrict: draft.restrict, discard: draft.discard,
     mru: { maxdepth: draft.mruMaxdepth }, associations: draft.associations, fudge: draft.fudge.map((f) => f.line), refclocks,
@@ -300,5 +307,6 @@ function freeze(draft: Draft, refclocks: readonly RefclockConfig[]): GnomonConfi
     ...(draft.user !== undefined ? { user: draft.user } : {}),
     ...(draft.leapfile !== undefined ? { leapfile: draft.leapfile } : {}),
     ...(draft.leapSmearIntervalS !== undefined ? { leapSmearIntervalS: draft.leapSmearIntervalS } : {}),
+    ...(stats !== undefined ? { stats } : {}),
   };
 }

@@ -152,6 +152,16 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     args: [{ name: 'file', value: PATH }], singleton: true },
   { name: 'logfile', origin: 'ntpd', support: 'acted', summary: 'log to this file instead of the journal', args: [{ name: 'file', value: PATH }], singleton: true },
   { name: 'user', origin: 'chrony', support: 'acted', summary: 'unprivileged user to run as after binding the port', args: [{ name: 'user', value: WORD }], singleton: true },
+  // Statistics files in ntpd's formats (docs/statistics.md): loopstats, peerstats and clockstats are written;
+  // the other names are accepted with a warning naming them (compile.ts).
+  { name: 'statistics', origin: 'ntpd', support: 'acted', summary: 'statistics files to write (loopstats, peerstats, clockstats)',
+    rest: { name: 'name', value: { kind: 'enum', values: STATS_FILES }, min: 1 } },
+  { name: 'statsdir', origin: 'ntpd', support: 'acted', summary: 'folder for statistics files (default /var/log/ntpstats)',
+    args: [{ name: 'folder', value: PATH }], singleton: true },
+  { name: 'filegen', origin: 'ntpd', support: 'acted', summary: 'statistics file name, rotation (type day|none), link, enable/disable',
+    args: [{ name: 'name', value: { kind: 'enum', values: STATS_FILES } }],
+    options: [valued('file', WORD, true), valued('type', { kind: 'enum', values: ['none', 'pid', 'day', 'week', 'month', 'year', 'age'] }, true),
+      flag('link', true), flag('nolink', true), flag('enable', true), flag('disable', true)] },
   // Kernel clock steering (docs/kernel-steering.md). Only `step` and `panic` of tinker and the `kernel` flag of
   // enable/disable are acted on; compile.ts warns about the other flags by name.
   { name: 'tinker', origin: 'ntpd', support: 'acted', summary: 'clock discipline constants: `tinker step S panic S` (kernel steering thresholds)',
@@ -181,13 +191,6 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     note: 'mode 6 writes are not accepted' },
   { name: 'crypto', origin: 'ntpd', support: 'ignored', summary: 'Autokey public-key cryptography',
     options: ['cert', 'leap', 'digest', 'host', 'ident', 'pw', 'randfile'].map((name) => valued(name, WORD)), note: 'Autokey is not implemented' },
-  { name: 'statistics', origin: 'ntpd', support: 'ignored', summary: 'statistics files to write', rest: { name: 'name', value: { kind: 'enum', values: STATS_FILES }, min: 1 },
-    note: NOT_YET },
-  { name: 'statsdir', origin: 'ntpd', support: 'ignored', summary: 'folder for statistics files', args: [{ name: 'folder', value: PATH }], singleton: true,
-    note: NOT_YET },
-  { name: 'filegen', origin: 'ntpd', support: 'ignored', summary: 'statistics file generation', args: [{ name: 'name', value: { kind: 'enum', values: STATS_FILES } }],
-    options: [valued('file', WORD), valued('type', { kind: 'enum', values: ['none', 'pid', 'day', 'week', 'month', 'year', 'age'] }),
-      flag('link'), flag('nolink'), flag('enable'), flag('disable')], note: NOT_YET },
   { name: 'broadcast', origin: 'ntpd', support: 'ignored', summary: 'send broadcast/multicast time', args: [{ name: 'address', value: ADDRESS }],
     options: [valued('key', KEY_ID), valued('version', int(1, 4)), valued('minpoll', POLL), valued('ttl', int(0, 255)), flag('autokey')],
     note: 'Gnomon answers client requests only; it does not broadcast' },

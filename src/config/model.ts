@@ -139,6 +139,36 @@ export interface RefclockConfig {
   readonly at: SourcePosition;
 }
 
+/** The statistics files Gnomon writes, in ntpd's formats (docs/statistics.md). */
+export const WRITTEN_STATS = ['loopstats', 'peerstats', 'clockstats'] as const;
+export type StatsName = (typeof WRITTEN_STATS)[number];
+
+/** One `filegen NAME ...` set, with ntpd's defaults where no line says otherwise. */
+export interface FilegenSettings {
+  /** File name inside the stats folder (ntpd `file`, default the statistic's name); no '/' or '..'. */
+  readonly file: string;
+  /** day: FILE.YYYYMMDD, a new file at each UTC midnight (ntpd's default); none: one file, FILE. */
+  readonly type: 'day' | 'none';
+  /** Keep FILE (no suffix) as a hard link to the current day's file (ntpd `link`, its default). */
+  readonly link: boolean;
+  /** The `filegen` line that set this, if any. */
+  readonly at?: SourcePosition;
+}
+
+/**
+ * `statistics`, `statsdir` and `filegen`: present when any of those lines is. A set is written
+ * when `statistics` names it or its `filegen` line says `enable`, and not when `filegen` says
+ * `disable` (ntpd applies `statistics` first, then `filegen`, so `disable` wins).
+ */
+export interface StatsConfig {
+  /** The folder (`statsdir`, trailing '/' removed; default /var/log/ntpstats, Debian's). */
+  readonly dir: string;
+  readonly enabled: Readonly<Record<StatsName, boolean>>;
+  readonly filegen: Readonly<Record<StatsName, FilegenSettings>>;
+}
+
+export const DEFAULT_STATSDIR = '/var/log/ntpstats';
+
 export interface GnomonConfig {
   /** Addresses to bind; empty = the default (127.0.0.1 for development, see daemon). */
   readonly listen: readonly { readonly address: string; readonly at: SourcePosition }[];
@@ -165,6 +195,8 @@ export interface GnomonConfig {
    * leap (docs/leap-seconds.md). Absent (or 0) = step, with LI announced on the last day.
    */
   readonly leapSmearIntervalS?: number;
+  /** `statistics`/`statsdir`/`filegen` (ntpd): which statistics files to write, where. Read by src/daemon/stats.ts. */
+  readonly stats?: StatsConfig;
   /**
    * `enable kernel` / `disable kernel` (ntpd's flag): whether Gnomon steers the system clock
    * (frequency, steps, leap and sync status through adjtimex; docs/kernel-steering.md). DEFAULT
