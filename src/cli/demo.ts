@@ -65,6 +65,8 @@ export async function demoCommand(argv: string[], io: CliIo): Promise<number> {
       configPath,
       listen: extra.listen && extra.listen.length > 0 ? extra.listen : [DEMO_LISTEN],
       controlSocket: extra.control,
+      // A demo never steers the host clock, whatever --config EXTRA says.
+      noKernel: true,
     });
   } finally {
     await sim.stop();

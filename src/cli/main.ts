@@ -12,7 +12,7 @@ const HELP = `gnomon - GPS-disciplined stratum-1 NTP server
 usage: gnomon <command> [options]
 
 commands:
-  serve [--config FILE] [--listen ADDR[:PORT]]... [--user NAME] [--control PATH]
+  serve [--config FILE] [--listen ADDR[:PORT]]... [--user NAME] [--control PATH] [--no-kernel]
         run the NTP server in the foreground (SIGHUP reloads the config, SIGTERM stops);
         without --config it runs the embedded default (local clock, 127.0.0.1:11123)
   demo [sim options] [--listen ADDR[:PORT]] [--config EXTRA] [--control PATH]
@@ -94,6 +94,7 @@ async function serveCommand(argv: string[], io: CliIo): Promise<number> {
         listen: { type: 'string', short: 'l', multiple: true, default: [] },
         user: { type: 'string', short: 'u' },
         control: { type: 'string' },
+        'no-kernel': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -107,7 +108,7 @@ async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   }
   const { serve } = await import('../daemon/serve.js');
   try {
-    return await serve({ configPath: values.config, listen: values.listen ?? [], user: values.user, controlSocket: values.control });
+    return await serve({ configPath: values.config, listen: values.listen ?? [], user: values.user, controlSocket: values.control, noKernel: values['no-kernel'] });
   } catch (err) {
     io.stderr(`gnomon serve: ${(err as Error).message}\n`);
     return 1;

@@ -23,6 +23,7 @@ import { GpsdDriver } from '../../drivers/gpsd/io.js';
 import { RefclockSource, type RefclockSourceStatus } from '../refclock/source.js';
 import { planRefclocks } from '../refclock/plan.js';
 import type { Candidate } from '../discipline/select.js';
+import type { ClockChange } from '../discipline/steer.js';
 import type { Logger } from './log.js';
 
 /** Start-up retry of a driver whose init failed: 1 s doubling to 30 s (a replugged GPS is picked up within 30 s). */
@@ -201,8 +202,13 @@ export class RefclockSet {
   }
 
   /** A clock change (a kernel step, a leap's reference step): every source's stored offsets move by stepNs. */
-  clockStepped(stepNs: number): void {
-    for (const r of this.running) r.source.clockStepped(stepNs);
+  referenceStepped(stepNs: number): void {
+    for (const r of this.running) r.source.referenceStepped(stepNs);
+  }
+
+  /** Gnomon changed the system clock (kernel steering): every source re-expresses its samples. */
+  clockChanged(change: ClockChange): void {
+    for (const r of this.running) r.source.clockChanged(change);
   }
 
   /** Raw-clock now, ns: the clock the drivers stamp with. */

@@ -19,6 +19,7 @@ import { LeapKeeper } from '../discipline/leap-keeper.js';
 import { formatLeapfileLoadError, loadLeapfile } from './leapfile.js';
 import { formatLeapFileProblem, leapTableExpiry } from '../discipline/leap.js';
 import { timeSpecToUnixNs } from '../clock/clock.js';
+import type { DisciplineOutputs } from './outputs.js';
 import type { Logger } from './log.js';
 
 /** ntpd's LOCAL driver (type 1). */
@@ -68,6 +69,7 @@ export class Reference {
   private leap: LeapKeeper;
   private leapTimer: NodeJS.Timeout | null = null;
   private leapNoted = '';
+  private outputs: DisciplineOutputs | null = null;
   /** Served time of the last update while tracking: the reference time holdover keeps publishing. */
   private lastUpdate: NtpTimestamp = { seconds: 0, fraction: 0 };
   private timer: NodeJS.Timeout | null = null;
@@ -121,11 +123,20 @@ export class Reference {
     this.update();
   }
 
+  /** Kernel steering, driftfile and statistics (opened by the daemon after dropping privileges). */
+  async attachOutputs(outputs: DisciplineOutputs): Promise<void> {
+    const old = this.outputs;
+    this.outputs = outputs;
+    await old?.close({ line: null, trusted: false });
+  }
+
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     if (this.leapTimer) clearTimeout(this.leapTimer);
     this.timer = null;
     await this.refclocks.stop();
+    const s = this.discipline.state;
+    await this.outputs?.close({ line: this.discipline.correctionModel, trusted: s.kind === 'tracking' && s.estimate.basis === 'pulse' });
   }
 
   /** Selects, corrects the timescale, publishes; logs when the state or the source changes. */
@@ -140,8 +151,8 @@ export class Reference {
     const synchronised = next.kind === 'tracking' || next.kind === 'holdover';
     const leap = this.leap.update(timeSpecToUnixNs(this.now), synchronised ? next.estimate.leap : 'unknown');
     if (leap.referenceStepNs !== 0) {
-      this.refclocks.clockStepped(leap.referenceStepNs);
-      this.discipline.clockStepped(leap.referenceStepNs);
+      this.refclocks.referenceStepped(leap.referenceStepNs);
+      this.discipline.referenceStepped(leap.referenceStepNs);
       this.applyLine();
       this.timescale.read(this.now);
       this.log.warn({ stepNs: leap.referenceStepNs, kind: leap.decision.leap?.kind }, 'leap second: served time stepped');
@@ -152,6 +163,21 @@ export class Reference {
       this.leapNoted = note;
       if (leap.smearNotApplied) this.log.warn({}, 'leapsmearinterval: smearing is not applied yet; the leap second will be stepped (no LI is announced while smear is configured)');
       else if (leap.decision.disagreement) this.log.warn({ disagreement: leap.decision.disagreement }, 'the receiver and the leapfile disagree about a leap second; following the leapfile');
+    }
+    if (this.outputs) {
+      const view = {
+        state: next, line: this.discipline.correctionModel, nowNs, servedNs: timeSpecToUnixNs(this.now), precisionLog2S: precision,
+        refclocks: () => this.refclocks.status(nowNs),
+      };
+      const change = this.outputs.steer(view);
+      if (change) {
+        // The system clock moved under us: samples, the followed line and served time follow.
+        this.refclocks.clockChanged(change);
+        this.discipline.clockChanged(change);
+        this.applyLine();
+        this.timescale.read(this.now);
+      }
+      this.outputs.record({ ...view, state: this.discipline.state, line: this.discipline.correctionModel });
     }
     const served = { seconds: ntpSecondsOf(this.now), fraction: ntpFractionOf(this.now) };
     if (next.kind !== 'holdover') this.lastUpdate = served;

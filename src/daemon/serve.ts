@@ -22,6 +22,7 @@ import { listenAddresses } from './listen.js';
 import { Reference } from './reference.js';
 import { closeControl, defaultControlSocket, listenControl } from '../control/local.js';
 import { statusReport } from './status.js';
+import { DisciplineOutputs } from './outputs.js';
 import { dropPrivileges } from './privileges.js';
 import { isIP } from 'node:net';
 
@@ -36,6 +37,8 @@ export interface ServeOptions {
   readonly user?: string;
   /** `--control`: the local control socket (default: defaultControlSocket()). */
   readonly controlSocket?: string;
+  /** `--no-kernel`: never steer the system clock, whatever `enable kernel` says. */
+  readonly noKernel?: boolean;
   /** Called once the server listens (gnomon demo prints where to look). */
   readonly onListening?: (addresses: readonly { address: string; port: number }[]) => void;
 }
@@ -113,6 +116,8 @@ export async function serve(opts: ServeOptions): Promise<number> {
     }
   }
 
+  // After the privilege drop, so the driftfile and statistics belong to the user the daemon runs as.
+  await reference.attachOutputs(await DisciplineOutputs.open(config, log, { noKernel: opts.noKernel ?? false }));
   reference.start();
   const started = Date.now();
   const controlPath = opts.controlSocket ?? defaultControlSocket();
@@ -148,6 +153,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     const a = build(config);
     handler.reconfigure(a.restrict, a.limiter);
     await reference.reconfigure(config);
+    await reference.attachOutputs(await DisciplineOutputs.open(config, log, { noKernel: opts.noKernel ?? false }));
     log.info({ file: configPath, listening: udp.boundAddresses() }, 'configuration reloaded');
   };
 

@@ -24,7 +24,8 @@ import type { LeapWarning } from '../../drivers/driver.js';
 import type { SourceEstimate } from '../refclock/source.js';
 import { type ServerSnapshot, unsynchronisedSnapshot } from '../server/state.js';
 import { type Candidate, selectReference } from './select.js';
-import { predictOffsetNs, type RegressionModel } from './regression.js';
+import { changeModel, predictOffsetNs, type RegressionModel } from './regression.js';
+import { correctSample, type ClockChange } from './steer.js';
 
 /** RFC 5905 PHI: the frequency tolerance dispersion grows by, seconds per second (15 ppm). */
 export const PHI_S_PER_S = 15e-6;
@@ -109,9 +110,29 @@ export class Discipline {
     return this.current;
   }
 
-  /** The local clock was stepped by stepNs (+ = forward): the followed line moves with it. */
-  clockStepped(stepNs: number): void {
+  /** The reference moved by stepNs against the local clock (a leap second): the followed line moves with it. */
+  referenceStepped(stepNs: number): void {
     if (this.correction) this.correction = { ...this.correction, offsetNs: this.correction.offsetNs + stepNs };
+  }
+
+  /**
+   * Gnomon changed the local clock (kernel step or frequency): the followed line and a held
+   * estimate are re-expressed on the changed clock, so served time does not move.
+   */
+  clockChanged(change: ClockChange): void {
+    const c = this.correction;
+    if (c) {
+      const moved = correctSample(c.t0Ns, c.offsetNs, change);
+      this.correction = { t0Ns: moved.sampleNs, offsetNs: moved.offsetNs, freqPpm: c.freqPpm + change.freqChangePpm };
+    }
+    const s = this.current;
+    if (s.kind === 'tracking' || s.kind === 'holdover') {
+      const model = changeModel(s.estimate.model, change);
+      const estimate = { ...s.estimate, model, atNs: model.lastSampleNs, offsetNs: correctSample(s.estimate.atNs, s.estimate.offsetNs, change).offsetNs };
+      this.current = s.kind === 'holdover'
+        ? { ...s, estimate, sinceNs: correctSample(s.sinceNs, 0, change).sampleNs }
+        : { ...s, estimate };
+    }
   }
 
   private follow(m: RegressionModel): void {

@@ -17,6 +17,7 @@
  * Pure. Signs: offsetNs = local clock − reference (+ = local ahead); freqPpm = d(offset)/dt
  * in ppm (+ = the local clock runs fast). Instants are bigint ns on the local (raw) clock.
  */
+import { correctSample, type ClockChange } from './steer.js';
 
 export interface RegressionModel {
   /** Instant the model is centred on (its latest sample), local ns. */
@@ -48,6 +49,12 @@ export const DEFAULT_REGRESSION_CONFIG: RegressionConfig = { maxSamples: 64, min
 interface Point {
   readonly atNs: bigint;
   offsetNs: number;
+}
+
+/** A model re-expressed on the changed clock: its centre moves, its frequency grows by the change. */
+export function changeModel(m: RegressionModel, change: ClockChange): RegressionModel {
+  const c = correctSample(m.t0Ns, m.offsetNs, change);
+  return { ...m, t0Ns: c.sampleNs, offsetNs: c.offsetNs, lastSampleNs: c.sampleNs, freqPpm: m.freqPpm + change.freqChangePpm };
 }
 
 /**
@@ -93,10 +100,28 @@ export class OffsetRegression {
     return fit.model;
   }
 
-  /** The local clock was stepped by stepNs (+ = forward): every stored offset moves with it. */
-  clockStepped(stepNs: number): void {
+  /**
+   * The reference moved by stepNs against the local clock (a leap second: every offset measured
+   * from now on is stepNs larger): stored offsets move with it; their timestamps do not.
+   */
+  referenceStepped(stepNs: number): void {
     for (const p of this.points) p.offsetNs += stepNs;
     if (this.current) this.current = { ...this.current, offsetNs: this.current.offsetNs + stepNs };
+  }
+
+  /**
+   * Gnomon changed the local clock itself (kernel step or frequency, steer.ts): every stored
+   * sample is re-expressed as if measured with the changed clock (timestamp and offset move by
+   * the same amount), and the fit follows.
+   */
+  clockChanged(change: ClockChange): void {
+    if (this.points.length === 0) return;
+    for (let i = 0; i < this.points.length; i++) {
+      const p = this.points[i]!;
+      const c = correctSample(p.atNs, p.offsetNs, change);
+      this.points[i] = { atNs: c.sampleNs, offsetNs: c.offsetNs };
+    }
+    this.current = this.fit().model;
   }
 
   reset(): void {

@@ -11,6 +11,7 @@
  *
  * Pure: instants are the edges' bigint ns; offsets number ns (+ means the local clock is ahead).
  */
+import { correctSample, type ClockChange } from '../discipline/steer.js';
 
 export interface JitterFilterConfig {
   /** Offsets kept. */
@@ -55,9 +56,18 @@ export class JitterFilter {
     return { ...this.count };
   }
 
-  /** The local clock was stepped by stepNs (+ = forward): the history moves with it, so the next pulse is no outlier. */
-  clockStepped(stepNs: number): void {
+  /** The reference moved by stepNs against the local clock (a leap): the history moves with it, so the next pulse is no outlier. */
+  referenceStepped(stepNs: number): void {
     for (const p of this.history) p.offsetNs += stepNs;
+  }
+
+  /** Gnomon changed the local clock (kernel step or frequency): the history is re-expressed on the changed clock. */
+  clockChanged(change: ClockChange): void {
+    for (let i = 0; i < this.history.length; i++) {
+      const h = this.history[i]!;
+      const c = correctSample(h.edgeNs, h.offsetNs, change);
+      this.history[i] = { edgeNs: c.sampleNs, offsetNs: c.offsetNs };
+    }
   }
 
   /** Judge one labelled pulse against the recent ones, then remember it. */

@@ -22,6 +22,7 @@ import { JitterFilter } from './filter.js';
 import { PpsNmeaPairing, type PairingConfig, type PairingRejectReason, type PhaseStatus } from './pairing.js';
 import { Reach } from './reach.js';
 import { OffsetRegression, predictOffsetNs, type RegressionModel } from '../discipline/regression.js';
+import { correctSample, type ClockChange } from '../discipline/steer.js';
 
 export interface RefclockSourceConfig {
   /** As ntpq shows it: "GPS_NMEA(0)", "PPS(0)", "GPSD_JSON(0)". */
@@ -67,7 +68,7 @@ const NO_FIX: FixState = { mode: 'none', satellitesUsed: null, satellitesVisible
 
 export class RefclockSource {
   readonly reach = new Reach();
-  private readonly pairing: PpsNmeaPairing | null;
+  private pairing: PpsNmeaPairing | null;
   private readonly filter = new JitterFilter();
   /** Fits of the two kinds of measurement (chrony keeps one per source; a source here may have both). */
   private readonly timecodeFit = new OffsetRegression();
@@ -163,11 +164,24 @@ export class RefclockSource {
     };
   }
 
-  /** The local clock was stepped by stepNs (+ = forward): stored measurements move with it (chrony's approach). */
-  clockStepped(stepNs: number): void {
-    this.pulseFit.clockStepped(stepNs);
-    this.timecodeFit.clockStepped(stepNs);
-    this.filter.clockStepped(stepNs);
+  /** The reference moved by stepNs against the local clock (a leap second): stored offsets move with it. */
+  referenceStepped(stepNs: number): void {
+    this.pulseFit.referenceStepped(stepNs);
+    this.timecodeFit.referenceStepped(stepNs);
+    this.filter.referenceStepped(stepNs);
+  }
+
+  /**
+   * Gnomon changed the local clock (steer.ts; chrony's approach): fits and filter history are
+   * re-expressed on the changed clock. A step also restarts the pairing: its pending edges and
+   * phase observations are raw timestamps from before, and re-learning costs 8 pulses.
+   */
+  clockChanged(change: ClockChange): void {
+    this.pulseFit.clockChanged(change);
+    this.timecodeFit.clockChanged(change);
+    this.filter.clockChanged(change);
+    if (change.stepNs !== 0n && this.pairing !== null) this.pairing = new PpsNmeaPairing(this.config.pairing);
+    if (this.lastSample) this.lastSample = { ...this.lastSample, atNs: correctSample(this.lastSample.atNs, 0, change).sampleNs };
   }
 
   /** For status pages and ntpq: everything this source knows, as plain data. */

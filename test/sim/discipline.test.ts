@@ -77,9 +77,9 @@ function run(sc: Scenario, settleS = 300): Result {
   };
   const stepAll = (stepNs: number) => {
     if (stepNs === 0) return;
-    nmea.clockStepped(stepNs);
-    pps.clockStepped(stepNs);
-    discipline.clockStepped(stepNs);
+    nmea.referenceStepped(stepNs);
+    pps.referenceStepped(stepNs);
+    discipline.referenceStepped(stepNs);
   };
   let pendingLeapAt: bigint | null = null;
   /** The daemon's leap timer: an update at the instant served time reaches the leap, if that is before `untilTrue`. */

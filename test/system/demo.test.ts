@@ -1,7 +1,7 @@
 // `npm start` = `gnomon demo`: the simulator and the daemon together, observed through the real
 // interfaces only: NTP replies (Gnomon's own query and a real chronyd client) and `gnomon status`.
 // Ports: 11123 (npm start's), 12110-12119.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GNOMON_MAIN, REPO_ROOT } from './harness/daemon.js';
 import { ChronydClient } from './harness/chrony.js';
@@ -130,6 +130,35 @@ describe('npm start (gnomon demo)', () => {
     }, 30_000, 500);
     expect(back, demo.proc.describe()).toBeDefined();
     expect(demo.proc.stdout).toMatch(/"msg":"PPS\(0\) lost: holdover on its last frequency, dispersion growing"/);
+  }, 90_000);
+
+  it.concurrent('driftfile and ntpd statistics files; `enable kernel` is ignored by the demo', async () => {
+    const dir = new TempDir('gnm-demo-out-');
+    teardown.add('outputs dir', () => dir.remove());
+    mkdirSync(dir.file('stats'));
+    const extra = dir.file('extra.conf');
+    writeFileSync(extra, [
+      `driftfile ${dir.file('ntp.drift')}`, `statsdir ${dir.file('stats')}/`, 'statistics loopstats peerstats',
+      'filegen loopstats file loopstats type day enable', 'filegen peerstats file peerstats type day enable', 'enable kernel', '',
+    ].join('\n'));
+    const demo = await startDemo(['--config', extra, '--listen', '127.0.0.1:12117'], teardown);
+    await waitForPps(demo, 40_000);
+    await new Promise((r) => setTimeout(r, 12_000));
+    const end = await demo.proc.stop('SIGTERM', 5000);
+    expect(end.code, demo.proc.describe()).toBe(0);
+    expect(demo.proc.stdout).toMatch(/"msg":"--no-kernel: the system clock is left alone"/);
+    // ntpd's formats: MJD SOD offset freq jitter wander tc; MJD SOD srcadr status offset delay dispersion jitter.
+    const day = readdirSync(dir.file('stats')).find((n) => /^loopstats\.\d{8}$/.test(n));
+    expect(day, readdirSync(dir.file('stats')).join(' ')).toBeDefined();
+    const loop = readFileSync(dir.file(`stats/${day}`), 'utf8').trim().split('\n');
+    expect(loop.length).toBeGreaterThanOrEqual(5);
+    for (const l of loop) expect(l).toMatch(/^\d{5} \d+\.\d{3} -?\d+\.\d{9} -?\d+\.\d{6} \d+\.\d{9} \d+\.\d{6} \d+$/);
+    const peers = readFileSync(dir.file(`stats/${day!.replace('loop', 'peer')}`), 'utf8');
+    expect(peers).toMatch(/^\d{5} \d+\.\d{3} 127\.127\.22\.0 9600 -?\d+\.\d{9} /m);
+    // Written at shutdown: the oscillator's frequency in ntpd's sign and format (the simulated host runs true: near 0).
+    const drift = readFileSync(dir.file('ntp.drift'), 'utf8');
+    expect(drift).toMatch(/^-?\d+\.\d{6}\n$/);
+    expect(Math.abs(Number(drift))).toBeLessThan(5);
   }, 90_000);
 
   it('--config EXTRA adds directives: `restrict 127.0.0.1 noserve` there silences the demo for this client', async () => {

@@ -58,7 +58,7 @@ describe('Discipline', () => {
   it('a step of the local clock moves the followed line with it', () => {
     const d = new Discipline();
     d.update(T, [pps()], undefined, -20);
-    d.clockStepped(-1000);
+    d.referenceStepped(-1000);
     expect(d.correctionModel!.offsetNs).toBe(0);
   });
 });
