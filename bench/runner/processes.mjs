@@ -28,7 +28,9 @@ export function installExitHandlers() {
     process.on(sig, () => {
       console.error(`bench: ${sig}, stopping servers`);
       killAll('SIGKILL');
-      process.exit(130);
+      // Reap them (at most 1 s) so that none is left behind even as a zombie, then exit.
+      const gone = Promise.all([...children].map((c) => c.exited));
+      Promise.race([gone, new Promise((r) => setTimeout(r, 1000))]).then(() => process.exit(130));
     });
   }
 }

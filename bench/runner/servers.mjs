@@ -14,7 +14,14 @@ const GNOMON_CONF = path.join(ROOT, 'bench', 'gnomon-bench.conf');
 const TRIVIAL = path.join(ROOT, 'bench', 'trivial-responder.mjs');
 export const SERVER_CPU = '0';
 export const ALL_SERVERS = ['chronyd', 'trivial', 'gnomon'];
-export const LABELS = { chronyd: 'chronyd 4.3 (-x, no ratelimit)', trivial: 'trivial Node dgram responder', gnomon: 'Gnomon' };
+export const LABELS = {
+  chronyd: 'chronyd 4.3 (-x, no ratelimit)',
+  trivial: 'trivial Node dgram responder',
+  gnomon: 'Gnomon',
+  // bench/quality.mjs only:
+  'trivial-hr': 'trivial Node responder, hrtime clock',
+  demo: 'Gnomon demo (simulated GPS+PPS)',
+};
 
 function lineReader(stream, onLine) {
   let buf = '';
@@ -70,7 +77,7 @@ function waitForMsg(child, name, wanted, timeoutMs) {
   });
 }
 
-async function startChronyd(port) {
+async function startChronyd(port, cpu = SERVER_CPU) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gnomon-bench-chronyd-'));
   fs.chmodSync(dir, 0o700);
   const release = trackTemp(dir);
@@ -90,7 +97,7 @@ async function startChronyd(port) {
     ].join('\n'),
   );
   const child = track(
-    spawn('taskset', ['-c', SERVER_CPU, CHRONYD, '-x', '-u', 'root', '-d', '-f', conf], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    spawn('taskset', ['-c', cpu, CHRONYD, '-x', '-u', 'root', '-d', '-f', conf], { stdio: ['ignore', 'pipe', 'pipe'] }),
     'chronyd',
   );
   captureOutput(child);
@@ -98,9 +105,9 @@ async function startChronyd(port) {
   return child;
 }
 
-async function startNodeServer(name, script, args, nodeArgs = []) {
+async function startNodeServer(name, script, args, nodeArgs = [], cpu = SERVER_CPU) {
   const child = track(
-    spawn('taskset', ['-c', SERVER_CPU, process.execPath, ...nodeArgs, script, ...args], {
+    spawn('taskset', ['-c', cpu, process.execPath, ...nodeArgs, script, ...args], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
@@ -113,14 +120,40 @@ async function startNodeServer(name, script, args, nodeArgs = []) {
   return child;
 }
 
-function launch(name, port, nodeArgs) {
+/**
+ * `gnomon demo` (the GPS simulator and the server in one process) with its simulator devices and
+ * control socket in a temp dir of ours, removed even if the demo is killed. child.control = the socket.
+ */
+async function startDemo(port, nodeArgs, demoArgs = [], cpu = SERVER_CPU) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gnomon-bench-demo-'));
+  fs.chmodSync(dir, 0o700);
+  const release = trackTemp(dir);
+  fs.mkdirSync(path.join(dir, 'sim'));
+  const control = path.join(dir, 'control.sock');
+  try {
+    const child = await startNodeServer('demo', GNOMON_MAIN,
+      ['demo', ...demoArgs, '--dir', path.join(dir, 'sim'), '--listen', `127.0.0.1:${port}`, '--control', control], nodeArgs, cpu);
+    child.control = control;
+    child.cleanup = release;
+    return child;
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
+
+function launch(name, port, nodeArgs, demoArgs, cpu) {
   switch (name) {
     case 'chronyd':
-      return startChronyd(port);
+      return startChronyd(port, cpu);
     case 'trivial':
-      return startNodeServer('trivial', TRIVIAL, ['--listen', `127.0.0.1:${port}`], nodeArgs);
+      return startNodeServer('trivial', TRIVIAL, ['--listen', `127.0.0.1:${port}`], nodeArgs, cpu);
+    case 'trivial-hr':
+      return startNodeServer('trivial-hr', TRIVIAL, ['--listen', `127.0.0.1:${port}`, '--clock', 'hrtime'], nodeArgs, cpu);
     case 'gnomon':
-      return startNodeServer('gnomon', GNOMON_MAIN, ['serve', '--config', GNOMON_CONF, '--listen', `127.0.0.1:${port}`], nodeArgs);
+      return startNodeServer('gnomon', GNOMON_MAIN, ['serve', '--config', GNOMON_CONF, '--listen', `127.0.0.1:${port}`], nodeArgs, cpu);
+    case 'demo':
+      return startDemo(port, nodeArgs, demoArgs, cpu);
     default:
       throw new Error(`unknown server ${name}`);
   }
@@ -128,13 +161,14 @@ function launch(name, port, nodeArgs) {
 
 /**
  * Start a server on a free loopback port and wait until it answers (Gnomon also until it is
- * synchronised, at most syncWaitS). nodeArgs go to node (Node servers only; ignored for chronyd).
+ * synchronised, at most syncWaitS). nodeArgs go to node (Node servers only; ignored for chronyd);
+ * demoArgs to `gnomon demo` (simulator options); cpu: taskset's CPU list (default SERVER_CPU).
  * Resolves { name, port, child, reply } with the decoded first reply.
  */
-export async function startServer(name, { syncWaitS, nodeArgs } = {}) {
+export async function startServer(name, { syncWaitS, nodeArgs, demoArgs, cpu = SERVER_CPU } = {}) {
   const port = await freeUdpPort();
-  const child = await launch(name, port, nodeArgs);
-  const reply = await waitReady(name, port, child, name === 'gnomon' ? syncWaitS : 0);
+  const child = await launch(name, port, nodeArgs, demoArgs, cpu);
+  const reply = await waitReady(name, port, child, name === 'gnomon' || name === 'demo' ? syncWaitS : 0);
   return { name, port, child, reply };
 }
 
