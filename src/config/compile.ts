@@ -48,6 +48,8 @@ interface Draft {
   user?: string;
   leapfile?: { path: string; at: SourcePosition };
   leapSmearIntervalS?: number;
+  holdoverS: number;
+  maxDistanceS: number;
   /** Set by the first statistics/statsdir/filegen line. */
   stats?: StatsDraft;
   /** enable/disable kernel and tinker step/panic (kernel-config.ts). */
@@ -58,7 +60,7 @@ export function compileConfig(lines: readonly PlacedLine[]): CompileResult {
   const out = new DiagnosticList();
   const draft: Draft = {
     listen: [], port: DEFAULT_NTP_PORT, restrict: [], discard: { ...DEFAULT_DISCARD }, mruMaxdepth: DEFAULT_MRU.maxdepth,
-    associations: [], fudge: [], refclocks: [], kernel: newKernelDraft(),
+    associations: [], fudge: [], refclocks: [], kernel: newKernelDraft(), holdoverS: DEFAULT_HOLDOVER_S, maxDistanceS: DEFAULT_MAXDIST_S,
   };
   const singletons = new Map<string, SourcePosition>();
   const restrictIndex = new Map<string, number>();
@@ -200,6 +202,9 @@ function apply(p: ParsedDirective, draft: Draft, out: DiagnosticList, restrictIn
     case 'statistics': case 'statsdir': case 'filegen':
       applyStatsDirective(p, draft.stats ??= newStatsDraft(), out);
       return;
+    case 'tos':
+      applyTos(p, draft, out);
+      return;
     case 'enable': case 'disable': case 'tinker':
       applyKernelDirective(p, draft.kernel, out);
       return;
@@ -264,6 +269,27 @@ function applyInterface(p: ParsedDirective, draft: Draft, out: DiagnosticList): 
 /** ntpd's advice for leapsmearinterval (ntp_misc(5), NTPsec leapsmear.adoc): several hours up to a day. */
 const LEAP_SMEAR_ADVISED_S = { min: 7200, max: 86_400 } as const;
 
+/** ntpd's `tos maxdist` default (s) and Gnomon's holdover default (s): docs/discipline.md. */
+export const DEFAULT_MAXDIST_S = 1.5;
+export const DEFAULT_HOLDOVER_S = 3600;
+
+function applyTos(p: ParsedDirective, draft: Draft, out: DiagnosticList): void {
+  for (const [name, min, hint] of [
+    ['maxdist', 0.001, 'ntpd\'s default is 1.5 s; the root distance above which served time is no longer vouched for'],
+    ['holdover', 0, 'seconds to keep serving on the last frequency after the reference is lost; 0 = none, 3600 = the default'],
+  ] as const) {
+    const value = p.options.get(name)?.value;
+    if (value?.value.kind !== 'number') continue;
+    const n = value.value.number;
+    if (n < min) {
+      out.error(p.file, value.token, { code: DiagnosticCode.OutOfRange, directive: 'tos', message: `tos ${name} ${n}: must be at least ${min}`, hint });
+      continue;
+    }
+    if (name === 'maxdist') draft.maxDistanceS = n;
+    else draft.holdoverS = n;
+  }
+}
+
 function applyLeapSmear(p: ParsedDirective, draft: Draft, out: DiagnosticList): void {
   const arg = p.args[0];
   if (arg?.value.kind !== 'number') return;
@@ -302,6 +328,7 @@ function freeze(draft: Draft, refclocks: readonly RefclockConfig[]): GnomonConfi
     listen: draft.listen, port: draft.port, restrict: draft.restrict, discard: draft.discard,
     mru: { maxdepth: draft.mruMaxdepth }, associations: draft.associations, fudge: draft.fudge.map((f) => f.line), refclocks,
     kernel: draft.kernel.kernel, tinker: { stepS: draft.kernel.stepS, panicS: draft.kernel.panicS },
+    discipline: { holdoverS: draft.holdoverS, maxDistanceS: draft.maxDistanceS },
     ...(draft.driftfile !== undefined ? { driftfile: draft.driftfile } : {}),
     ...(draft.logfile !== undefined ? { logfile: draft.logfile } : {}),
     ...(draft.user !== undefined ? { user: draft.user } : {}),

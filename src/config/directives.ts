@@ -203,11 +203,14 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   { name: 'manycastclient', origin: 'ntpd', support: 'ignored', summary: 'find servers by manycast', args: [{ name: 'address', value: ADDRESS }], options: ASSOC_OPTIONS,
     note: 'manycast is not implemented' },
   { name: 'broadcastdelay', origin: 'ntpd', support: 'ignored', summary: 'assumed broadcast delay, seconds', args: [{ name: 'seconds', value: NUMBER }], note: NOT_YET },
-  { name: 'tos', origin: 'ntpd', support: 'ignored', summary: 'selection and orphan-mode parameters',
+  // Only `maxdist` (ntpd) and `holdover` (Gnomon's) act: how long the discipline holds over without a reference.
+  { name: 'tos', origin: 'ntpd', support: 'acted', summary: 'selection parameters: `tos maxdist S` and Gnomon\'s `tos holdover S` bound holdover',
     options: [
-      ...['beacon', 'ceiling', 'floor', 'maxclock', 'minclock', 'minsane', 'orphan', 'orphanwait', 'bcpollbstep'].map((name) => valued(name, INT32)),
-      valued('cohort', { kind: 'bit' }), valued('maxdist', NUMBER), valued('mindist', NUMBER), valued('basedate', WORD),
-    ], note: 'Gnomon\'s selection uses its own constants' },
+      ...['beacon', 'ceiling', 'floor', 'maxclock', 'minclock', 'minsane', 'orphan', 'orphanwait', 'bcpollbstep'].map((name) => valued(name, INT32, false, 'Gnomon\'s selection uses its own constants')),
+      valued('cohort', { kind: 'bit' }, false, 'Gnomon\'s selection uses its own constants'), valued('maxdist', NUMBER, true),
+      valued('mindist', NUMBER, false, 'Gnomon\'s selection uses its own constants'), valued('basedate', WORD, false, 'Gnomon\'s week-rollover pivot is the build date'),
+      valued('holdover', NUMBER, true),
+    ] },
   { name: 'setvar', origin: 'ntpd', support: 'ignored', summary: 'extra mode 6 system variable', rest: { name: 'text', value: WORD, min: 1 }, note: NOT_YET },
   { name: 'logconfig', origin: 'ntpd', support: 'ignored', summary: 'ntpd log message classes', rest: { name: 'class', value: WORD, min: 1 },
     note: 'Gnomon logs by level, not by class' },

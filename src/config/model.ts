@@ -207,6 +207,11 @@ export interface GnomonConfig {
   readonly kernel: boolean;
   /** `tinker step S panic S` (ntpd): kernel step threshold (0 = never step) and panic threshold (0 = none), seconds. */
   readonly tinker: { readonly stepS: number; readonly panicS: number };
+  /**
+   * `tos maxdist S` (ntpd, default 1.5) and `tos holdover S` (Gnomon's, default 3600): holdover
+   * ends when the root distance passes maxdist or holdover seconds after the last sample.
+   */
+  readonly discipline: { readonly holdoverS: number; readonly maxDistanceS: number };
 }
 
 export const DEFAULT_DISCARD: DiscardSettings = { averageLog2S: 3, minimumLog2S: 1, monitor: 3000 };

@@ -79,7 +79,7 @@ export class Reference {
     private readonly state: ServerStateCell, private readonly log: Logger) {
     this.plan = planReference(config);
     this.refclocks = new RefclockSet(this.plan.refclocks, raw, log);
-    this.discipline = new Discipline();
+    this.discipline = new Discipline(config.discipline);
     this.leap = this.newLeapKeeper(config);
     this.announce();
   }
@@ -118,6 +118,7 @@ export class Reference {
       this.refclocks.start();
     }
     this.plan = next;
+    this.discipline.configure(config.discipline);
     this.leap = this.newLeapKeeper(config);
     this.announce();
     this.update();

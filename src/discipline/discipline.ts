@@ -70,11 +70,16 @@ export function estimateDispersionS(e: SourceEstimate, precisionLog2S: number, n
 }
 
 export class Discipline {
-  private readonly cfg: DisciplineConfig;
+  private cfg: DisciplineConfig;
   private current: DisciplineState = { kind: 'none' };
   private correction: CorrectionModel | null = null;
 
   constructor(config: Partial<DisciplineConfig> = {}) {
+    this.cfg = { ...DEFAULT_DISCIPLINE_CONFIG, ...config };
+  }
+
+  /** New limits (a reload); the state and the followed line stay. */
+  configure(config: Partial<DisciplineConfig>): void {
     this.cfg = { ...DEFAULT_DISCIPLINE_CONFIG, ...config };
   }
 

@@ -84,7 +84,7 @@ describe('seed configs', () => {
       // The local clock (127.127.1.0) is an association, not one of the GPS/PPS refclocks.
       refclocks: [],
       driftfile: '/var/lib/ntp/drift', logfile: '/var/log/ntpd.log',
-      kernel: false, tinker: { stepS: 0.128, panicS: 1000 },
+      kernel: false, tinker: { stepS: 0.128, panicS: 1000 }, discipline: { holdoverS: 3600, maxDistanceS: 1.5 },
     });
   });
 

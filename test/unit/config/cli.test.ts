@@ -46,7 +46,7 @@ describe('gnomon config validate', () => {
     expect(stderr).toBe('');
     const lines = stdout.trimEnd().split('\n');
     expect(lines.map((l) => /^[^:]+:(\d+:\d+): (\w+):/.exec(l)?.slice(1).join(' '))).toEqual([
-      '1:1 error', '2:6 error', '3:24 error', '4:1 warning', undefined,
+      '1:1 error', '2:6 error', '3:24 error', '4:5 warning', undefined,
     ]);
     expect(lines.at(-1)).toBe(`${path}: invalid, 3 errors, 1 warning`);
   });

@@ -73,7 +73,9 @@ describe('directives', () => {
     expect(result.config).toBeDefined();
     expect(result.diagnostics.map((d) => [d.code, d.directive])).toEqual([
       // statsdir and filegen are acted on: test/unit/config/stats.test.ts
-      ['CONFIG_NOT_IMPLEMENTED', 'broadcastdelay'], ['CONFIG_NOT_IMPLEMENTED', 'tos'], ['CONFIG_NOT_IMPLEMENTED', 'setvar'],
+      // tos acts on maxdist and holdover only: its other options are named one by one.
+      ['CONFIG_NOT_IMPLEMENTED', 'broadcastdelay'], ['CONFIG_OPTION_NOT_IMPLEMENTED', 'tos'], ['CONFIG_OPTION_NOT_IMPLEMENTED', 'tos'],
+      ['CONFIG_NOT_IMPLEMENTED', 'setvar'],
     ]);
     expect(result.diagnostics[0]?.message).toBe('broadcastdelay: known ntpd directive, accepted but Gnomon does not act on it yet');
   });
@@ -123,6 +125,7 @@ describe('the compiled model', () => {
     expect(check('# nothing\n').config).toEqual({
       listen: [], port: 123, restrict: [], discard: { averageLog2S: 3, minimumLog2S: 1, monitor: 3000 }, mru: { maxdepth: 8192 },
       associations: [], fudge: [], refclocks: [], kernel: false, tinker: { stepS: 0.128, panicS: 1000 },
+      discipline: { holdoverS: 3600, maxDistanceS: 1.5 },
     });
   });
 
@@ -160,5 +163,13 @@ describe('the compiled model', () => {
     const result = check('includefile /etc/gnomon/extra.conf\nport 1\n');
     expect(result.config?.port).toBe(1);
     expect(brief(result.diagnostics)).toEqual(['1:13 warning CONFIG_INCLUDE_NOT_FOLLOWED']);
+  });
+});
+
+describe('tos maxdist and holdover (the discipline\'s holdover limits)', () => {
+  test('compile into discipline; out of range is a located error', () => {
+    expect(check('tos maxdist 0.5 holdover 600\n').config?.discipline).toEqual({ holdoverS: 600, maxDistanceS: 0.5 });
+    expect(check('tos holdover 0\n').config?.discipline).toEqual({ holdoverS: 0, maxDistanceS: 1.5 });
+    expect(brief(check('tos maxdist 0 holdover -1\n').diagnostics)).toEqual(['1:13 error CONFIG_OUT_OF_RANGE', '1:24 error CONFIG_OUT_OF_RANGE']);
   });
 });
