@@ -44,13 +44,14 @@ function refclockLines(r: RefclockStatus): string[] {
   }
   const refused = Object.entries(r.counters).filter(([k, v]) => !NOT_REFUSALS.has(k) && v > 0 && k !== 'pulsesAccepted');
   const pairingReasons = new Set(['duplicatePulse', 'secondAlreadyUsed', 'noFix', 'nmeaStale', 'outsideWindow', 'phaseLearning',
-    'phaseNearBoundary', 'phaseSpreadWide', 'invalidTime', 'jitterOutlier', 'noLabeller']);
+    'phaseNearBoundary', 'phaseSpreadWide', 'invalidTime', 'jitterOutlier', 'noLabeller', 'wrongWeek']);
   const reasons = refused.filter(([k]) => pairingReasons.has(k));
   if (r.counters.pulses) {
     lines.push(`    pulses ${r.counters.pulses}, used ${r.counters.pulsesAccepted ?? 0}` +
       (reasons.length > 0 ? `, refused: ${reasons.map(([k, v]) => `${k} ${v}`).join(', ')}` : '') +
       (r.lastRejectReason ? ` (latest: ${r.lastRejectReason})` : ''));
   }
+  if (r.counters.wrongWeek) lines.push(`    timecodes refused as the wrong GPS week epoch (~20 years off): ${r.counters.wrongWeek}`);
   for (const d of r.drivers) {
     lines.push(`    ${d.driver} ${d.device}: ${d.state}${d.code ? ` ${d.code}` : ''}${d.detail && d.state !== 'running' ? ` - ${d.detail}` : ''}`);
   }

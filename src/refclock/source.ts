@@ -23,6 +23,7 @@ import { PpsNmeaPairing, type PairingConfig, type PairingRejectReason, type Phas
 import { Reach } from './reach.js';
 import { OffsetRegression, predictOffsetNs, type RegressionModel } from '../discipline/regression.js';
 import { correctSample, type ClockChange } from '../discipline/steer.js';
+import { BUILD_PIVOT_UNIX_NS } from '../../drivers/nmea/rollover.js';
 
 export interface RefclockSourceConfig {
   /** As ntpq shows it: "GPS_NMEA(0)", "PPS(0)", "GPSD_JSON(0)". */
@@ -43,6 +44,13 @@ export interface RefclockSourceConfig {
   readonly pairing?: Partial<PairingConfig>;
 }
 
+/**
+ * A timecode further than this from the local clock, while the local clock itself is past the
+ * build date (so it is not a Pi without RTC booting in 1970), names the wrong GPS week epoch:
+ * half the 1024-week rollover period. Trusting it would step served time by about 20 years.
+ */
+export const WRONG_WEEK_NS = 512n * 7n * 86_400n * 1_000_000_000n;
+
 /** An estimate is stale this long after its latest input (8 polls of a 1 Hz receiver). */
 export const ESTIMATE_MAX_AGE_NS = 8_000_000_000n;
 
@@ -62,7 +70,7 @@ export interface SourceEstimate {
   readonly refid: string;
 }
 
-export type PulseRejectReason = PairingRejectReason | 'jitterOutlier' | 'noLabeller';
+export type PulseRejectReason = PairingRejectReason | 'jitterOutlier' | 'noLabeller' | 'wrongWeek';
 
 const NO_FIX: FixState = { mode: 'none', satellitesUsed: null, satellitesVisible: null, hdop: null };
 
@@ -90,6 +98,11 @@ export class RefclockSource {
     this.count.timecodes++;
     const atNs = timeSpecToUnixNs(sample.systemTime);
     const refNs = timeSpecToUnixNs(sample.referenceTime);
+    if (atNs >= BUILD_PIVOT_UNIX_NS && (refNs - atNs > WRONG_WEEK_NS || atNs - refNs > WRONG_WEEK_NS)) {
+      // Neither a fit nor a label: counted, and the reason shown in status.
+      this.reject('wrongWeek');
+      return;
+    }
     this.lastSample = { atNs, refNs, leap: sample.leap, fix: sample.fix };
     // A timecode-only estimate counts only whole-second fixes: a 5 Hz receiver's in-between
     // fixes arrive with the same serial delay, but time2 is calibrated on the one per second.

@@ -161,6 +161,16 @@ describe('npm start (gnomon demo)', () => {
     expect(Math.abs(Number(drift))).toBeLessThan(5);
   }, 90_000);
 
+  it.concurrent('old firmware (dates 1024 weeks back): the rollover is corrected and PPS served as usual', async () => {
+    const demo = await startDemo(['--fault', 'week-rollover', '--listen', '127.0.0.1:12118'], teardown);
+    const st = await waitForPps(demo, 40_000);
+    const nmea = refclock(st, 'GPS_NMEA(0)')!;
+    expect(nmea.drivers[0]!.counters.rolloverCorrections, JSON.stringify(nmea)).toBeGreaterThan(0);
+    const q = await queryJson(12118);
+    expect(q).toMatchObject({ ok: true, stratum: 1, refid: 'PPS' });
+    expect(Math.abs(q.offsetS)).toBeLessThan(0.001);
+  }, 60_000);
+
   it('--config EXTRA adds directives: `restrict 127.0.0.1 noserve` there silences the demo for this client', async () => {
     const dir = new TempDir('gnm-demo-extra-');
     teardown.add('extra config dir', () => dir.remove());

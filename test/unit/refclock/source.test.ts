@@ -116,3 +116,33 @@ describe('planRefclocks', () => {
     ]);
   });
 });
+
+describe('a receiver in the wrong GPS week epoch', () => {
+  const WEEKS_1024_NS = 1024n * 7n * 86_400n * S;
+  it('timecodes ~20 years off a local clock past the build date are refused (wrongWeek): no estimate, no labels', () => {
+    const nmea = new RefclockSource(base);
+    const pps = new RefclockSource({ ...base, name: 'PPS(0)', timecodes: false, pulses: true });
+    pps.labeller = nmea;
+    for (let i = 0; i < 20; i++) {
+      const edge = BigInt(T0 + i) * S;
+      pps.addPulse(pulse(edge, i + 1));
+      const s = sample(edge + 200n * BigInt(MS), T0 + i);
+      nmea.addSample({ ...s, referenceTime: ts(timeSpecToNs(s.referenceTime) + WEEKS_1024_NS) }, [pps]);
+    }
+    const now = BigInt(T0 + 20) * S;
+    expect(nmea.estimate(now)).toBeNull();
+    expect(pps.estimate(now)).toBeNull();
+    expect(nmea.status(now)).toMatchObject({ lastRejectReason: 'wrongWeek', counters: { wrongWeek: 20 } });
+  });
+
+  it('a local clock before the build date (a Pi without RTC booting at 1970) trusts the GPS whatever it says', () => {
+    const nmea = new RefclockSource(base);
+    const at = 5n * S; // 1970-01-01T00:00:05Z
+    nmea.addSample({ ...sample(at, T0), systemTime: ts(at) });
+    expect(nmea.estimate(at)).not.toBeNull();
+  });
+});
+
+function timeSpecToNs(t: { sec: number; nsec: number }): bigint {
+  return BigInt(t.sec) * S + BigInt(t.nsec);
+}
