@@ -20,6 +20,12 @@ import { formatLeapfileLoadError, loadLeapfile } from './leapfile.js';
 import { formatLeapFileProblem, leapTableExpiry } from '../discipline/leap.js';
 import { timeSpecToUnixNs } from '../clock/clock.js';
 import type { DisciplineOutputs } from './outputs.js';
+import type { CorrectionModel } from '../discipline/discipline.js';
+
+/** A followed line's offset at local time tNs, ns. */
+function predictLineNs(line: CorrectionModel, tNs: bigint): number {
+  return line.offsetNs + line.freqPpm * 1e-6 * Number(tNs - line.t0Ns);
+}
 import type { Logger } from './log.js';
 
 /** ntpd's LOCAL driver (type 1). */
@@ -69,6 +75,7 @@ export class Reference {
   private leap: LeapKeeper;
   private leapTimer: NodeJS.Timeout | null = null;
   private leapNoted = '';
+  private smear: { readonly termNs: number; readonly slopeNsPerS: number } | null = null;
   private outputs: DisciplineOutputs | null = null;
   /** Served time of the last update while tracking: the reference time holdover keeps publishing. */
   private lastUpdate: NtpTimestamp = { seconds: 0, fraction: 0 };
@@ -146,23 +153,25 @@ export class Reference {
     const precision = this.timescale.precisionLog2S;
     const before = this.discipline.state;
     const next = this.discipline.update(nowNs, this.refclocks.candidates(nowNs), this.plan.localStratum, precision);
-    this.applyLine();
-    this.timescale.read(this.now);
-    // Leap seconds: the keeper may step the reference now (the leap instant) and sets LI.
+    // Leap seconds: the keeper may step the reference now (the leap instant), sets LI, and while
+    // smearing adds its ramp; it works on served time without the ramp: raw − the line.
     const synchronised = next.kind === 'tracking' || next.kind === 'holdover';
-    const leap = this.leap.update(timeSpecToUnixNs(this.now), synchronised ? next.estimate.leap : 'unknown');
+    const stepped = this.steppedServedNs(nowNs);
+    const leap = this.leap.update(stepped, synchronised ? next.estimate.leap : 'unknown');
     if (leap.referenceStepNs !== 0) {
       this.refclocks.referenceStepped(leap.referenceStepNs);
       this.discipline.referenceStepped(leap.referenceStepNs);
-      this.applyLine();
-      this.timescale.read(this.now);
-      this.log.warn({ stepNs: leap.referenceStepNs, kind: leap.decision.leap?.kind }, 'leap second: served time stepped');
+      this.log.warn({ stepNs: leap.referenceStepNs, kind: leap.decision.leap?.kind, smear: leap.smear !== null },
+        leap.smear ? 'leap second: the reference stepped; served time continues its smear' : 'leap second: served time stepped');
     }
-    this.scheduleLeap(leap.nextStepAtServedNs);
-    const note = leap.smearNotApplied ? 'smear' : leap.decision.disagreement ? JSON.stringify(leap.decision.disagreement) : '';
+    this.smear = leap.smear;
+    this.applyLine();
+    this.timescale.read(this.now);
+    this.scheduleLeap(leap.nextEventAtServedNs, this.steppedServedNs(nowNs));
+    const note = leap.smear ? 'smear' : leap.decision.disagreement ? JSON.stringify(leap.decision.disagreement) : '';
     if (note !== this.leapNoted) {
       this.leapNoted = note;
-      if (leap.smearNotApplied) this.log.warn({}, 'leapsmearinterval: smearing is not applied yet; the leap second will be stepped (no LI is announced while smear is configured)');
+      if (leap.smear) this.log.warn({ slopeNsPerS: leap.smear.slopeNsPerS }, 'leap second: smearing served time (no LI; clients that do not smear will differ by up to 0.5 s)');
       else if (leap.decision.disagreement) this.log.warn({ disagreement: leap.decision.disagreement }, 'the receiver and the leapfile disagree about a leap second; following the leapfile');
     }
     if (this.outputs) {
@@ -187,20 +196,31 @@ export class Reference {
     this.logChange(before, next);
   }
 
-  /** served = raw − (offset + freq × (t − t0)): correction = −offset, slope = −freq. */
+  /**
+   * served = raw − (offset + freq × (t − t0)) [+ the leap smear's ramp]: correction = −offset,
+   * slope = −freq, anchored at raw now so the smear's value and slope add directly.
+   */
   private applyLine(): void {
     const line = this.discipline.correctionModel;
     if (!line) return;
-    const t0Sec = Number(line.t0Ns / 1_000_000_000n);
-    this.timescale.setCorrectionLine(-line.offsetNs, -line.freqPpm * 1000, t0Sec, Number(line.t0Ns - BigInt(t0Sec) * 1_000_000_000n));
+    const nowNs = this.refclocks.nowNs();
+    const sec = Number(nowNs / 1_000_000_000n);
+    this.timescale.setCorrectionLine(-predictLineNs(line, nowNs) + (this.smear?.termNs ?? 0), -line.freqPpm * 1000 + (this.smear?.slopeNsPerS ?? 0),
+      sec, Number(nowNs - BigInt(sec) * 1_000_000_000n));
+  }
+
+  /** Served time without any smear ramp at raw time nowNs: raw − the followed line (raw itself before the first line). */
+  private steppedServedNs(nowNs: bigint): bigint {
+    const line = this.discipline.correctionModel;
+    return line ? nowNs - BigInt(Math.round(predictLineNs(line, nowNs))) : nowNs;
   }
 
   /** Runs an update at the leap instant itself, not up to a second after it. */
-  private scheduleLeap(atServedNs: bigint | null): void {
+  private scheduleLeap(atServedNs: bigint | null, steppedNowNs: bigint): void {
     if (this.leapTimer) clearTimeout(this.leapTimer);
     this.leapTimer = null;
     if (atServedNs === null) return;
-    const ms = Number(atServedNs - timeSpecToUnixNs(this.now)) / 1e6;
+    const ms = Number(atServedNs - steppedNowNs) / 1e6;
     if (ms > UPDATE_INTERVAL_MS * 2) return; // the regular update will get closer first
     this.leapTimer = setTimeout(() => this.update(), Math.max(0, Math.ceil(ms)));
     this.leapTimer.unref();

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { SimulatedClock, gaussian, mulberry32, type OscillatorModel } from '../../src/clock/simulated.js';
 import { RefclockSource, type RefclockSourceConfig } from '../../src/refclock/source.js';
 import { Discipline, snapshotForState } from '../../src/discipline/discipline.js';
-import { LeapKeeper } from '../../src/discipline/leap-keeper.js';
+import { LeapKeeper, type LeapUpdate } from '../../src/discipline/leap-keeper.js';
+import { leapCorrectionNs } from '../../src/discipline/leap.js';
 import { LeapIndicator } from '../../src/ntp/constants.js';
 import type { FixState } from '../../drivers/driver.js';
 
@@ -37,6 +38,8 @@ interface Scenario {
   readonly startS?: number;
   /** An inserted leap second at this Unix second (00:00:00 after it); the receiver warns 'insert' until then. */
   readonly leapAtS?: number;
+  /** Smear the leap over this many seconds (`leapsmearinterval`) instead of stepping it. */
+  readonly smearS?: number;
 }
 
 interface Result {
@@ -48,6 +51,8 @@ interface Result {
   holdover: { errorNs: number; dispersionNs: number; state: string }[];
   /** Around a leap: [true s since start, served − UTC ns, LI published]. */
   leap: [number, number, LeapIndicator][];
+  /** Served − expected (smeared) time at every measurement, ns, when a leap is simulated. */
+  leapErrorsNs: number[];
 }
 
 const sourceConfig = (name: string, pulses: boolean, timecodes: boolean): RefclockSourceConfig => ({
@@ -66,11 +71,24 @@ function run(sc: Scenario, settleS = 300): Result {
   const pps = new RefclockSource(sourceConfig('PPS(0)', true, false));
   pps.labeller = nmea;
   const discipline = new Discipline();
-  const keeper = new LeapKeeper(null, 'step', 0);
-  const result: Result = { lockS: null, trackingErrorsNs: [], holdover: [], leap: [] };
+  const mode = sc.smearS ? 'smear' : 'step';
+  const keeper = new LeapKeeper(null, mode, sc.smearS ?? 0);
+  const result: Result = { lockS: null, trackingErrorsNs: [], holdover: [], leap: [], leapErrorsNs: [] };
   const leapAtNs = sc.leapAtS === undefined ? null : BigInt(sc.leapAtS) * S;
   /** UTC (POSIX labels) at true instant τ: one second behind from the inserted second on. */
   const utcOf = (trueNs: bigint) => (leapAtNs !== null && trueNs >= leapAtNs ? trueNs - S : trueNs);
+  /** What should be served at true instant τ: UTC, or smeared UTC (leap.ts's correction, computed independently of the keeper's ramp). */
+  const expectedAt = (trueNs: bigint) => (leapAtNs === null ? trueNs
+    : trueNs + BigInt(leapCorrectionNs({ atUtcNs: leapAtNs, kind: 'insert' }, trueNs, mode, sc.smearS ?? 0)));
+  /** The keeper's ramp as last given, with the raw time it was given at. */
+  let smear: { termNs: number; slopeNsPerS: number; atRaw: bigint } | null = null;
+  const keep = (u: LeapUpdate, raw: bigint) => {
+    stepAll(u.referenceStepNs);
+    smear = u.smear ? { ...u.smear, atRaw: raw } : null;
+    pendingLeapAt = u.nextEventAtServedNs;
+    return u;
+  };
+  const smearTermAt = (raw: bigint) => (smear ? smear.termNs + smear.slopeNsPerS * (Number(raw - smear.atRaw) / 1e9) : 0);
   const servedAt = (raw: bigint): bigint | null => {
     const line = discipline.correctionModel;
     return line ? raw - BigInt(Math.round(line.offsetNs + line.freqPpm * 1000 * (Number(raw - line.t0Ns) / 1e9))) : null;
@@ -88,10 +106,11 @@ function run(sc: Scenario, settleS = 300): Result {
     const served = servedAt(clock.rawAt(untilTrue));
     if (served === null || served < pendingLeapAt) return;
     clock.advanceTo(untilTrue - (served - pendingLeapAt));
-    stepAll(keeper.update(servedAt(clock.rawNs())!, 'insert').referenceStepNs);
-    pendingLeapAt = null;
+    keep(keeper.update(servedAt(clock.rawNs())!, clock.trueNs < leapAtNs! ? 'insert' : 'none'), clock.rawNs());
+    fireLeapTimer(untilTrue);
   };
   let lastUpdateTrue = 0n;
+  const lockedAndSettled = (k: number) => result.lockS !== null && k >= result.lockS + 60;
   for (let k = 1; k <= sc.durationS; k++) {
     const second = t0 + k;
     const edgeTrue = BigInt(second) * S;
@@ -119,12 +138,10 @@ function run(sc: Scenario, settleS = 300): Result {
     if (leapAtNs !== null) {
       const served = servedAt(rawNow);
       if (served !== null) {
-        const u = keeper.update(served, edgeTrue < leapAtNs ? 'insert' : 'none');
-        stepAll(u.referenceStepNs);
-        pendingLeapAt = u.nextStepAtServedNs;
-        const after = servedAt(rawNow)!;
+        const u = keep(keeper.update(served, edgeTrue < leapAtNs ? 'insert' : 'none'), rawNow);
+        const after = servedAt(rawNow)! + BigInt(Math.round(smearTermAt(rawNow)));
         if (edgeTrue >= leapAtNs - 5n * S && edgeTrue <= leapAtNs + 5n * S) {
-          result.leap.push([k, Number(after - utcOf(updateTrue)), state.kind === 'tracking' ? u.indicator : LeapIndicator.Unsynchronised]);
+          result.leap.push([k, Number(after - expectedAt(updateTrue)), state.kind === 'tracking' ? u.indicator : LeapIndicator.Unsynchronised]);
         }
       }
     }
@@ -136,7 +153,8 @@ function run(sc: Scenario, settleS = 300): Result {
     const line = discipline.correctionModel;
     if (!line) continue;
     const predicted = line.offsetNs + line.freqPpm * 1000 * (Number(raw - line.t0Ns) / 1e9);
-    const errorNs = Number(raw - utcOf(atTrue)) - predicted;
+    const errorNs = Number(raw - expectedAt(atTrue)) - predicted + smearTermAt(raw);
+    if (leapAtNs !== null && lockedAndSettled(k)) result.leapErrorsNs.push(errorNs);
     if (lost) {
       const snap = snapshotForState(state, PRECISION, { seconds: 0, fraction: 0 }, raw);
       result.holdover.push({ errorNs, dispersionNs: snap.rootDispersionS * 1e9, state: state.kind });
@@ -182,6 +200,18 @@ describe('discipline on a simulated oscillator (virtual time)', () => {
     }
     // And the hour after: still locked, no second off.
     expect(r.trackingErrorsNs.filter((e) => Math.abs(e) > 5_000)).toEqual([]);
+  });
+
+  it('a smeared leap second (leapsmearinterval 7200): no LI, served time follows the linear smear to within microseconds, also across the step', () => {
+    const leapAtS = Date.UTC(2017, 0, 1) / 1000;
+    const r = run({ name: 'smear', oscillator: { ...coldPi(9), offsetNs: 0, freqPpm: 20 }, ppsJitterNs: 1_000, nmeaDelayMs: 200,
+      durationS: 9000, startS: leapAtS - 4800, leapAtS, smearS: 7200, seed: 4 });
+    const errs = r.leapErrorsNs;
+    console.log(`smear: ${errs.length} s measured across the 2 h window, max |served − smeared UTC| ${(Math.max(...errs.map(Math.abs)) / 1000).toFixed(2)} µs, ` +
+      `RMS ${(rms(errs) / 1000).toFixed(2)} µs`);
+    expect(errs.length).toBeGreaterThanOrEqual(8000);
+    expect(Math.max(...errs.map(Math.abs))).toBeLessThan(5_000);
+    for (const [, , li] of r.leap) expect(li).toBe(LeapIndicator.NoWarning);
   });
 
   it('GPS lost for an hour: holdover keeps the error inside the advertised root dispersion the whole time', () => {

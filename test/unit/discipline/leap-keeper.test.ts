@@ -39,9 +39,17 @@ describe('LeapKeeper', () => {
     expect(k.update(jun30 - S, 'delete').referenceStepNs).toBe(-1_000_000_000);
   });
 
-  it('smear configured: no LI, stepped anyway and said so', () => {
-    const k = new LeapKeeper(table(), 'smear', 86_400);
-    const u = k.update(L - 3600n * S, 'unknown');
-    expect(u).toMatchObject({ indicator: LeapIndicator.NoWarning, smearNotApplied: true });
+  it('smear: no LI; a ramp of −1 s over the window (value and slope), the reference still steps at the leap', () => {
+    const k = new LeapKeeper(table(), 'smear', 7200);
+    expect(k.update(L - 7200n * S, 'unknown')).toMatchObject({ indicator: LeapIndicator.NoWarning, smear: null, nextEventAtServedNs: L - 3600n * S });
+    const mid = k.update(L - 1800n * S, 'unknown');
+    expect(mid.indicator).toBe(LeapIndicator.NoWarning);
+    expect(Math.abs(mid.smear!.termNs - -1e9 * 1800 / 7201)).toBeLessThan(1);
+    expect(mid.smear!.slopeNsPerS).toBeCloseTo(-1e9 / 7201, 3);
+    const at = k.update(L, 'unknown');
+    expect(at.referenceStepNs).toBe(1_000_000_000);
+    // Just after the step the ramp is +0.5 s over the stepped time: served time did not jump.
+    expect(Math.abs(at.smear!.termNs - (1e9 - 1e9 * 3600 / 7201))).toBeLessThan(1);
+    expect(k.update(L + 3602n * S, 'unknown').smear).toBeNull();
   });
 });
