@@ -73,6 +73,8 @@ export interface DriverContext {
   state(state: DriverState, code?: string, detail?: string): void;
   /** Counters with stable names ("sentences", "checksumBad", ...), absolute values, for status pages. */
   counters(values: Readonly<Record<string, number>>): void;
+  /** The latest checksum-valid sentence as received (ntpq's `timecode`); optional for drivers without text. */
+  timecode?(text: string): void;
 }
 
 export interface RefclockDriver {

@@ -144,7 +144,10 @@ export class NmeaDriver implements RefclockDriver {
     const ctx = this.ctx!;
     ctx.realtime.read(this.arrival);
     const arrivalNs = timeSpecToUnixNs(this.arrival);
-    for (const sentence of this.framer.push(chunk, arrivalNs)) this.report(this.decoder.push(sentence));
+    for (const sentence of this.framer.push(chunk, arrivalNs)) {
+      ctx.timecode?.(sentence.text);
+      this.report(this.decoder.push(sentence));
+    }
     if (this.quietTimer !== null) this.timers.clearTimeout(this.quietTimer);
     this.quietTimer = this.timers.setTimeout(() => {
       this.quietTimer = null;

@@ -34,14 +34,6 @@ export interface UpdateView {
   readonly refclocks: () => RefclockStatus[];
 }
 
-const NTPD_REFCLOCK_TYPE: Readonly<Record<string, number>> = { GPS_NMEA: 20, PPS: 22, GPSD_JSON: 46 };
-
-/** "PPS(0)" → "127.127.22.0", as ntpd's statistics files name refclocks. */
-function srcadr(name: string): string {
-  const m = /^(\w+)\((\d+)\)$/.exec(name);
-  return m ? `127.127.${NTPD_REFCLOCK_TYPE[m[1]!] ?? 0}.${m[2]}` : name;
-}
-
 export class DisciplineOutputs {
   private steering: KernelSteering | null = null;
   private drift: DriftSavePolicy | null = null;
@@ -129,7 +121,7 @@ export class DisciplineOutputs {
         if (!r.estimate) continue;
         const selected = r.name === tracking.name;
         this.stats.peer({
-          utcNs: v.servedNs, srcadr: srcadr(r.name), status: peerStatusWord({ selected, usable: true, reachable: r.reach !== '0' }),
+          utcNs: v.servedNs, srcadr: r.address, status: peerStatusWord({ selected, usable: true, reachable: r.reach !== '0' }),
           offsetNs: r.estimate.offsetNs, delayNs: 0, dispersionNs: estimateDispersionS(r.estimate, v.precisionLog2S, v.nowNs) * 1e9,
           jitterNs: r.estimate.jitterNs,
         });
@@ -140,6 +132,11 @@ export class DisciplineOutputs {
       const due = this.drift.due(performance.now() / 1000, oscPpm, trusted);
       if (due !== null) this.saveDrift(due);
     }
+  }
+
+  /** The kernel frequency Gnomon applies (0 without `enable kernel`), ppm, + = faster. */
+  kernelFrequencyPpm(): number {
+    return this.steering ? this.safeKernelPpm() : 0;
   }
 
   private safeKernelPpm(): number {

@@ -21,7 +21,7 @@ import { PpsOnoffDriver } from '../../drivers/pps/onoff.js';
 import { DEFAULT_GPIO_SYSFS_ROOT } from '../../drivers/pps/gpio-base.js';
 import { GpsdDriver } from '../../drivers/gpsd/io.js';
 import { RefclockSource, type RefclockSourceStatus } from '../refclock/source.js';
-import { planRefclocks } from '../refclock/plan.js';
+import { planRefclocks, refclockAddress } from '../refclock/plan.js';
 import type { Candidate } from '../discipline/select.js';
 import type { ClockChange } from '../discipline/steer.js';
 import type { Logger } from './log.js';
@@ -42,6 +42,12 @@ export interface DriverStatus {
 }
 
 export interface RefclockStatus extends RefclockSourceStatus {
+  /** ntpd's pseudo-address, "127.127.22.0". */
+  readonly address: string;
+  /** The latest sentence as received ("" before any): ntpq's timecode. */
+  readonly timecode: string;
+  /** Reach polls that found no usable sample (ntpd's noreply). */
+  readonly noreply: number;
   readonly drivers: readonly DriverStatus[];
   readonly prefer: boolean;
   readonly noselect: boolean;
@@ -56,6 +62,7 @@ interface Running {
   readonly dependants: RefclockSource[];
   readonly drivers: { readonly driver: RefclockDriver; readonly status: DriverStatus }[];
   readonly pollLog2S: number;
+  timecode: string;
 }
 
 /** Where a kernel PPS device's sysfs folder is: /dev/ppsN (or a symlink to it, /dev/gpsppsN) → /sys/class/pps/ppsN; a folder holding `assert` is used as it is (the simulator's DIR/pps0). */
@@ -115,7 +122,7 @@ export class RefclockSet {
       const drivers = driversFor(p.config, log).map(({ driver, name, device }) => ({
         driver, status: { driver: name, device, state: 'starting' as DriverState, counters: {} } satisfies DriverStatus,
       }));
-      this.running.push({ source, config: p.config, dependants, drivers, pollLog2S: p.config.minpoll ?? DEFAULT_REFCLOCK_POLL_LOG2_S });
+      this.running.push({ source, config: p.config, dependants, drivers, pollLog2S: p.config.minpoll ?? DEFAULT_REFCLOCK_POLL_LOG2_S, timecode: '' });
     });
     for (const r of this.running) {
       if (r.source.config.pulses && !r.source.config.timecodes && r.source.labeller === null) {
@@ -179,6 +186,9 @@ export class RefclockSet {
       counters: (values) => {
         status.counters = { ...values };
       },
+      timecode: (text) => {
+        r.timecode = text;
+      },
     };
   }
 
@@ -198,6 +208,9 @@ export class RefclockSet {
       noselect: r.source.config.noselect,
       pollLog2S: r.pollLog2S,
       labelledBy: r.source.labeller?.config.name ?? null,
+      address: refclockAddress(r.config),
+      timecode: r.timecode,
+      noreply: r.source.reach.misses,
     }));
   }
 

@@ -245,6 +245,15 @@ export class Reference {
     return this.discipline.state;
   }
 
+  /** What mode 6 and status pages read: the state, the followed line and the sources at local time nowNs. */
+  controlSnapshot(): { state: DisciplineState; line: CorrectionModel | null; nowNs: bigint; refclocks: RefclockStatus[]; kernelFreqPpm: number } {
+    const nowNs = this.refclocks.nowNs();
+    return {
+      state: this.discipline.state, line: this.discipline.correctionModel, nowNs, refclocks: this.refclocks.status(nowNs),
+      kernelFreqPpm: this.outputs?.kernelFrequencyPpm() ?? 0,
+    };
+  }
+
   status(): { state: string; selected: string; correctionNs: number; freqPpm: number; refclocks: RefclockStatus[] } {
     const nowNs = this.refclocks.nowNs();
     return {

@@ -30,6 +30,13 @@ export function refclockName(r: Pick<RefclockConfig, 'kind' | 'unit'>): string {
   return `${NAME_OF[r.kind]}(${r.unit})`;
 }
 
+const TYPE_OF: Readonly<Record<RefclockConfig['kind'], number>> = { nmea: 20, gpsd: 46, 'pps-kernel': 22, 'pps-gpio': 22, 'pps-sysfs': 22 };
+
+/** ntpd's pseudo-address for a refclock ("127.127.22.0"), as ntpq -n and statistics files show it. */
+export function refclockAddress(r: Pick<RefclockConfig, 'kind' | 'unit'>): string {
+  return `127.127.${TYPE_OF[r.kind]}.${r.unit}`;
+}
+
 export function planRefclocks(refclocks: readonly RefclockConfig[]): PlannedSource[] {
   const timecode = refclocks.map((r, i) => ({ r, i })).filter(({ r }) => !isPulseOnly(r.kind));
   const labeller = (timecode.find(({ r }) => r.prefer) ?? timecode[0])?.i ?? null;

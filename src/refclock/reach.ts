@@ -22,8 +22,12 @@ export class Reach {
   /** Shift at each poll of the source. */
   poll(): void {
     this.reg = ((this.reg << 1) | (this.gotSample ? 1 : 0)) & 0xff;
+    if (!this.gotSample) this.misses++;
     this.gotSample = false;
   }
+
+  /** Polls that found no usable sample since start (ntpd's clock variable `noreply`). */
+  misses = 0;
 
   /** The register, 0..255. */
   get register(): number {
