@@ -1,6 +1,7 @@
 // `gnomon demo` as a child process with its own control socket, for system tests.
 import { GNOMON_MAIN, REPO_ROOT } from './daemon.js';
 import { LongRunning, pollUntil, run, type Teardown, TempDir } from './process.js';
+import type { Netns } from './netns.js';
 import type { StatusReport } from '../../../src/daemon/status.js';
 
 export interface Demo {
@@ -11,13 +12,17 @@ export interface Demo {
   status(): Promise<StatusReport>;
 }
 
-/** `gnomon demo ARGS --control DIR/control.sock`; stopped (and required to exit 0) by `teardown`. */
-export async function startDemo(args: readonly string[], teardown: Teardown): Promise<Demo> {
+/**
+ * `gnomon demo ARGS --control DIR/control.sock`, in `ns` if given (NTPsec's tools only talk to
+ * port 123: run it there); stopped (and required to exit 0) by `teardown`.
+ */
+export async function startDemo(args: readonly string[], teardown: Teardown, ns?: Netns): Promise<Demo> {
   const dir = new TempDir('gnm-demo-');
   teardown.add('demo temp dir', () => dir.remove());
   const control = dir.file('control.sock');
   const startedMs = Date.now();
-  const proc = await LongRunning.start(process.execPath, [GNOMON_MAIN, 'demo', ...args, '--control', control], { cwd: REPO_ROOT });
+  const argv = [GNOMON_MAIN, 'demo', ...args, '--control', control];
+  const proc = ns ? await ns.start(process.execPath, argv, { cwd: REPO_ROOT }) : await LongRunning.start(process.execPath, argv, { cwd: REPO_ROOT });
   teardown.add('gnomon demo', async () => {
     const end = await proc.stop('SIGTERM', 5000);
     if (end.code !== 0) throw new Error(`gnomon demo exited ${end.code ?? end.signal} after SIGTERM\n${proc.describe()}`);
