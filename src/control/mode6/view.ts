@@ -41,6 +41,13 @@ export interface SystemVariables {
   readonly version: string;
   /** ntpd's system status word (leap, clock source, event count, last event), as READSTAT/READVAR put in the header. */
   readonly statusWord: number;
+  /** TAI − UTC, s (`tai`); omitted or 0 while unknown, as ntpd does. */
+  readonly taiOffsetS?: number;
+  /** Leap smear window, s, and the smear applied now, ms (`leapsmearinterval`, `leapsmearoffset`); sent only when the interval is > 0. */
+  readonly leapSmearIntervalS?: number;
+  readonly leapSmearOffsetMs?: number;
+  /** Root distance, ms (`rootdist`, ntpq sysinfo); default rootdelay/2 + rootdisp. */
+  readonly rootDistanceMs?: number;
 }
 
 export interface ClockVariables {
@@ -56,6 +63,9 @@ export interface ClockVariables {
   readonly refid: string;
   readonly flags: number;
   readonly device: string;
+  /** Configured fudge time1/time2, ms (printed only when set, as ntpd's haveflags). */
+  readonly fudgetime1Ms?: number;
+  readonly fudgetime2Ms?: number;
   /** Clock status word for the header (ntpd: clock status and event count). */
   readonly statusWord: number;
 }
@@ -100,8 +110,19 @@ export interface Association {
   readonly srchost?: string;
   /** Seconds since the last update (ntpq's "when"). */
   readonly whenS?: number;
-  /** Refclocks only: what READCLOCK (ntpq cv) shows. */
+  /** Refclocks only: what READCLOCK (ntpq cv) shows. Its presence marks the association as a refclock. */
   readonly clock?: ClockVariables;
+  /** Mode of the last packet from the source (`pmode`); default 4 (server), what ntpd shows for refclocks too. */
+  readonly pmode?: number;
+  /** ntpd's flash bits of the last sample (`flash`, 0 = ok); default 0. */
+  readonly flash?: number;
+  /** ntpd's `headway` (throttle); default 0. */
+  readonly headway?: number;
+  /** Refclock driver mode (`mode`, printed for refclocks only); default 0. */
+  readonly refclockMode?: number;
+  /** Packets received from / sent to the source (`received`, `sent`); default 0. */
+  readonly received?: number;
+  readonly sent?: number;
 }
 
 /** ntpd's sysstats counters (ntpq -c sysstats). */
