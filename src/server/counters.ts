@@ -23,9 +23,11 @@ export class ServerCounters {
   kodSent = 0;
   /** Time replies sent (mode 4 and mode 2). */
   processed = 0;
+  /** Mode 6 (ntpq) requests handed to the responder (ntpd's ss_numctlreq). */
+  controlRequests = 0;
 
   reset(): void {
     this.received = this.currentVersion = this.olderVersion = this.badFormat = this.authFailed = 0;
-    this.declined = this.restricted = this.rateLimited = this.kodSent = this.processed = 0;
+    this.declined = this.restricted = this.rateLimited = this.kodSent = this.processed = this.controlRequests = 0;
   }
 }

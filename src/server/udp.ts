@@ -122,6 +122,11 @@ export class NtpUdpServer {
     const n = this.handler.handle(msg, msg.length, meta, slot.buf);
     if (n === 48) socket.send(slot.header, rinfo.port, rinfo.address);
     else if (n === 52) socket.send(slot.withNak, rinfo.port, rinfo.address);
+    else if (n === 0) {
+      // Mode 6 (ntpq): the handler leaves 0..16 datagrams of its own.
+      const k = this.handler.takeControlReply();
+      for (let i = 0; i < k; i++) socket.send(this.handler.controlDatagram(i), rinfo.port, rinfo.address);
+    }
   }
 }
 

@@ -13,6 +13,11 @@ import type { ServerCounters } from '../counters.js';
 import type { ServerStateCell } from '../state.js';
 import { RestrictBits, type RestrictTable } from '../access/restrict.js';
 import { RateVerdict, type RateLimiter } from '../access/ratelimit.js';
+import type { ControlView } from '../../control/mode6/view.js';
+import type { Mode6Responder } from '../../control/mode6/responder.js';
+
+/** Mode 6 header length: shorter mode 6 datagrams are malformed. */
+const CONTROL_HEADER_LENGTH = 12;
 
 /** Writes "now" on the served timescale as a big-endian NTP timestamp (the Timescale does). */
 export interface TransmitClock {
@@ -30,14 +35,38 @@ export interface RequestMeta {
   monoS: number;
 }
 
+/** What mode 6 (ntpq) is answered from: the daemon's view of its state and the responder. */
+export interface ControlPort {
+  readonly view: ControlView;
+  readonly responder: Mode6Responder;
+}
+
+/**
+ * Mode 6 requests answered per second, over all clients, and the burst allowed (a bound on what
+ * spoofed queries can reflect when `noquery` is not set: 64/s × at most 1920 bytes).
+ */
+export const CONTROL_RATE_PER_S = 64;
+export const CONTROL_BURST = 128;
+
 export class NtpRequestHandler {
+  /** Datagrams of the last mode 6 answer still to be sent (takeControlReply). */
+  private controlPending = 0;
+  private controlTokens = CONTROL_BURST;
+  private controlLastS = Number.NEGATIVE_INFINITY;
+
   constructor(
     private readonly clock: TransmitClock,
     private readonly state: ServerStateCell,
     private restrict: RestrictTable,
     private rateLimiter: RateLimiter,
     readonly counters: ServerCounters,
+    private control?: ControlPort,
   ) {}
+
+  /** Attaches (or detaches) mode 6; without it mode 6 requests are declined. */
+  setControl(control: ControlPort | undefined): void {
+    this.control = control;
+  }
 
   /** Swaps access control on reload; the socket and the counters stay. */
   reconfigure(restrict: RestrictTable, rateLimiter: RateLimiter): void {
@@ -57,8 +86,9 @@ export class NtpRequestHandler {
   handle(req: Buffer, length: number, meta: RequestMeta, out: Buffer): number {
     const c = this.counters;
     c.received++;
+    // Mode 6 (ntpq): answered, if at all, in datagrams of their own (takeControlReply); returns 0 here.
+    if (length >= CONTROL_HEADER_LENGTH && (req[0]! & 7) === Mode.Control) return this.handleControl(req, length, meta);
     if (length < NTP_HEADER_LENGTH) {
-      // Mode 6 (ntpq) requests are shorter; they are routed here once the control protocol exists.
       c.badFormat++;
       return 0;
     }
@@ -137,6 +167,63 @@ export class NtpRequestHandler {
     this.clock.writeNtp(out, 40); // last: as close to the send as this layer can get
     c.processed++;
     return NTP_HEADER_LENGTH;
+  }
+
+  /**
+   * Mode 6, in ntpd's order (ntp_proto.c receive): version, restrict (`ignore`, `noquery`: dropped
+   * silently and counted as restricted), the rate limit of a `limited` rule, then the responder.
+   * Leaves the answer's datagram count for takeControlReply(); never throws.
+   */
+  private handleControl(req: Buffer, length: number, meta: RequestMeta): number {
+    const c = this.counters;
+    this.controlPending = 0;
+    const version = (req[0]! >> 3) & 7;
+    if (version < NTP_OLDEST_VERSION || version > NTP_VERSION) {
+      c.badFormat++;
+      return 0;
+    }
+    const bits = this.restrict.lookup(meta.address);
+    if ((bits & (RestrictBits.ignore | RestrictBits.noquery)) !== 0) {
+      c.restricted++;
+      return 0;
+    }
+    const verdict = this.rateLimiter.observe(meta.address, meta.monoS);
+    if ((bits & RestrictBits.limited) !== 0 && verdict !== RateVerdict.Accept) {
+      c.rateLimited++;
+      return 0;
+    }
+    const control = this.control;
+    if (control === undefined) {
+      c.declined++;
+      return 0;
+    }
+    // One token bucket for all mode 6 clients.
+    const elapsed = meta.monoS - this.controlLastS;
+    this.controlLastS = meta.monoS;
+    this.controlTokens = Math.min(CONTROL_BURST, this.controlTokens + (elapsed > 0 ? elapsed * CONTROL_RATE_PER_S : 0));
+    if (!(this.controlTokens >= 1)) {
+      c.rateLimited++;
+      return 0;
+    }
+    this.controlTokens -= 1;
+    c.controlRequests++;
+    this.controlPending = control.responder.respond(req, length, meta, control.view, (bits & RestrictBits.nomrulist) !== 0);
+    return 0;
+  }
+
+  /**
+   * The number of datagrams the last mode 6 request is answered with (0 if none), once: the IO
+   * shell calls this when handle() returned 0 and sends controlDatagram(0 .. n-1).
+   */
+  takeControlReply(): number {
+    const n = this.controlPending;
+    this.controlPending = 0;
+    return n;
+  }
+
+  /** Datagram i of the last mode 6 answer, copied (dgram may queue it past the next request). */
+  controlDatagram(i: number): Buffer {
+    return Buffer.from(this.control!.responder.datagram(i));
   }
 
   /**
