@@ -22,6 +22,8 @@ commands:
         ask the running daemon what it serves and why (exit 0 synchronised, 1 not, 2 no answer)
   query HOST... [--port N] [--samples K] [--json]
         ask NTP servers for the time once, like ntpdate -q (works while a daemon holds port 123)
+  peers [HOST] [--port N] [-n] [--json]   (alias: ntpq)
+        the server's associations as \`ntpq -p\` prints them, over mode 6 (Gnomon or ntpd)
   config validate [--config FILE] [--json]
         check an ntp.conf-style file and print every error with file:line:column
   nmea decode FILE [--json] [--fix-only] [--pivot YYYY-MM-DD]
@@ -65,6 +67,11 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     case 'query': {
       const { queryCommand } = await import('./query.js');
       return queryCommand(rest, io);
+    }
+    case 'peers':
+    case 'ntpq': {
+      const { peersCommand } = await import('./peers.js');
+      return peersCommand(rest, io, command);
     }
     case 'config': {
       const { configCommand } = await import('./config.js');
