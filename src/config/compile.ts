@@ -12,8 +12,8 @@ import { lookupDirective, suggestableDirectives } from './directives.js';
 import { resolveIncludePath, type PlacedLine } from './include.js';
 import { applyKernelDirective, newKernelDraft, type KernelDraft } from './kernel-config.js';
 import {
-  DEFAULT_DISCARD, DEFAULT_MRU, DEFAULT_NTP_PORT,
-  type AssociationLine, type ConfigDiagnostic, type DiscardSettings, type FudgeLine, type GnomonConfig,
+  BROADCAST_DEFAULTS, DEFAULT_DISCARD, DEFAULT_MRU, DEFAULT_NTP_PORT,
+  type AssociationLine, type BroadcastLine, type ConfigDiagnostic, type DiscardSettings, type FudgeLine, type GnomonConfig,
   type RefclockConfig, type RestrictRule, type SourcePosition,
 } from './model.js';
 import { describeRefclock } from './refclock.js';
@@ -54,13 +54,14 @@ interface Draft {
   stats?: StatsDraft;
   /** enable/disable kernel and tinker step/panic (kernel-config.ts). */
   kernel: KernelDraft;
+  broadcast: BroadcastLine[];
 }
 
 export function compileConfig(lines: readonly PlacedLine[]): CompileResult {
   const out = new DiagnosticList();
   const draft: Draft = {
     listen: [], port: DEFAULT_NTP_PORT, restrict: [], discard: { ...DEFAULT_DISCARD }, mruMaxdepth: DEFAULT_MRU.maxdepth,
-    associations: [], fudge: [], refclocks: [], kernel: newKernelDraft(), holdoverS: DEFAULT_HOLDOVER_S, maxDistanceS: DEFAULT_MAXDIST_S,
+    associations: [], fudge: [], refclocks: [], kernel: newKernelDraft(), broadcast: [], holdoverS: DEFAULT_HOLDOVER_S, maxDistanceS: DEFAULT_MAXDIST_S,
   };
   const singletons = new Map<string, SourcePosition>();
   const restrictIndex = new Map<string, number>();
@@ -208,6 +209,11 @@ function apply(p: ParsedDirective, draft: Draft, out: DiagnosticList, restrictIn
     case 'enable': case 'disable': case 'tinker':
       applyKernelDirective(p, draft.kernel, out);
       return;
+    case 'broadcast': {
+      const line = compileBroadcast(p, out);
+      if (line) draft.broadcast.push(line);
+      return;
+    }
     case 'includefile': return; // followed by the expander (include.ts) before compiling
     default:
       throw new Error(`directive "${p.spec.name}" is marked acted but compile.ts has no case for it`);
@@ -310,6 +316,48 @@ function applyLeapSmear(p: ParsedDirective, draft: Draft, out: DiagnosticList): 
   }
 }
 
+/**
+ * `broadcast ADDR ...`: IPv4 addresses other than multicast are taken as (subnet) broadcast
+ * addresses, since which of them is a subnet's broadcast address depends on the interfaces at
+ * run time (the sender logs it if no interface has it). Refused: IPv6 non-multicast (IPv6 has no
+ * broadcast), 0.0.0.0, and loopback (127.0.0.0/8, ::1), which would reach nobody. ntpd takes any
+ * address and sends unicast mode 5 to a plain host; Gnomon is stricter there only for the
+ * addresses that can never be what was meant.
+ */
+function compileBroadcast(p: ParsedDirective, out: DiagnosticList): BroadcastLine | undefined {
+  const arg = p.args[0];
+  if (arg?.value.kind !== 'address') return undefined;
+  const a = arg.value.address;
+  const b = a.bytes;
+  const multicast = a.family === 4 ? (b[0]! & 0xf0) === 0xe0 : b[0] === 0xff;
+  const text = formatIp(a);
+  const refuse = (message: string, hint: string): undefined => {
+    out.error(p.file, arg.token, { code: DiagnosticCode.InvalidAddress, directive: 'broadcast', message, hint });
+    return undefined;
+  };
+  if (a.family === 6 && !multicast) {
+    return refuse(`broadcast: ${text} is not a multicast address, and IPv6 has no broadcast`,
+      'use an IPv6 multicast group, e.g. ff05::101 (NTP, site-local) or ff02::101 (link-local)');
+  }
+  if (a.family === 4 && (b.every((x) => x === 0) || b[0] === 127)) {
+    return refuse(`broadcast: ${text} reaches no other host`,
+      'write the subnet\'s broadcast address (e.g. 192.168.1.255 for 192.168.1.0/24) or the NTP multicast group 224.0.1.1');
+  }
+  const number = (name: string): number | undefined => {
+    const value = p.options.get(name)?.value?.value;
+    return value?.kind === 'number' ? value.number : undefined;
+  };
+  const key = number('key');
+  return {
+    address: text, family: a.family, multicast,
+    ttl: number('ttl') ?? BROADCAST_DEFAULTS.ttl,
+    minpoll: number('minpoll') ?? BROADCAST_DEFAULTS.minpoll,
+    version: number('version') ?? BROADCAST_DEFAULTS.version,
+    ...(key !== undefined ? { key } : {}),
+    at: { file: p.file, line: p.name.line, column: p.name.column },
+  };
+}
+
 function checkFudgePairs(draft: Draft, out: DiagnosticList): void {
   for (const { line, file, token } of draft.fudge) {
     const { type, unit } = line.refclock;
@@ -335,5 +383,6 @@ function freeze(draft: Draft, refclocks: readonly RefclockConfig[]): GnomonConfi
     ...(draft.leapfile !== undefined ? { leapfile: draft.leapfile } : {}),
     ...(draft.leapSmearIntervalS !== undefined ? { leapSmearIntervalS: draft.leapSmearIntervalS } : {}),
     ...(stats !== undefined ? { stats } : {}),
+    ...(draft.broadcast.length > 0 ? { broadcast: draft.broadcast } : {}),
   };
 }

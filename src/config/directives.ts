@@ -181,6 +181,13 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   { name: 'leapsmearinterval', origin: 'ntpd', support: 'acted', summary: 'smear leap seconds over this many seconds (86400 typical; 0 = step)',
     args: [{ name: 'seconds', value: LEAP_SMEAR_INTERVAL }], singleton: true },
 
+  // Mode 5 sender (src/server/broadcast.ts, docs/broadcast.md); the address checks are in compile.ts.
+  { name: 'broadcast', origin: 'ntpd', support: 'acted', summary: 'send mode 5 time to an IPv4 subnet broadcast or an IPv4/IPv6 multicast address while synchronised',
+    args: [{ name: 'address', value: ADDRESS }],
+    options: [valued('key', KEY_ID, false, 'symmetric-key authentication comes later; the packets are sent without a MAC'),
+      valued('version', int(1, 4), true), valued('minpoll', POLL, true), valued('ttl', int(1, 255), true),
+      flag('autokey', false, 'Autokey (RFC 5906) is not implemented; the packets are sent without a MAC')] },
+
   // ── ignored: real ntpd directives, accepted with a warning ────────────────────────────────
   { name: 'keys', origin: 'ntpd', support: 'ignored', summary: 'symmetric key file', args: [{ name: 'file', value: { kind: 'path', mustExist: true } }], singleton: true,
     note: NO_KEYS },
@@ -191,9 +198,6 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     note: 'mode 6 writes are not accepted' },
   { name: 'crypto', origin: 'ntpd', support: 'ignored', summary: 'Autokey public-key cryptography',
     options: ['cert', 'leap', 'digest', 'host', 'ident', 'pw', 'randfile'].map((name) => valued(name, WORD)), note: 'Autokey is not implemented' },
-  { name: 'broadcast', origin: 'ntpd', support: 'ignored', summary: 'send broadcast/multicast time', args: [{ name: 'address', value: ADDRESS }],
-    options: [valued('key', KEY_ID), valued('version', int(1, 4)), valued('minpoll', POLL), valued('ttl', int(0, 255)), flag('autokey')],
-    note: 'Gnomon answers client requests only; it does not broadcast' },
   { name: 'broadcastclient', origin: 'ntpd', support: 'ignored', summary: 'listen for broadcast servers', options: [flag('novolley')],
     note: 'Gnomon does not take time from broadcasts' },
   { name: 'multicastclient', origin: 'ntpd', support: 'ignored', summary: 'listen for multicast servers', rest: { name: 'address', value: ADDRESS, min: 0 },

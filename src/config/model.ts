@@ -169,6 +169,30 @@ export interface StatsConfig {
 
 export const DEFAULT_STATSDIR = '/var/log/ntpstats';
 
+/**
+ * One `broadcast ADDR [key K] [ttl T] [minpoll P] [version V]` line (ntpd): send mode 5 packets
+ * to an IPv4 subnet broadcast address or an IPv4/IPv6 multicast group every 2^minpoll seconds
+ * while synchronised (src/server/broadcast.ts, docs/broadcast.md).
+ */
+export interface BroadcastLine {
+  /** Canonical address text (formatIp). */
+  readonly address: string;
+  readonly family: 4 | 6;
+  /** 224.0.0.0/4 or ff00::/8; otherwise an IPv4 (subnet) broadcast address. */
+  readonly multicast: boolean;
+  /** Multicast TTL / IPv6 hop limit (default 1: the local link, what ntpd leaves the kernel at when no ttl is given). */
+  readonly ttl: number;
+  /** Interval exponent: one packet every 2^minpoll s (ntpd default 6 = 64 s); also the packet's poll field. */
+  readonly minpoll: number;
+  /** NTP version in the packets (1-4, default 4). */
+  readonly version: number;
+  /** Symmetric key to sign with; accepted, not used yet (authentication comes later: the packet's MAC hook). */
+  readonly key?: number;
+  readonly at: SourcePosition;
+}
+
+export const BROADCAST_DEFAULTS = { ttl: 1, minpoll: 6, version: 4 } as const;
+
 export interface GnomonConfig {
   /** Addresses to bind; empty = the default (127.0.0.1 for development, see daemon). */
   readonly listen: readonly { readonly address: string; readonly at: SourcePosition }[];
@@ -212,6 +236,8 @@ export interface GnomonConfig {
    * ends when the root distance passes maxdist or holdover seconds after the last sample.
    */
   readonly discipline: { readonly holdoverS: number; readonly maxDistanceS: number };
+  /** `broadcast` lines in file order; absent when there are none. Read by src/server/broadcast.ts. */
+  readonly broadcast?: readonly BroadcastLine[];
 }
 
 export const DEFAULT_DISCARD: DiscardSettings = { averageLog2S: 3, minimumLog2S: 1, monitor: 3000 };

@@ -17,6 +17,7 @@ import { RestrictTable } from '../server/access/restrict.js';
 import { RateLimiter } from '../server/access/ratelimit.js';
 import { NtpRequestHandler } from '../server/handler/handler.js';
 import { NtpUdpServer, type ListenAddress } from '../server/udp.js';
+import { Broadcaster } from '../server/broadcast.js';
 import { createLogger } from './log.js';
 import { listenAddresses } from './listen.js';
 import { Reference } from './reference.js';
@@ -119,6 +120,9 @@ export async function serve(opts: ServeOptions): Promise<number> {
   // After the privilege drop, so the driftfile and statistics belong to the user the daemon runs as.
   await reference.attachOutputs(await DisciplineOutputs.open(config, log, { noKernel: opts.noKernel ?? false }));
   reference.start();
+  // Mode 5 to the config's `broadcast` lines, while synchronised (docs/broadcast.md).
+  const broadcaster = new Broadcaster({ state, clock: timescale, log, port: config.port });
+  await broadcaster.configure(config.broadcast);
   const started = Date.now();
   const controlPath = opts.controlSocket ?? defaultControlSocket();
   const control = await listenControl(controlPath, (request) => {
@@ -154,6 +158,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     handler.reconfigure(a.restrict, a.limiter);
     await reference.reconfigure(config);
     await reference.attachOutputs(await DisciplineOutputs.open(config, log, { noKernel: opts.noKernel ?? false }));
+    await broadcaster.configure(config.broadcast);
     log.info({ file: configPath, listening: udp.boundAddresses() }, 'configuration reloaded');
   };
 
@@ -162,7 +167,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
       log.info({ signal, counters: { ...counters }, sendErrors: udp.sendErrors }, 'stopping');
       process.off('SIGHUP', onHup);
       void reloading
-        .finally(() => Promise.all([udp.close(), reference.stop(), control ? closeControl(control, controlPath) : undefined]))
+        .finally(() => Promise.all([udp.close(), broadcaster.close(), reference.stop(), control ? closeControl(control, controlPath) : undefined]))
         .then(() => resolve(0));
     };
     const onHup = () => {
