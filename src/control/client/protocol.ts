@@ -62,13 +62,16 @@ export interface RequestFields {
   readonly version?: number;
 }
 
-/** A request as ntpq builds it: status and offset 0, the data zero-padded to a multiple of 4 (not counted). */
+/**
+ * A request as ntpq builds it: LI 3 (not in sync, as ntpq sends), status and offset 0, the data
+ * zero-padded to a multiple of 4 (the padding not counted).
+ */
 export function encodeRequest(r: RequestFields): Buffer {
   const data = typeof r.data === 'string' ? Buffer.from(r.data, 'latin1') : Buffer.from(r.data ?? new Uint8Array(0));
   if (data.length > CTL_MAX_DATA_LEN) throw new RangeError(`mode 6 request data of ${data.length} bytes exceeds ${CTL_MAX_DATA_LEN}`);
   const length = (CTL_HEADER_LEN + data.length + 3) & ~3;
   const buf = Buffer.alloc(length);
-  buf[0] = ((r.version ?? CLIENT_VERSION) << 3) | MODE_CONTROL;
+  buf[0] = (3 << 6) | ((r.version ?? CLIENT_VERSION) << 3) | MODE_CONTROL;
   buf[1] = r.opcode & CTL_OP_MASK;
   buf.writeUInt16BE(r.sequence & 0xffff, 2);
   buf.writeUInt16BE(0, 4);
