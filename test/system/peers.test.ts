@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GNOMON_MAIN } from './harness/daemon.js';
 import { SOCAT } from './harness/gpsd.js';
 import { Netns } from './harness/netns.js';
-import { describeRun, LongRunning, pollUntil, run, Teardown, TempDir, type RunResult } from './harness/process.js';
+import { describeRun, LongRunning, pollUntil, Teardown, TempDir, type RunResult } from './harness/process.js';
 import { sentence as nmeaSentence } from '../unit/drivers/nmea/sentences.js';
 import type { PeersJsonEntry } from '../../src/cli/peers.js';
 
