@@ -70,6 +70,8 @@ export function classifyOpenError(path: string, err: Error): NmeaDriverError {
   return new NmeaDriverError(NmeaErrorCode.DeviceError, `${path}: ${err.message}`);
 }
 
+const TIME_SENTENCE = /^\$[A-Z]{2}(?:RMC|GGA|GNS|ZDA),/;
+
 export class NmeaDriver implements RefclockDriver {
   private readonly framer: NmeaFramer;
   private readonly decoder: NmeaDecoder;
@@ -145,7 +147,8 @@ export class NmeaDriver implements RefclockDriver {
     ctx.realtime.read(this.arrival);
     const arrivalNs = timeSpecToUnixNs(this.arrival);
     for (const sentence of this.framer.push(chunk, arrivalNs)) {
-      ctx.timecode?.(sentence.text);
+      // ntpq's timecode is the last time-bearing sentence, as ntpd's NMEA driver shows it.
+      if (TIME_SENTENCE.test(sentence.text)) ctx.timecode?.(sentence.text);
       this.report(this.decoder.push(sentence));
     }
     if (this.quietTimer !== null) this.timers.clearTimeout(this.quietTimer);

@@ -2,7 +2,8 @@
 /**
  * The `gnomon` command: one entry point for the daemon and the administrator's tools.
  */
-import { readFileSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
+import { packageVersion } from '../daemon/version.js';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { processIo, type CliIo } from './io.js';
@@ -36,10 +37,6 @@ options:
   -V, --version  print the version
 `;
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -52,7 +49,7 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       return command === undefined ? 2 : 0;
     case '-V':
     case '--version':
-      io.stdout(`gnomon ${version()}\n`);
+      io.stdout(`gnomon ${packageVersion()}\n`);
       return 0;
     case 'serve':
       return serveCommand(rest, io);

@@ -29,6 +29,8 @@ import type { Logger } from './log.js';
 /** Start-up retry of a driver whose init failed: 1 s doubling to 30 s (a replugged GPS is picked up within 30 s). */
 const INIT_RETRY_FIRST_MS = 1000;
 const INIT_RETRY_MAX_MS = 30_000;
+/** First reach-register shift after start, ms (then every 2^poll s). */
+const FIRST_REACH_POLL_MS = 10_000;
 /** Reach register shift interval when the config sets no minpoll: 2^4 = 16 s, chrony's refclock default. */
 const DEFAULT_REFCLOCK_POLL_LOG2_S = 4;
 
@@ -140,9 +142,18 @@ export class RefclockSet {
   start(): void {
     for (const r of this.running) {
       for (const d of r.drivers) this.startDriver(r, d, INIT_RETRY_FIRST_MS);
-      const timer = setInterval(() => r.source.reach.poll(), 1000 * 2 ** r.pollLog2S);
-      timer.unref();
-      this.timers.add(timer);
+      // The first shift soon after start (a receiver that locks shows reach 1 within seconds, not
+      // one poll later), then one every 2^poll s, as the "reach" column counts polls.
+      const first = setTimeout(() => {
+        this.timers.delete(first);
+        if (this.stopped) return;
+        r.source.reach.poll();
+        const timer = setInterval(() => r.source.reach.poll(), 1000 * 2 ** r.pollLog2S);
+        timer.unref();
+        this.timers.add(timer);
+      }, FIRST_REACH_POLL_MS);
+      first.unref();
+      this.timers.add(first);
     }
   }
 

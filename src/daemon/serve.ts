@@ -5,7 +5,11 @@
  * Start-up fails loudly (bad config, address in use: the message names the file:line or the
  * address and exits non-zero); run-time problems are logged once and survived.
  */
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
+import { newTimeSpec, timeSpecSeconds } from '../clock/clock.js';
+import { Mode6Responder } from '../control/mode6/responder.js';
+import { daemonControlView } from './control-view.js';
+import { packageVersion } from './version.js';
 import { fileURLToPath } from 'node:url';
 import { ConfigLoadError, loadConfig, formatDiagnostic } from '../config/load.js';
 import type { ConfigDiagnostic, GnomonConfig } from '../config/model.js';
@@ -89,6 +93,20 @@ export async function serve(opts: ServeOptions): Promise<number> {
   });
   const access = build(config);
   const handler = new NtpRequestHandler(timescale, state, access.restrict, access.limiter, counters);
+  // Mode 6 (ntpq, ntpstat): read-only, from the same state the status socket reports.
+  let limiter = access.limiter;
+  const monotonicS = () => {
+    const t = newTimeSpec();
+    monotonic.read(t);
+    return timeSpecSeconds(t);
+  };
+  handler.setControl({
+    view: daemonControlView({
+      reference, state, counters, timescale, limiter: () => limiter, monotonicS, startedMonotonicS: monotonicS(),
+      version: `gnomon ${packageVersion()}`, controlRequests: () => counters.controlRequests,
+    }),
+    responder: new Mode6Responder({ nonceSecret: randomBytes(32) }),
+  });
   const udp = new NtpUdpServer(handler, timescale, monotonic, (where, err) => log.error({ where, err: err.message }, 'socket error'));
 
   let addresses: ListenAddress[];
@@ -156,6 +174,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     config = next.config;
     const a = build(config);
     handler.reconfigure(a.restrict, a.limiter);
+    limiter = a.limiter;
     await reference.reconfigure(config);
     await reference.attachOutputs(await DisciplineOutputs.open(config, log, { noKernel: opts.noKernel ?? false }));
     await broadcaster.configure(config.broadcast);

@@ -8,11 +8,12 @@
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GnomonDaemon } from './harness/daemon.js';
-import { Netns } from './harness/netns.js';
+import { Netns, vethPair } from './harness/netns.js';
 import { LongRunning, Teardown, pollUntil, runOk, sleep } from './harness/process.js';
 
-const SENDER = '10.250.123.1';
-const LISTENER = '10.250.123.2';
+/** The veth pair's /24: the sender (Gnomon) is .1, the listener .2 (vethPair). */
+const NET = '10.250.123';
+const SENDER = `${NET}.1`;
 const SUBNET_BROADCAST = '10.250.123.255';
 const DESTINATIONS = [SUBNET_BROADCAST, '224.0.1.1', 'ff05::101'] as const;
 const INTERVAL_S = 2; // minpoll 1
@@ -92,17 +93,9 @@ describe('broadcast and multicast over a veth pair between two namespaces', () =
     teardown.add(`namespace ${sender.name}`, () => sender.destroy());
     listener = await Netns.create();
     teardown.add(`namespace ${listener.name}`, () => listener.destroy());
-    const a = `gbc${process.pid % 100_000}a`;
-    const b = `gbc${process.pid % 100_000}b`;
+    // No IPv6 duplicate address detection on the link-local addresses (vethPair): the ff05::101 packets need a source at once.
+    const { aDev: a, bDev: b } = await vethPair(sender, listener, NET);
     const ip = (...args: string[]) => runOk('ip', args, { timeoutMs: 10_000 });
-    await ip('link', 'add', a, 'netns', sender.name, 'type', 'veth', 'peer', 'name', b, 'netns', listener.name);
-    // No IPv6 duplicate address detection on the link-local addresses: the ff05::101 packets need a source at once.
-    await sender.run('sysctl', ['-qw', `net.ipv6.conf.${a}.accept_dad=0`], { timeoutMs: 5000 });
-    await listener.run('sysctl', ['-qw', `net.ipv6.conf.${b}.accept_dad=0`], { timeoutMs: 5000 });
-    await ip('-n', sender.name, 'addr', 'add', `${SENDER}/24`, 'dev', a);
-    await ip('-n', listener.name, 'addr', 'add', `${LISTENER}/24`, 'dev', b);
-    await ip('-n', sender.name, 'link', 'set', a, 'up');
-    await ip('-n', listener.name, 'link', 'set', b, 'up');
     // The sender namespace has no default route: IPv4 multicast needs one for 224.0.0.0/4 (docs/broadcast.md).
     await ip('-n', sender.name, 'route', 'add', '224.0.0.0/4', 'dev', a);
 

@@ -90,3 +90,24 @@ export async function udpPortBound(port: number, ns?: Netns): Promise<boolean> {
   const result = ns === undefined ? await run('ss', args, { timeoutMs: 5000 }) : await ns.run('ss', args, { timeoutMs: 5000 });
   return result.code === 0 && result.stdout.trim() !== '';
 }
+
+/**
+ * Joins two namespaces with a veth pair and gives each end an address in `prefix` (".1" side A,
+ * ".2" side B, /24), both up; IPv6 duplicate address detection off so link-local sources work at
+ * once. Addresses exist only inside these namespaces. Returns the interface names.
+ */
+export async function vethPair(a: Netns, b: Netns, prefix: string): Promise<{ aDev: string; bDev: string; aAddr: string; bAddr: string }> {
+  counter += 1;
+  const aDev = `gv${process.pid % 100_000}${counter}a`;
+  const bDev = `gv${process.pid % 100_000}${counter}b`;
+  const [aAddr, bAddr] = [`${prefix}.1`, `${prefix}.2`];
+  const ip = (...args: string[]) => runOk('ip', args, { timeoutMs: 10_000 });
+  await ip('link', 'add', aDev, 'netns', a.name, 'type', 'veth', 'peer', 'name', bDev, 'netns', b.name);
+  await a.run('sysctl', ['-qw', `net.ipv6.conf.${aDev}.accept_dad=0`], { timeoutMs: 5000 });
+  await b.run('sysctl', ['-qw', `net.ipv6.conf.${bDev}.accept_dad=0`], { timeoutMs: 5000 });
+  await ip('-n', a.name, 'addr', 'add', `${aAddr}/24`, 'dev', aDev);
+  await ip('-n', b.name, 'addr', 'add', `${bAddr}/24`, 'dev', bDev);
+  await ip('-n', a.name, 'link', 'set', aDev, 'up');
+  await ip('-n', b.name, 'link', 'set', bDev, 'up');
+  return { aDev, bDev, aAddr, bAddr };
+}
