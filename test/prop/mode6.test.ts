@@ -67,7 +67,7 @@ describe('mode 6 responder properties', () => {
   });
 
   it('through the handler: no throw; answer bytes ≤ 160 × request bytes, and nothing under noquery', () => {
-    const open = makeRig();
+    const open = makeRig([rule('default', [])]); // explicit: with no default line, noquery is implicit (NTPsec)
     open.handler.setControl({ view, responder: new Mode6Responder({ nonceSecret: new Uint8Array(16) }) });
     const closed = makeRig([rule('default', ['noquery'])]);
     closed.handler.setControl({ view, responder: new Mode6Responder({ nonceSecret: new Uint8Array(16) }) });

@@ -3,9 +3,12 @@
  *
  * Semantics kept from ntpd: the most specific matching entry wins (longest prefix);
  * `restrict default` covers both families, `-4`/`-6 default` one each; repeated lines for the
- * same address and mask add their flags together (ntpd ORs them); with no default line
- * everything is allowed; `restrict source` is the template for the addresses of configured
- * servers and peers.
+ * same address and mask add their flags together (ntpd ORs them); `restrict source` is the
+ * template for the addresses of configured servers and peers.
+ *
+ * With no `default` line for a family, the implicit default is `noquery` (NTPsec's), so an
+ * ntp.conf that says nothing still keeps mode 6 from the network, and the loopback (127.0.0.0/8,
+ * ::1) is implicitly unrestricted so the box's own ntpq works. Time service is allowed either way.
  */
 import type { RestrictFlag, RestrictRule } from '../../config/model.js';
 import { ParsedAddress, maskWords, parseAddress } from '../../net/address.js';
@@ -57,6 +60,20 @@ export class RestrictTable {
    * @param sourceAddresses literal addresses of configured servers/peers, for `restrict source`.
    */
   constructor(rules: readonly RestrictRule[], sourceAddresses: readonly string[] = []) {
+    const hasDefault = { 4: false, 6: false };
+    for (const r of rules) {
+      if (r.kind !== 'default') continue;
+      if (r.family !== 'ipv6') hasDefault[4] = true;
+      if (r.family !== 'ipv4') hasDefault[6] = true;
+    }
+    if (!hasDefault[4]) {
+      this.defaultV4 = RestrictBits.noquery;
+      this.add('127.0.0.0', 8, 0);
+    }
+    if (!hasDefault[6]) {
+      this.defaultV6 = RestrictBits.noquery;
+      this.add('::1', 128, 0);
+    }
     for (const r of rules) {
       const bits = flagsToBits(r.flags);
       if (r.kind === 'default') {

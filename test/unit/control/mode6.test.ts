@@ -190,7 +190,7 @@ describe('routing in the request handler', () => {
   }
 
   it('answers when a ControlPort is attached; declines without one', () => {
-    const rig = makeRig();
+    const rig = makeRig([rule('default', [])]); // explicit: no default line means noquery (NTPsec)
     expect(send(rig, request(2))).toEqual([]);
     expect(rig.counters.declined).toBe(1);
     rig.handler.setControl(port());
@@ -221,7 +221,7 @@ describe('routing in the request handler', () => {
   });
 
   it('the global mode 6 budget: a burst of 128, then 64 per second', () => {
-    const rig = makeRig();
+    const rig = makeRig([rule('default', [])]);
     rig.handler.setControl(port());
     let answered = 0;
     for (let i = 0; i < 200; i++) answered += send(rig, request(12), `10.0.${i >> 8}.${i & 255}`).length > 0 ? 1 : 0;

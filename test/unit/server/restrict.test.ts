@@ -18,11 +18,18 @@ describe('restrict table', () => {
     expect(t.lookup('10.1.2.3')).toBe(RestrictBits.kod | RestrictBits.limited);
   });
 
-  it('-4 default and -6 default act on their own family only; with no default everything is allowed', () => {
+  it('-4 default and -6 default act on their own family only; with no default, noquery (NTPsec) except on the loopback', () => {
     const t = new RestrictTable([rule('-4 default', ['ignore'])]);
     expect(t.lookup('192.0.2.1')).toBe(RestrictBits.ignore);
-    expect(t.lookup('2001:db8::1')).toBe(0);
-    expect(new RestrictTable([]).lookup('192.0.2.1')).toBe(0);
+    expect(t.lookup('2001:db8::1')).toBe(RestrictBits.noquery);
+    expect(t.lookup('::1')).toBe(0);
+    const none = new RestrictTable([]);
+    expect(none.lookup('192.0.2.1')).toBe(RestrictBits.noquery);
+    expect(none.lookup('127.0.0.1')).toBe(0);
+    expect(none.lookup('127.1.2.3')).toBe(0);
+    expect(none.lookup('::1')).toBe(0);
+    // An explicit default applies as written: no implicit loopback exception then (ntpd semantics).
+    expect(new RestrictTable([rule('default', ['noquery'])]).lookup('127.0.0.1')).toBe(RestrictBits.noquery);
   });
 
   it('a mask given as an IPv4-mapped IPv6 network covers IPv4 clients on dual-stack sockets', () => {
