@@ -10,6 +10,7 @@ import { newTimeSpec, timeSpecSeconds } from '../clock/clock.js';
 import { Mode6Responder } from '../control/mode6/responder.js';
 import { daemonControlView } from './control-view.js';
 import { packageVersion } from './version.js';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { ConfigLoadError, loadConfig, formatDiagnostic } from '../config/load.js';
 import type { ConfigDiagnostic, GnomonConfig } from '../config/model.js';
@@ -143,22 +144,36 @@ export async function serve(opts: ServeOptions): Promise<number> {
   await broadcaster.configure(config.broadcast);
   const started = Date.now();
   const controlPath = opts.controlSocket ?? defaultControlSocket();
+  let reloading: Promise<void> = Promise.resolve();
+  let runningText = await readRunningText(configPath);
   const control = await listenControl(controlPath, (request) => {
-    if (request.command !== 'status') throw new Error(`unknown command "${request.command}" (this daemon answers: status)`);
-    return statusReport({ configPath, started, state, reference, counters, listening: udp.boundAddresses() });
+    switch (request.command) {
+      case 'status':
+        return statusReport({ configPath, started, state, reference, counters, listening: udp.boundAddresses() });
+      case 'reload': {
+        // Serialised with SIGHUP reloads; the caller (gnomon config, the web page) gets the outcome.
+        log.info({ file: configPath }, 'control: reloading configuration');
+        const result = reloading.then(reload);
+        reloading = result.then(() => undefined, () => undefined);
+        return result;
+      }
+      case 'running-config':
+        return { path: configPath, text: runningText };
+      default:
+        throw new Error(`unknown command "${request.command}" (this daemon answers: status, reload, running-config)`);
+    }
   }).catch((err: Error) => {
     log.error({ socket: controlPath, err: err.message }, 'no control socket: `gnomon status` will not reach this daemon (use --control PATH)');
     return null;
   });
   if (control) log.info({ socket: controlPath }, 'control socket');
 
-  let reloading = Promise.resolve();
-  const reload = async (): Promise<void> => {
+  const reload = async (): Promise<ReloadResult> => {
     const next = await loadOrExplain(configPath);
     if (!next.config) {
-      log.error({ file: configPath, errors: next.diagnostics.map(formatDiagnostic) },
-        'reload refused: the new config has errors; still running the previous one');
-      return;
+      const errors = next.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
+      log.error({ file: configPath, errors }, 'reload refused: the new config has errors; still running the previous one');
+      return { ok: false, code: 'RELOAD_CONFIG_INVALID', message: 'the new config has errors; the daemon keeps the previous one', errors };
     }
     for (const d of next.diagnostics) log.warn({ code: d.code, at: d.at }, d.message);
     const nextAddresses = listenAddresses(next.config, opts.listen);
@@ -167,7 +182,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     } catch (err) {
       log.error({ err: (err as Error).message }, 'reload refused: cannot listen on the new addresses; still running the previous config');
       await udp.closeExcept(addresses);
-      return;
+      return { ok: false, code: 'RELOAD_LISTEN_FAILED', message: `cannot listen on the new addresses: ${(err as Error).message}`, errors: [] };
     }
     await udp.closeExcept(nextAddresses);
     addresses = nextAddresses;
@@ -178,7 +193,9 @@ export async function serve(opts: ServeOptions): Promise<number> {
     await reference.reconfigure(config);
     await reference.attachOutputs(await DisciplineOutputs.open(config, log, { noKernel: opts.noKernel ?? false }));
     await broadcaster.configure(config.broadcast);
+    runningText = await readRunningText(configPath);
     log.info({ file: configPath, listening: udp.boundAddresses() }, 'configuration reloaded');
+    return { ok: true, file: configPath };
   };
 
   return new Promise<number>((resolve) => {
@@ -191,7 +208,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     };
     const onHup = () => {
       log.info({ file: configPath }, 'SIGHUP: reloading configuration');
-      reloading = reloading.then(reload).catch((err: Error) => log.error({ err: err.message }, 'reload failed'));
+      reloading = reloading.then(reload).then(() => undefined, (err: Error) => log.error({ err: err.message }, 'reload failed'));
     };
     process.on('SIGHUP', onHup);
     process.once('SIGTERM', () => stop('SIGTERM'));
@@ -201,6 +218,20 @@ export async function serve(opts: ServeOptions): Promise<number> {
     for (const a of udp.boundAddresses()) log.info({ address: a.address, port: a.port }, 'listening');
     opts.onListening?.(udp.boundAddresses());
   });
+}
+
+/** What a reload did, for the control channel (gnomon config, the web page). */
+export type ReloadResult =
+  | { readonly ok: true; readonly file: string }
+  | { readonly ok: false; readonly code: 'RELOAD_CONFIG_INVALID' | 'RELOAD_LISTEN_FAILED'; readonly message: string; readonly errors: readonly string[] };
+
+/** The text of the config the daemon runs, for `gnomon config diff`; '' for the embedded default if unreadable. */
+async function readRunningText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 /** Literal addresses of configured servers and peers, for `restrict source` (names come with DNS, later). */
