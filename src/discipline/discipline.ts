@@ -94,22 +94,33 @@ export class Discipline {
 
   update(nowNs: bigint, candidates: readonly Candidate[], localStratum: number | undefined, precisionLog2S: number): DisciplineState {
     const pick = selectReference(candidates, undefined);
-    if (pick.kind === 'refclock') {
-      this.follow(pick.estimate.model);
-      this.current = { kind: 'tracking', name: pick.name, estimate: pick.estimate, stratum: pick.stratum };
-      return this.current;
-    }
     const prev = this.current;
+    let held: DisciplineState | null = null;
     if (prev.kind === 'tracking' || prev.kind === 'holdover') {
       const sinceNs = prev.kind === 'holdover' ? prev.sinceNs : prev.estimate.atNs;
-      const held = { ...prev.estimate, offsetNs: predictOffsetNs(prev.estimate.model, nowNs) };
+      const estimate = { ...prev.estimate, offsetNs: predictOffsetNs(prev.estimate.model, nowNs) };
       const ageS = Number(nowNs - sinceNs) / 1e9;
-      if (ageS <= this.cfg.holdoverS && estimateDispersionS(held, precisionLog2S, nowNs) <= this.cfg.maxDistanceS) {
-        this.current = { kind: 'holdover', name: prev.name, estimate: held, stratum: prev.stratum, sinceNs };
+      if (ageS <= this.cfg.holdoverS && estimateDispersionS(estimate, precisionLog2S, nowNs) <= this.cfg.maxDistanceS) {
+        held = { kind: 'holdover', name: prev.name, estimate, stratum: prev.stratum, sinceNs };
+      }
+    }
+    // A fresh source wins, unless the line we were following, held over, still promises a
+    // smaller error: a PPS that stops is better held over (µs growing by 15 µs/s) than swapped
+    // for its NMEA alone (10 ms), which goes the same way moments later anyway.
+    if (pick.kind === 'refclock') {
+      const stayHeld = held?.kind === 'holdover' && pick.name !== held.name && held.estimate.basis === 'pulse' && pick.estimate.basis === 'timecode'
+        && estimateDispersionS(held.estimate, precisionLog2S, nowNs) < estimateDispersionS(pick.estimate, precisionLog2S, nowNs);
+      if (!stayHeld) {
+        this.follow(pick.estimate.model);
+        this.current = { kind: 'tracking', name: pick.name, estimate: pick.estimate, stratum: pick.stratum };
         return this.current;
       }
-      this.freeze(nowNs);
     }
+    if (held) {
+      this.current = held;
+      return this.current;
+    }
+    if (prev.kind === 'tracking' || prev.kind === 'holdover') this.freeze(nowNs);
     const fallback = selectReference([], localStratum);
     this.current = fallback.kind === 'local' ? { kind: 'local', stratum: fallback.stratum } : { kind: 'none' };
     return this.current;

@@ -80,3 +80,15 @@ describe('snapshotForState', () => {
     expect(snapshotForState({ kind: 'local', stratum: 5 }, -20, ref, 0n)).toMatchObject({ stratum: 5, referenceId: asciiRefId('LOCL') });
   });
 });
+
+describe('Discipline: a PPS that stops', () => {
+  it('is held over rather than swapped for its NMEA alone while the held line promises less error; then the NMEA takes over', () => {
+    const d = new Discipline();
+    d.update(T, [pps()], undefined, -20);
+    const nmea = (atNs: bigint): Candidate => ({ name: 'GPS_NMEA(0)', estimate: est('timecode', 3_000_000, { atNs }), prefer: false, noselect: false, stratum: 0 });
+    // Seconds later: PPS stale, NMEA fresh. 15 ppm × 10 s = 150 µs ≪ the NMEA's 10 ms floor.
+    expect(d.update(T + 10n * S, [gone, nmea(T + 10n * S)], undefined, -20)).toMatchObject({ kind: 'holdover', name: 'PPS(0)' });
+    // After ~11 minutes the held line's dispersion passes the NMEA's: the NMEA is followed.
+    expect(d.update(T + 900n * S, [gone, nmea(T + 900n * S)], undefined, -20)).toMatchObject({ kind: 'tracking', name: 'GPS_NMEA(0)' });
+  });
+});
