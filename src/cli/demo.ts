@@ -19,17 +19,22 @@ export const DEMO_CONFIG = fileURLToPath(new URL('../../../config/demo.conf', im
 export const DEMO_LISTEN = '127.0.0.1:11123';
 
 const USAGE = `usage: gnomon demo [sim options] [--listen ADDR[:PORT]]... [--config EXTRA] [--control PATH]
+       [--web ADDR:PORT|off] [--web-password FILE] [--web-public-status]
 
 Runs the GPS simulator and the NTP server together; the server reads the simulated receiver's
 pty and PPS file like real devices and serves stratum 1 once NMEA and PPS are paired.
   --listen ADDR[:PORT]  where to serve (default ${DEMO_LISTEN})
   --config EXTRA        more ntp.conf directives (restrict, broadcast, keys, ...) to include
   --control PATH        the control socket for \`gnomon status\`
+  --web ADDR:PORT       the web page (default 127.0.0.1:8123; off for none; docs/web.md)
+  --web-password FILE   its admin password file (gnomon passwd --file FILE)
+  --web-public-status   status and /metrics readable without login
   --dir DIR             where the simulator's devices go (default: a new temp dir, removed at exit)
 ${SIM_OPTIONS_USAGE}`;
 
 export async function demoCommand(argv: string[], io: CliIo): Promise<number> {
-  const parsed = parseSimArgs(argv, { listen: { type: 'string', multiple: true }, config: { type: 'string' }, control: { type: 'string' } });
+  const parsed = parseSimArgs(argv, { listen: { type: 'string', multiple: true }, config: { type: 'string' }, control: { type: 'string' },
+    web: { type: 'string' }, 'web-password': { type: 'string' }, 'web-public-status': { type: 'boolean' } });
   if ('error' in parsed) {
     io.stderr(`gnomon demo: ${parsed.error}\n${USAGE}`);
     return 2;
@@ -38,7 +43,7 @@ export async function demoCommand(argv: string[], io: CliIo): Promise<number> {
     io.stdout(USAGE);
     return 0;
   }
-  const extra = parsed.extra as { listen?: string[]; config?: string; control?: string };
+  const extra = parsed.extra as { listen?: string[]; config?: string; control?: string; web?: string; 'web-password'?: string; 'web-public-status'?: boolean };
   const ownDir = parsed.dir === undefined;
   const dir = parsed.dir ?? mkdtempSync(join(tmpdir(), 'gnomon-demo-'));
   const { startSimulator } = await import('../../drivers/sim/run.js');
@@ -65,6 +70,7 @@ export async function demoCommand(argv: string[], io: CliIo): Promise<number> {
       configPath,
       listen: extra.listen && extra.listen.length > 0 ? extra.listen : [DEMO_LISTEN],
       controlSocket: extra.control,
+      web: { listen: extra.web, passwordFile: extra['web-password'], publicStatus: extra['web-public-status'] ?? false },
       // A demo never steers the host clock, whatever --config EXTRA says.
       noKernel: true,
     });

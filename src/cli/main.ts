@@ -14,8 +14,12 @@ usage: gnomon <command> [options]
 
 commands:
   serve [--config FILE] [--listen ADDR[:PORT]]... [--user NAME] [--control PATH] [--no-kernel]
+        [--web ADDR:PORT|off] [--web-password FILE] [--web-public-status]
         run the NTP server in the foreground (SIGHUP reloads the config, SIGTERM stops);
-        without --config it runs the embedded default (local clock, 127.0.0.1:11123)
+        without --config it runs the embedded default (local clock, 127.0.0.1:11123);
+        the web page listens on --web (default 127.0.0.1:8123; docs/web.md)
+  passwd [--file PATH] [--config FILE] [--owner USER]
+        set the web page's admin password (scrypt hash, mode 0600)
   demo [sim options] [--listen ADDR[:PORT]] [--config EXTRA] [--control PATH]
         run the GPS simulator and the server together (what \`npm start\` runs): stratum 1
         on 127.0.0.1:11123 once NMEA and PPS are paired
@@ -74,6 +78,10 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       const { configCommand } = await import('./config.js');
       return configCommand(rest, io);
     }
+    case 'passwd': {
+      const { passwdCommand } = await import('./passwd.js');
+      return passwdCommand(rest, io);
+    }
     case 'nmea': {
       const { nmeaCommand } = await import('./nmea.js');
       return nmeaCommand(rest, io);
@@ -99,6 +107,9 @@ async function serveCommand(argv: string[], io: CliIo): Promise<number> {
         user: { type: 'string', short: 'u' },
         control: { type: 'string' },
         'no-kernel': { type: 'boolean', default: false },
+        web: { type: 'string' },
+        'web-password': { type: 'string' },
+        'web-public-status': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -112,7 +123,8 @@ async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   }
   const { serve } = await import('../daemon/serve.js');
   try {
-    return await serve({ configPath: values.config, listen: values.listen ?? [], user: values.user, controlSocket: values.control, noKernel: values['no-kernel'] });
+    return await serve({ configPath: values.config, listen: values.listen ?? [], user: values.user, controlSocket: values.control, noKernel: values['no-kernel'],
+      web: { listen: values.web, passwordFile: values['web-password'], publicStatus: values['web-public-status'] } });
   } catch (err) {
     io.stderr(`gnomon serve: ${(err as Error).message}\n`);
     return 1;

@@ -31,6 +31,7 @@ import { statusReport } from './status.js';
 import { DisciplineOutputs } from './outputs.js';
 import { dropPrivileges } from './privileges.js';
 import { isIP } from 'node:net';
+import { startWeb, type WebOptions } from '../web/daemon-hook.js';
 
 /** The configuration compiled into the package: what `npm start` runs. */
 export const EMBEDDED_CONFIG = fileURLToPath(new URL('../../../config/gnomon.conf', import.meta.url));
@@ -47,6 +48,8 @@ export interface ServeOptions {
   readonly noKernel?: boolean;
   /** Called once the server listens (gnomon demo prints where to look). */
   readonly onListening?: (addresses: readonly { address: string; port: number }[]) => void;
+  /** `--web ADDR:PORT|off`, `--web-password FILE`, `--web-public-status` (docs/web.md); default 127.0.0.1:8123. */
+  readonly web?: WebOptions;
 }
 
 
@@ -167,6 +170,12 @@ export async function serve(opts: ServeOptions): Promise<number> {
     return null;
   });
   if (control) log.info({ socket: controlPath }, 'control socket');
+  // The web page (src/web): same status as the control socket, edits through the config service and this socket's reload.
+  const web = await startWeb(opts.web, {
+    configPath, controlSocket: controlPath, log,
+    status: () => statusReport({ configPath, started, state, reference, counters, listening: udp.boundAddresses() }),
+    rateLimitTable: () => ({ entries: limiter.entries().length, capacity: limiter.capacity }),
+  });
 
   const reload = async (): Promise<ReloadResult> => {
     const next = await loadOrExplain(configPath);
@@ -203,7 +212,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
       log.info({ signal, counters: { ...counters }, sendErrors: udp.sendErrors }, 'stopping');
       process.off('SIGHUP', onHup);
       void reloading
-        .finally(() => Promise.all([udp.close(), broadcaster.close(), reference.stop(), control ? closeControl(control, controlPath) : undefined]))
+        .finally(() => Promise.all([udp.close(), broadcaster.close(), reference.stop(), control ? closeControl(control, controlPath) : undefined, web?.close()]))
         .then(() => resolve(0));
     };
     const onHup = () => {

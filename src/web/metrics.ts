@@ -89,12 +89,13 @@ export function createMetricsRegistry(src: MetricsSources, options: { defaultMet
   gauge(registry, 'gnomon_satellites_used', 'Satellites used in the fix', ['refclock'], () => perRefclock(refclocks(), (r) => r.fix.satellitesUsed));
   gauge(registry, 'gnomon_satellites_visible', 'Satellites in view', ['refclock'], () => perRefclock(refclocks(), (r) => r.fix.satellitesVisible));
 
+  const isPps = (r: RefclockStatus) => r.phase !== null || (r.counters.pulses ?? 0) > 0;
   mirroredCounter(registry, 'gnomon_pps_pulses_total', 'PPS pulses seen', ['refclock'],
-    () => perRefclock(refclocks(), (r) => ('pulses' in r.counters ? r.counters.pulses : null)));
+    () => perRefclock(refclocks(), (r) => (isPps(r) ? r.counters.pulses ?? 0 : null)));
   mirroredCounter(registry, 'gnomon_pps_pulses_accepted_total', 'PPS pulses paired with a second and used', ['refclock'],
-    () => perRefclock(refclocks(), (r) => ('pulses' in r.counters ? (r.counters.pulsesAccepted ?? 0) : null)));
+    () => perRefclock(refclocks(), (r) => (isPps(r) ? (r.counters.pulsesAccepted ?? 0) : null)));
   mirroredCounter(registry, 'gnomon_pps_pulses_rejected_total', 'PPS pulses refused, by reason', ['refclock', 'reason'], () => refclocks()
-    .filter((r) => 'pulses' in r.counters)
+    .filter(isPps)
     .flatMap((r) => Object.entries(r.counters).filter(([k]) => !NOT_PULSE_REFUSALS.has(k)).map(([reason, value]) => ({ labels: { refclock: r.name, reason }, value }))));
   const nmeaDrivers = () => refclocks().flatMap((r) => r.drivers.filter((d) => d.driver === 'nmea').map((d) => ({ r, d })));
   mirroredCounter(registry, 'gnomon_nmea_sentences_total', 'NMEA sentences with a valid frame', ['refclock', 'device'],
