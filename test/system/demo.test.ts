@@ -66,7 +66,11 @@ describe('npm start (gnomon demo)', () => {
     // Every pulse in the last 5 s was labelled (the phase was learnt before): none refused since.
     // (pulses − labelled is no measure: a pulse waits up to 900 ms for the NMEA that names it.)
     expect(pps.counters.labelled! - before.counters.labelled!, why).toBeGreaterThanOrEqual(4);
-    expect(refused(pps), why).toBe(refused(before));
+    // At most one refusal: on a loaded machine (the suite runs files in parallel) an event-loop stall
+    // can hold a sentence past the ±150 ms window (outsideWindow). The exact counts are pinned by
+    // test/sim/refclock-pairing.test.ts in virtual time; here what matters is no wrong second,
+    // which would show as a 1 s offset below.
+    expect(refused(pps) - refused(before), why).toBeLessThanOrEqual(1);
     expect(Math.abs(pps.estimate!.offsetNs - 5e6), why).toBeLessThan(0.2e6);
     // `gnomon query` offset = server − local: served time is 5 ms behind this (5 ms fast) host clock.
     const q = await queryJson(port);
