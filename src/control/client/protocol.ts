@@ -7,47 +7,34 @@
  *   0: LI(2) VN(3) mode(3)=6   1: R(1) E(1) M(1) opcode(5)   2-3: sequence   4-5: status
  *   6-7: association id        8-9: offset                  10-11: count     12-: data
  *
- * The header constants duplicate src/control/mode6/packet.ts (the server side) on purpose for now:
- * the two sides were written at the same time; fold them into one module once both settle.
+ * The header layout, flag bits and codes are the server side's (src/control/mode6/packet.ts):
+ * one definition for both.
  *
  * Pure: no IO, no clock.
  */
+import { CTL_HEADER_LEN, CTL_MAX_DATA_LEN, CTL_RESPONSE, CTL_ERROR, CTL_MORE, CTL_OP_MASK, ControlError, Opcode } from '../mode6/packet.js';
 
-export const CTL_HEADER_LEN = 12;
-/** Data bytes per fragment (ntpd's CTL_MAX_DATA_LEN); also the largest request payload. */
-export const CTL_MAX_DATA_LEN = 468;
-export const CTL_RESPONSE = 0x80;
-export const CTL_ERROR = 0x40;
-export const CTL_MORE = 0x20;
-export const CTL_OP_MASK = 0x1f;
+export { CTL_HEADER_LEN, CTL_MAX_DATA_LEN, CTL_RESPONSE, CTL_ERROR, CTL_MORE, CTL_OP_MASK };
 export const MODE_CONTROL = 6;
 /** ntpq sends version 2 requests (NTP_OLDVERSION + 1) and accepts responses of versions 1-4. */
 export const CLIENT_VERSION = 2;
 /** ntpq's MAXFRAGS: a response of more fragments than this is not collected. */
 export const MAX_FRAGMENTS = 32;
 
-export const ClientOpcode = {
-  ReadStat: 1,
-  ReadVar: 2,
-  ReadClock: 4,
-} as const;
+/** The requests this client sends. */
+export const ClientOpcode = { ReadStat: Opcode.ReadStat, ReadVar: Opcode.ReadVar, ReadClock: Opcode.ReadClock } as const;
 
+/** ntpq's names for the opcodes, for messages. */
 export const OPCODE_NAMES: Readonly<Record<number, string>> = {
-  1: 'READSTAT', 2: 'READVAR', 3: 'WRITEVAR', 4: 'READCLOCK', 5: 'WRITECLOCK', 8: 'CONFIGURE',
-  10: 'READ_MRU', 11: 'READ_ORDLIST_A', 12: 'REQ_NONCE',
+  [Opcode.ReadStat]: 'READSTAT', [Opcode.ReadVar]: 'READVAR', [Opcode.WriteVar]: 'WRITEVAR', [Opcode.ReadClock]: 'READCLOCK',
+  [Opcode.WriteClock]: 'WRITECLOCK', [Opcode.Configure]: 'CONFIGURE', [Opcode.ReadMru]: 'READ_MRU',
+  [Opcode.ReadOrdlistA]: 'READ_ORDLIST_A', [Opcode.ReqNonce]: 'REQ_NONCE',
 };
 
-/** ntpd's CERR_* codes (high byte of the status word of a response with the E bit). */
-export const CERR_NAMES: Readonly<Record<number, string>> = {
-  0: 'CERR_UNSPEC',
-  1: 'CERR_PERMISSION',
-  2: 'CERR_BADFMT',
-  3: 'CERR_BADOP',
-  4: 'CERR_BADASSOC',
-  5: 'CERR_UNKNOWNVAR',
-  6: 'CERR_BADVALUE',
-  7: 'CERR_RESTRICT',
-};
+/** "CERR_BADASSOC" for ControlError.BadAssoc. */
+export const CERR_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
+  Object.entries(ControlError).map(([name, code]) => [code, `CERR_${name.toUpperCase()}`]),
+);
 
 export function cerrName(code: number): string {
   return CERR_NAMES[code] ?? `CERR_${code}`;
