@@ -239,7 +239,7 @@ export class ConfigStore {
     const oldPrev = await readFile(prevPath).catch(() => undefined);
     const saved = etag === current.etag ? undefined : await this.saveHistory(current.bytes);
     if (etag !== current.etag) {
-      await atomicWrite(prevPath, current.bytes);
+      await atomicWrite(prevPath, current.bytes, this.path);
       await atomicWrite(this.path, bytes);
     } else {
       warnings.push('the file already says this; nothing was written');
@@ -249,7 +249,7 @@ export class ConfigStore {
       if (etag !== current.etag) {
         await atomicWrite(this.path, current.bytes);
         if (saved) await unlink(saved).catch(() => undefined);
-        if (oldPrev) await atomicWrite(prevPath, oldPrev);
+        if (oldPrev) await atomicWrite(prevPath, oldPrev, this.path);
         else await unlink(prevPath).catch(() => undefined);
       }
       return failure('CONFIG_RELOAD_REFUSED', `the daemon refused the new config (${reload.code}: ${reload.message}); ${this.path} was restored to the previous version`,
@@ -284,7 +284,7 @@ export class ConfigStore {
     const next = (files.reduce((max, h) => Math.max(max, Number(h.entry.id)), 0) || 0) + 1;
     const name = `${String(next).padStart(6, '0')}-${Date.now()}-${etagOf(bytes)}.conf`;
     const path = join(this.historyDir, name);
-    await atomicWrite(path, bytes);
+    await atomicWrite(path, bytes, this.path);
     const keep = [{ name }, ...files].slice(0, this.historyDepth);
     for (const old of files) {
       if (!keep.some((k) => k.name === old.name)) await rm(join(this.historyDir, old.name), { force: true });
@@ -350,11 +350,19 @@ function failure(code: Extract<EditResult, { ok: false }>['code'], message: stri
   return { ok: false, code, message, fieldErrors, diagnostics };
 }
 
-/** tmp in the same folder, fsync, rename over, fsync the folder. */
-export async function atomicWrite(path: string, bytes: Uint8Array): Promise<void> {
+/**
+ * tmp in the same folder, fsync, rename over, fsync the folder. The new file gets the mode (and,
+ * when we may, the owner) of the file it replaces, so an edit never widens who can read it.
+ */
+export async function atomicWrite(path: string, bytes: Uint8Array, like: string = path): Promise<void> {
   const tmp = `${path}.tmp`;
-  const handle = await open(tmp, 'w', 0o644);
+  const old = await stat(like).catch(() => undefined);
+  const handle = await open(tmp, 'w', 0o600);
   try {
+    await handle.chmod(old ? old.mode & 0o7777 : 0o644);
+    if (old && (old.uid !== process.getuid?.() || old.gid !== process.getgid?.())) {
+      await handle.chown(old.uid, old.gid).catch(() => undefined);
+    }
     await handle.writeFile(bytes);
     await handle.sync();
   } finally {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -183,6 +183,14 @@ describe('ConfigStore', () => {
     expect(await store.historyText('7')).toContain('restrict 10.5.0.0/16');
     expect(await store.historyText('7')).not.toContain('restrict 10.6.0.0/16');
     await expect(store.historyText('1')).rejects.toThrow(/no history entry/);
+  });
+
+  test('the file keeps its mode; .prev and history copies get it too', async () => {
+    const { store, path } = fresh();
+    chmodSync(path, 0o640);
+    expect(await store.apply({ kind: 'restrict-add', address: '10.0.0.0/8', flags: [] }, null)).toMatchObject({ ok: true });
+    expect(statSync(path).mode & 0o777).toBe(0o640);
+    expect(statSync(`${path}.prev`).mode & 0o777).toBe(0o640);
   });
 
   test('a Latin-1 file keeps its bytes outside the edited line', async () => {
