@@ -34,7 +34,7 @@ const NOT_REFUSALS = new Set([...COUNTER_ORDER, 'samples', 'accepted', 'samplesN
 
 function refclockLines(r: RefclockStatus): string[] {
   const e = r.estimate;
-  const head = `${r.name.padEnd(13)} reach ${r.reach.padStart(3)}  ${e ? `${e.basis === 'pulse' ? 'PPS  ' : 'NMEA '} offset ${ms(e.offsetNs)} jitter ${ms(e.jitterNs).replace('+', '')}` : 'no estimate'}`;
+  const head = `${r.falseticker ? 'FALSETICKER ' : ''}${r.name.padEnd(13)} reach ${r.reach.padStart(3)}  ${e ? `${e.basis === 'pulse' ? 'PPS  ' : 'NMEA '} offset ${ms(e.offsetNs)} jitter ${ms(e.jitterNs).replace('+', '')}` : 'no estimate'}`;
   const lines = [head];
   if (r.counters.timecodes) lines.push(`    ${describeFix(r)}`);
   if (r.phase) {

@@ -17,7 +17,7 @@ import type { Association, ControlView, MruEntry, SystemStatistics, SystemVariab
 import { estimateDispersionS } from '../discipline/discipline.js';
 import { STRATUM_UNSYNCHRONISED, formatRefId } from '../ntp/constants.js';
 import { ntpAddNs, ntpFromUnixNs, type NtpTimestamp } from '../ntp/timestamp.js';
-import { peerStatusWord, PeerSelection } from '../discipline/stats-format.js';
+import { PEER_STATUS_CONFIG, PEER_STATUS_REACH, PeerSelection } from '../discipline/stats-format.js';
 import type { ServerCounters } from '../server/counters.js';
 import type { ServerStateCell } from '../server/state.js';
 import type { RateLimiter } from '../server/access/ratelimit.js';
@@ -58,6 +58,7 @@ export function daemonControlView(s: ControlViewSources): ControlView {
   // is the system clock now minus rec, and a served-time rec can lie in the system clock's future.
 
   const selectionOf = (r: RefclockStatus, followed: string | null, followedLabeller: string | null): number => {
+    if (r.falseticker) return PeerSelection.Falsetick;
     if (r.name === followed) return r.estimate?.basis === 'pulse' && followedLabeller !== null ? PeerSelection.PpsPeer : PeerSelection.SysPeer;
     if (r.name === followedLabeller) return PeerSelection.SysPeer;
     return r.estimate ? PeerSelection.Candidate : PeerSelection.Reject;
@@ -78,8 +79,8 @@ export function daemonControlView(s: ControlViewSources): ControlView {
       const driver = DRIVER_NAME[r.name.replace(/\(\d+\)$/, '')] ?? r.name;
       return {
         associd: FIRST_ASSOCIATION_ID + i,
-        statusWord: peerStatusWord({ selected: selection === PeerSelection.SysPeer || selection === PeerSelection.PpsPeer,
-          ppsPeer: selection === PeerSelection.PpsPeer, usable: selection !== PeerSelection.Reject, reachable: r.reach !== '0' }),
+        // ntpd's peer status: configured, reachable, the selection code in the low 3 bits; no events.
+        statusWord: ((PEER_STATUS_CONFIG | (r.reach !== '0' ? PEER_STATUS_REACH : 0) | selection) << 8),
         srcadr: r.address, srcport: 123, dstadr: '127.0.0.1', dstport: 123,
         leap: e?.leap === 'insert' ? 1 : e?.leap === 'delete' ? 2 : e ? 0 : 3,
         hmode: 3, stratum: 0, ppoll: r.pollLog2S, hpoll: r.pollLog2S, precisionLog2S: precision,

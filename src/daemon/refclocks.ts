@@ -56,6 +56,8 @@ export interface RefclockStatus extends RefclockSourceStatus {
   readonly pollLog2S: number;
   /** Whose timecodes label this source's pulses. */
   readonly labelledBy: string | null;
+  /** Rejected by the majority of the other receivers (src/discipline/intersect.ts); ntpq's `x`. */
+  readonly falseticker?: boolean;
 }
 
 interface Running {
@@ -208,6 +210,7 @@ export class RefclockSet {
     return this.running.map((r) => ({
       name: r.source.config.name, estimate: r.source.estimate(nowNs),
       prefer: r.source.config.prefer, noselect: r.source.config.noselect, stratum: r.source.config.stratum,
+      group: r.source.labeller?.config.name ?? r.source.config.name,
     }));
   }
 

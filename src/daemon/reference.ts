@@ -249,7 +249,7 @@ export class Reference {
   controlSnapshot(): { state: DisciplineState; line: CorrectionModel | null; nowNs: bigint; refclocks: RefclockStatus[]; kernelFreqPpm: number } {
     const nowNs = this.refclocks.nowNs();
     return {
-      state: this.discipline.state, line: this.discipline.correctionModel, nowNs, refclocks: this.refclocks.status(nowNs),
+      state: this.discipline.state, line: this.discipline.correctionModel, nowNs, refclocks: this.refclockStatus(nowNs),
       kernelFreqPpm: this.outputs?.kernelFrequencyPpm() ?? 0,
     };
   }
@@ -258,8 +258,14 @@ export class Reference {
     const nowNs = this.refclocks.nowNs();
     return {
       state: this.discipline.state.kind, selected: stateName(this.discipline.state), correctionNs: this.timescale.getCorrectionNs(),
-      freqPpm: this.discipline.correctionModel?.freqPpm ?? 0, refclocks: this.refclocks.status(nowNs),
+      freqPpm: this.discipline.correctionModel?.freqPpm ?? 0, refclocks: this.refclockStatus(nowNs),
     };
+  }
+
+  /** The sources' status with the discipline's verdict on each (falseticker or not). */
+  private refclockStatus(nowNs: bigint): RefclockStatus[] {
+    const x = this.discipline.falsetickers;
+    return this.refclocks.status(nowNs).map((r) => (x.has(r.name) ? { ...r, falseticker: true } : r));
   }
 
   private announce(): void {

@@ -24,6 +24,7 @@ import type { LeapWarning } from '../../drivers/driver.js';
 import type { SourceEstimate } from '../refclock/source.js';
 import { type ServerSnapshot, unsynchronisedSnapshot } from '../server/state.js';
 import { type Candidate, selectReference } from './select.js';
+import { rejectFalsetickers } from './intersect.js';
 import { changeModel, predictOffsetNs, type RegressionModel } from './regression.js';
 import { correctSample, type ClockChange } from './steer.js';
 
@@ -44,6 +45,13 @@ export interface DisciplineConfig {
   /** Root distance above which the served time is no longer vouched for, s (ntpd `tos maxdist`, default 1.5). */
   readonly maxDistanceS: number;
 }
+
+/**
+ * ntpd's `tos mindist` default: intervals narrower than this (a PPS claims microseconds) are
+ * widened for falseticker rejection, so two good receivers with different cable delays still
+ * agree.
+ */
+export const MIN_DISTANCE_S = 0.001;
 
 export const DEFAULT_DISCIPLINE_CONFIG: DisciplineConfig = { holdoverS: 3600, maxDistanceS: 1.5 };
 
@@ -72,6 +80,7 @@ export function estimateDispersionS(e: SourceEstimate, precisionLog2S: number, n
 export class Discipline {
   private cfg: DisciplineConfig;
   private current: DisciplineState = { kind: 'none' };
+  private falsetickerNames: ReadonlySet<string> = new Set();
   private correction: CorrectionModel | null = null;
 
   constructor(config: Partial<DisciplineConfig> = {}) {
@@ -87,13 +96,22 @@ export class Discipline {
     return this.current;
   }
 
+  /** Sources the last update rejected as falsetickers (ntpq's `x`). */
+  get falsetickers(): ReadonlySet<string> {
+    return this.falsetickerNames;
+  }
+
   /** The line served time follows now (null before the first reference). */
   get correctionModel(): CorrectionModel | null {
     return this.correction;
   }
 
   update(nowNs: bigint, candidates: readonly Candidate[], localStratum: number | undefined, precisionLog2S: number): DisciplineState {
-    const pick = selectReference(candidates, undefined);
+    // Falsetickers out first (a GPS the majority disagrees with is not trusted), then the best.
+    const { kept, falsetickers } = rejectFalsetickers(candidates,
+      (c) => Math.max(estimateDispersionS(c.estimate!, precisionLog2S, nowNs), MIN_DISTANCE_S) * 1e9);
+    this.falsetickerNames = falsetickers;
+    const pick = selectReference(kept, undefined);
     const prev = this.current;
     let held: DisciplineState | null = null;
     if (prev.kind === 'tracking' || prev.kind === 'holdover') {

@@ -19,6 +19,8 @@ export interface Candidate {
   readonly noselect: boolean;
   /** `fudge stratum` of the refclock (0 by default; served as stratum + 1). */
   readonly stratum: number;
+  /** Voter id for falseticker rejection (intersect.ts): a PPS votes with the receiver that labels it. Default: name. */
+  readonly group?: string;
 }
 
 export type Selection =
