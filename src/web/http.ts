@@ -16,7 +16,8 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',
-  'Referrer-Policy': 'no-referrer',
+  // Not no-referrer: with it Chromium sends "Origin: null" on form posts, and sameOrigin() needs the real one.
+  'Referrer-Policy': 'same-origin',
   'Cache-Control': 'no-store',
 };
 

@@ -129,6 +129,10 @@ export class WebServer {
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://gnomon.invalid');
     const method = req.method === 'HEAD' ? 'GET' : req.method ?? 'GET';
+    if (method === 'GET' && url.pathname === '/favicon.ico') {
+      res.writeHead(204, { 'Cache-Control': 'max-age=86400' }).end();
+      return;
+    }
     if (method === 'GET' && this.assets.has(url.pathname)) {
       const a = this.assets.get(url.pathname)!;
       send(res, 200, a.type, a.body, { 'Cache-Control': 'max-age=3600' });

@@ -29,11 +29,12 @@ const PEERS = [
   { name: 'ip', pkg: 'iproute2' },
   { name: 'tcpdump', pkg: 'tcpdump' },
   { name: 'tshark', pkg: 'tshark' }, // broadcast.test.ts: decodes the captured mode 5 packets
+  { name: 'chromium', pkg: 'chromium' }, // web.test.ts: the web page in a real browser (playwright-core, headless)
 ];
 
 // The package list of ../shared/PEERS.md, "Install".
 const APT_PACKAGES = ['ntpsec', 'ntpsec-ntpdig', 'ntpsec-ntpdate', 'ntpstat', 'socat', 'gpsd', 'gpsd-tools',
-  'gpsd-clients', 'pps-tools', 'iproute2', 'tcpdump', 'tshark'];
+  'gpsd-clients', 'pps-tools', 'iproute2', 'tcpdump', 'tshark', 'chromium'];
 const APT_LINE = `apt-get install -y --no-install-recommends ${APT_PACKAGES.join(' ')}`;
 const CHRONY_LINE = `cd "$(mktemp -d)" && apt-get download chrony && dpkg -x chrony_*.deb ${CHRONY_ROOT}`;
 

@@ -8,6 +8,7 @@ export function loginPage(o: { message?: string; next?: string; noPassword?: boo
 ${o.noPassword ? html`<p class="notice">No admin password is set: logins are refused until one is. On the box, run <code>sudo gnomon passwd</code>.</p>` : ''}
 <form method="post" action="/login" class="login">
 <input type="hidden" name="next" value="${o.next ?? '/'}">
+<input type="text" name="username" value="admin" autocomplete="username" hidden>
 <label>Password <input type="password" name="password" autocomplete="current-password" required autofocus></label>
 <button type="submit">Log in</button>
 </form>`,

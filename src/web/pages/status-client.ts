@@ -32,6 +32,7 @@ export const STATUS_CLIENT_JS = String.raw`'use strict';
       ['uptime', s.daemon.uptimeS + ' s'],
     ]));
     var refs = $('refclocks'); refs.replaceChildren();
+    if (s.refclocks.length === 0) refs.appendChild(el('p', 'no reference clocks configured (' + srv.selected + ')', 'muted'));
     s.refclocks.forEach(function (r) {
       var sec = el('section', undefined, 'refclock');
       sec.appendChild(el('h3', r.name + (r.name === srv.selected ? ' (selected)' : '')));
