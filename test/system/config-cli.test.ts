@@ -4,8 +4,6 @@
 // restrict changes go through the CLI; every load request gets exactly one well-formed reply, and each change is
 // seen by a real client sending from 127.0.0.3.
 // Ports: 12500 (the harness daemon) and 12501 (a daemon that reads its addresses from the file) on loopback.
-import { createSocket, type Socket } from 'node:dgram';
-import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { GNOMON_MAIN, GnomonDaemon, localClockConfig, REPO_ROOT } from './harness/daemon.js';
@@ -21,10 +19,11 @@ beforeAll(async () => {
   daemon = await GnomonDaemon.start({
     config: localClockConfig(PORT, 3, ['# hand-written comment: keep', 'driftfile /nonexistent-dir/gnomon.drift  # unrelated']),
     listen: `127.0.0.1:${PORT}`,
+    readyTimeoutMs: 30_000,
   });
   teardown.add('gnomon', () => daemon.stop());
   original = readFileSync(daemon.configFile, 'utf8');
-}, 30_000);
+}, 60_000);
 afterAll(() => teardown.run());
 
 function cli(...args: string[]): Promise<RunResult> {
@@ -145,54 +144,71 @@ describe('gnomon config with a running daemon', () => {
 });
 
 /**
- * A bounded load loop from one socket on 127.0.0.1: `perTick` requests every `tickMs`, each with a random transmit
- * timestamp; a reply counts when it is 48 bytes, mode 4, and its origin timestamp is an outstanding request's.
+ * The load generator: a child process with its own event loop (so this worker's CLI spawns cannot starve it), one
+ * socket on 127.0.0.1 with a 4 MB receive buffer, PER_TICK requests every TICK_MS, each with a random transmit
+ * timestamp. A reply counts when it is 48 bytes, mode 4, and its origin timestamp is an outstanding request's. On
+ * SIGTERM it stops sending, waits (bounded) for the last replies and prints its counts as JSON, with the kernel's
+ * drop counter for its socket (/proc/net/udp) so a loss can be told apart from the daemon's.
  */
-class LoadLoop {
-  private readonly socket: Socket = createSocket('udp4');
-  private readonly outstanding = new Set<string>();
-  private timer: NodeJS.Timeout | undefined;
-  sent = 0;
-  replies = 0;
-  malformed: string[] = [];
-
-  async start(port: number, perTick: number, tickMs: number): Promise<void> {
-    this.socket.on('message', (data) => {
-      const origin = data.length >= 32 ? data.subarray(24, 32).toString('hex') : '';
-      if (data.length !== 48 || (data[0]! & 7) !== MODE.server || !this.outstanding.delete(origin)) {
-        this.malformed.push(`${data.length} bytes, first byte ${data[0]}, origin ${origin}`);
-        return;
-      }
-      this.replies++;
-    });
-    await new Promise<void>((resolve) => this.socket.bind({ address: '127.0.0.1', port: 0 }, resolve));
-    this.timer = setInterval(() => {
-      for (let i = 0; i < perTick; i++) {
-        const transmit = randomBytes(8);
-        const packet = buildNtpPacket();
-        transmit.copy(packet, 40);
-        this.outstanding.add(transmit.toString('hex'));
-        this.sent++;
-        this.socket.send(packet, port, '127.0.0.1');
-      }
-    }, tickMs);
+const LOAD_SCRIPT = `
+import { createSocket } from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+const [port, perTick, tickMs] = process.argv.slice(2).map(Number);
+const socket = createSocket('udp4');
+const outstanding = new Set();
+let sent = 0, replies = 0;
+const malformed = [];
+socket.on('message', (data) => {
+  const origin = data.length >= 32 ? data.subarray(24, 32).toString('hex') : '';
+  if (data.length !== 48 || (data[0] & 7) !== 4 || !outstanding.delete(origin)) {
+    malformed.push(data.length + ' bytes, first byte ' + data[0] + ', origin ' + origin);
+    return;
   }
-
-  /** Stops sending and waits (bounded) for the last replies. */
-  async stop(): Promise<number> {
-    clearInterval(this.timer);
-    for (let i = 0; i < 40 && this.outstanding.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
-    this.socket.close();
-    return this.outstanding.size;
+  replies++;
+});
+await new Promise((resolve) => socket.bind({ address: '127.0.0.1', port: 0 }, resolve));
+socket.setRecvBufferSize(4 * 1024 * 1024);
+const request = Buffer.alloc(48);
+request[0] = (4 << 3) | 3;
+const timer = setInterval(() => {
+  for (let i = 0; i < perTick; i++) {
+    const transmit = randomBytes(8);
+    const packet = Buffer.from(request);
+    transmit.copy(packet, 40);
+    outstanding.add(transmit.toString('hex'));
+    sent++;
+    socket.send(packet, port, '127.0.0.1');
   }
+}, tickMs);
+const drops = (localPort) => {
+  const hex = localPort.toString(16).toUpperCase().padStart(4, '0');
+  const line = readFileSync('/proc/net/udp', 'utf8').split('\\n').find((l) => l.includes('0100007F:' + hex + ' '));
+  return line ? Number(line.trim().split(/\\s+/).at(-1)) : -1;
+};
+process.once('SIGTERM', async () => {
+  clearInterval(timer);
+  for (let i = 0; i < 60 && outstanding.size > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  const report = { sent, replies, malformed: malformed.slice(0, 5), malformedCount: malformed.length, lost: outstanding.size,
+    clientDrops: drops(socket.address().port), daemonDrops: drops(port) };
+  process.stdout.write(JSON.stringify(report) + '\\n', () => process.exit(0));
+});
+process.stdout.write('ready\\n');
+`;
+
+interface LoadReport {
+  sent: number; replies: number; malformed: string[]; malformedCount: number; lost: number; clientDrops: number; daemonDrops: number;
 }
 
 describe('reload under load', () => {
   test('50 restrict changes through the CLI while ~2000 req/s are served: no lost or malformed reply; each change takes effect', async () => {
-    const load = new LoadLoop();
-    await load.start(PORT, 10, 5);
+    const dir = new TempDir('gnm-config-load-');
+    writeFileSync(dir.file('load.mjs'), LOAD_SCRIPT);
+    const load = await LongRunning.start(process.execPath, [dir.file('load.mjs'), String(PORT), '10', '5']);
     const seen: boolean[] = [];
+    let report: LoadReport | undefined;
     try {
+      expect(await load.waitForStdoutLine((line) => line === 'ready', 10_000), load.describe()).toBeDefined();
       for (let i = 0; i < 50; i++) {
         const adding = i % 2 === 0;
         const r = adding ? await cli('restrict', 'add', '127.0.0.3', 'ignore') : await cli('restrict', 'remove', '127.0.0.3');
@@ -201,13 +217,18 @@ describe('reload under load', () => {
         seen.push(await answered('127.0.0.3', 300));
       }
     } finally {
-      const lost = await load.stop();
-      console.log(`reload under load: ${load.sent} requests, ${load.replies} replies, ${load.malformed.length} malformed, ${lost} lost`);
-      expect(load.malformed, load.malformed.slice(0, 5).join('\n')).toEqual([]);
-      expect(lost, `${lost} of ${load.sent} load requests got no reply`).toBe(0);
+      await load.stop('SIGTERM', 10_000);
+      dir.remove();
+      const line = load.stdout.split('\n').find((l) => l.startsWith('{'));
+      report = line ? JSON.parse(line) as LoadReport : undefined;
+      console.log(`reload under load: ${line ?? load.describe()}`);
     }
-    expect(load.sent).toBeGreaterThan(1000);
-    expect(load.replies).toBe(load.sent);
+    expect(report, load.describe()).toBeDefined();
+    if (!report) return;
+    expect(report.malformed, `${report.malformedCount} malformed`).toEqual([]);
+    expect(report.lost, `${report.lost} of ${report.sent} load requests got no reply (${JSON.stringify(report)})`).toBe(0);
+    expect(report.sent).toBeGreaterThan(1000);
+    expect(report.replies).toBe(report.sent);
     expect(seen).toEqual(Array.from({ length: 50 }, (_, i) => i % 2 === 1));
     expect(readFileSync(daemon.configFile, 'utf8')).toBe(original);
   }, 180_000);
