@@ -78,6 +78,7 @@ export class NmeaDriver implements RefclockDriver {
   private readonly timers: NmeaTimers;
   private readonly openLine: NonNullable<NmeaDriverOptions['openLine']>;
   private readonly arrival = newTimeSpec();
+  private readonly byType: Record<string, number> = {};
   private ctx: DriverContext | null = null;
   private line: SerialLine | null = null;
   private quietTimer: unknown = null;
@@ -149,6 +150,10 @@ export class NmeaDriver implements RefclockDriver {
     for (const sentence of this.framer.push(chunk, arrivalNs)) {
       // ntpq's timecode is the last time-bearing sentence, as ntpd's NMEA driver shows it.
       if (TIME_SENTENCE.test(sentence.text)) ctx.timecode?.(sentence.text);
+      // Per sentence type ("sentenceRMC"), for /metrics; the talker is not part of the key.
+      const type = /^[$!][A-Z]{2}([A-Z0-9]{3})[,*]/.exec(sentence.text)?.[1] ?? 'other';
+      const key = `sentence${type}`;
+      this.byType[key] = (this.byType[key] ?? 0) + 1;
       this.report(this.decoder.push(sentence));
     }
     if (this.quietTimer !== null) this.timers.clearTimeout(this.quietTimer);
@@ -163,7 +168,7 @@ export class NmeaDriver implements RefclockDriver {
     for (const e of epochs) {
       ctx.sample({ systemTime: timeSpecFromUnixNs(e.systemTimeNs), referenceTime: timeSpecFromUnixNs(e.utcNs), leap: 'unknown', fix: e.fix });
     }
-    if (epochs.length > 0) ctx.counters({ ...this.framer.counters, ...this.decoder.counters });
+    if (epochs.length > 0) ctx.counters({ ...this.framer.counters, ...this.decoder.counters, ...this.byType });
   }
 
   /** The device went away or failed: report once, then retry with backoff until it is back or we are closed. */

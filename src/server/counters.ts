@@ -21,6 +21,10 @@ export class ServerCounters {
   rateLimited = 0;
   /** Kiss-o'-death replies sent (RATE, DENY, RSTR). */
   kodSent = 0;
+  /** ... of which RATE (rate limit), DENY (noserve, version) and RSTR (notrust). */
+  kodRate = 0;
+  kodDeny = 0;
+  kodRstr = 0;
   /** Time replies sent (mode 4 and mode 2). */
   processed = 0;
   /** Mode 6 (ntpq) requests handed to the responder (ntpd's ss_numctlreq). */
@@ -28,6 +32,6 @@ export class ServerCounters {
 
   reset(): void {
     this.received = this.currentVersion = this.olderVersion = this.badFormat = this.authFailed = 0;
-    this.declined = this.restricted = this.rateLimited = this.kodSent = this.processed = this.controlRequests = 0;
+    this.declined = this.restricted = this.rateLimited = this.kodSent = this.kodRate = this.kodDeny = this.kodRstr = this.processed = this.controlRequests = 0;
   }
 }

@@ -98,8 +98,9 @@ export function createMetricsRegistry(src: MetricsSources, options: { defaultMet
     .filter(isPps)
     .flatMap((r) => Object.entries(r.counters).filter(([k]) => !NOT_PULSE_REFUSALS.has(k)).map(([reason, value]) => ({ labels: { refclock: r.name, reason }, value }))));
   const nmeaDrivers = () => refclocks().flatMap((r) => r.drivers.filter((d) => d.driver === 'nmea').map((d) => ({ r, d })));
-  mirroredCounter(registry, 'gnomon_nmea_sentences_total', 'NMEA sentences with a valid frame', ['refclock', 'device'],
-    () => nmeaDrivers().map(({ r, d }) => ({ labels: { refclock: r.name, device: d.device }, value: d.counters.sentences ?? 0 })));
+  mirroredCounter(registry, 'gnomon_nmea_sentences_total', 'NMEA sentences with a valid frame, by sentence type (RMC, GGA, ...)', ['refclock', 'device', 'type'],
+    () => nmeaDrivers().flatMap(({ r, d }) => Object.entries(d.counters).filter(([k]) => /^sentence[A-Z0-9]{3}$|^sentenceother$/.test(k))
+      .map(([k, value]) => ({ labels: { refclock: r.name, device: d.device, type: k.slice('sentence'.length) }, value }))));
   mirroredCounter(registry, 'gnomon_nmea_errors_total', 'NMEA framing and decoding errors, by kind', ['refclock', 'device', 'error'],
     () => nmeaDrivers().flatMap(({ r, d }) => NMEA_ERROR_COUNTERS.map((error) => ({ labels: { refclock: r.name, device: d.device, error }, value: d.counters[error] ?? 0 }))));
   mirroredCounter(registry, 'gnomon_driver_events_total', 'Every refclock driver counter (nmea, pps, gpsd)', ['refclock', 'driver', 'device', 'counter'],
@@ -111,7 +112,8 @@ export function createMetricsRegistry(src: MetricsSources, options: { defaultMet
   mirroredCounter(registry, 'gnomon_ntp_served_total', 'Time replies sent (mode 4 and 2)', [], () => one(c('processed')));
   mirroredCounter(registry, 'gnomon_ntp_dropped_total', 'Datagrams not answered with time, by reason', ['reason'],
     () => DROP_REASONS.map(([k, reason]) => ({ labels: { reason }, value: c(k) })));
-  mirroredCounter(registry, 'gnomon_ntp_kod_sent_total', 'Kiss-o\'-death replies sent (RATE, DENY, RSTR)', [], () => one(c('kodSent')));
+  mirroredCounter(registry, 'gnomon_ntp_kod_sent_total', 'Kiss-o\'-death replies sent, by code', ['code'],
+    () => [['kodRate', 'RATE'], ['kodDeny', 'DENY'], ['kodRstr', 'RSTR']].map(([k, code]) => ({ labels: { code: code! }, value: c(k!) })));
   mirroredCounter(registry, 'gnomon_ntp_control_requests_total', 'Mode 6 (ntpq) requests', [], () => one(c('controlRequests')));
   gauge(registry, 'gnomon_ratelimit_table_entries', 'Clients in the rate-limit (MRU) table', [], () => one(src.rateLimitTable().entries));
   gauge(registry, 'gnomon_ratelimit_table_capacity', 'Slots in the rate-limit (MRU) table', [], () => one(src.rateLimitTable().capacity));

@@ -8,7 +8,7 @@ export function fakeStatus(over: { hostileName?: string; processed?: number } = 
     fix: { mode: '3d', satellitesUsed: 9, satellitesVisible: 12, hdop: 0.9 },
     lastTimecodeAgeNs: 1e8, lastTimecodeUnixNs: '1795346660000000000', phase: null, lastRejectReason: null,
     counters: { timecodes: 100, pulses: 0, pulsesAccepted: 0, accepted: 100 },
-    drivers: [{ driver: 'nmea', device: '/dev/ttyAMA0', state: 'running', counters: { sentences: 700, checksumBad: 3, parseErrors: 1 } }],
+    drivers: [{ driver: 'nmea', device: '/dev/ttyAMA0', state: 'running', counters: { sentences: 700, sentenceRMC: 350, sentenceGGA: 350, checksumBad: 3, parseErrors: 1 } }],
     prefer: false, noselect: false, pollLog2S: 4, labelledBy: null,
   };
   const pps = {
@@ -24,6 +24,6 @@ export function fakeStatus(over: { hostileName?: string; processed?: number } = 
     daemon: { pid: 1, uptimeS: 60, config: '/etc/gnomon/ntp.conf', listening: [{ address: '0.0.0.0', port: 123 }] },
     server: { synchronised: true, stratum: 1, leap: 0, refid: 'PPS', rootDispersionS: 0.0001, state: 'tracking', selected: 'PPS(0)', freqPpm: -12.5, correctionNs: 300 },
     refclocks: [nmea, pps] as unknown as StatusReport['refclocks'],
-    counters: { received: 1000, processed: over.processed ?? 990, restricted: 4, rateLimited: 5, kodSent: 2, badFormat: 1, declined: 0, authFailed: 0, controlRequests: 3 },
+    counters: { received: 1000, processed: over.processed ?? 990, restricted: 4, rateLimited: 5, kodSent: 2, kodRate: 2, kodDeny: 0, kodRstr: 0, badFormat: 1, declined: 0, authFailed: 0, controlRequests: 3 },
   };
 }

@@ -34,12 +34,14 @@ describe('/metrics', () => {
     expect(m.get('gnomon_pps_pulses_accepted_total{refclock="PPS(0)"}')).toBe(110);
     expect(m.get('gnomon_pps_pulses_rejected_total{refclock="PPS(0)",reason="nmeaStale"}')).toBe(7);
     expect(m.has('gnomon_pps_pulses_total{refclock="GPS_NMEA(0)"}')).toBe(false);
-    expect(m.get('gnomon_nmea_sentences_total{refclock="GPS_NMEA(0)",device="/dev/ttyAMA0"}')).toBe(700);
+    expect(m.get('gnomon_nmea_sentences_total{refclock="GPS_NMEA(0)",device="/dev/ttyAMA0",type="RMC"}')).toBe(350);
+    expect(m.get('gnomon_nmea_sentences_total{refclock="GPS_NMEA(0)",device="/dev/ttyAMA0",type="GGA"}')).toBe(350);
     expect(m.get('gnomon_nmea_errors_total{refclock="GPS_NMEA(0)",device="/dev/ttyAMA0",error="checksumBad"}')).toBe(3);
     expect(m.get('gnomon_ntp_served_total')).toBe(990);
     expect(m.get('gnomon_ntp_dropped_total{reason="rate_limited"}')).toBe(5);
     expect(m.get('gnomon_ntp_dropped_total{reason="restricted"}')).toBe(4);
-    expect(m.get('gnomon_ntp_kod_sent_total')).toBe(2);
+    expect(m.get('gnomon_ntp_kod_sent_total{code="RATE"}')).toBe(2);
+    expect(m.get('gnomon_ntp_kod_sent_total{code="DENY"}')).toBe(0);
     expect(m.get('gnomon_ratelimit_table_entries')).toBe(17);
     expect(m.get('gnomon_ratelimit_table_capacity')).toBe(1024);
     expect(m.get('gnomon_selected_info{selected="PPS(0)",refid="PPS",state="tracking"}')).toBe(1);

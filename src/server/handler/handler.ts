@@ -244,6 +244,9 @@ export class NtpRequestHandler {
     req.copy(out, 32, 40, 48);
     req.copy(out, 40, 40, 48);
     this.counters.kodSent++;
+    if (code === KissCode.RATE) this.counters.kodRate++;
+    else if (code === KissCode.DENY) this.counters.kodDeny++;
+    else this.counters.kodRstr++;
     return NTP_HEADER_LENGTH;
   }
 }
