@@ -31,6 +31,11 @@ commands:
         the server's associations as \`ntpq -p\` prints them, over mode 6 (Gnomon or ntpd)
   config validate [--config FILE] [--json]
         check an ntp.conf-style file and print every error with file:line:column
+  config restrict list|add ADDR[/LEN|mask M] FLAGS...|remove ADDR|set-default FLAGS...
+  config broadcast list|add ADDR [ttl T] [key K] [minpoll P]|remove ADDR
+  config diff|history|rollback [ID]   [--config FILE] [--control PATH] [--json]
+        edit the config safely (validated, atomic, previous versions kept) and reload the
+        running daemon; a config the daemon refuses is put back (exit 3)
   nmea decode FILE [--json] [--fix-only] [--pivot YYYY-MM-DD]
         replay a captured GPS log (gpsd format) and print each epoch's UTC time, fix, satellites
   sim --dir DIR [--receiver ublox|mtk] [--offset-ms X] [--fault NAME]... [--print-config]
