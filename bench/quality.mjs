@@ -32,6 +32,7 @@ import { BUILD, ROOT } from './runner/paths.mjs';
 import { installExitHandlers, killAll, trackTemp } from './runner/processes.mjs';
 import { qualityTable, summarizeDiscipline, summarizeServer } from './runner/quality-report.mjs';
 import { CHRONYD, GNOMON_MAIN, SERVER_CPU, startServer, stopServer } from './runner/servers.mjs';
+import { numberOption } from './runner/options.mjs';
 
 const KNOWN = ['chronyd', 'gnomon', 'trivial-hr', 'trivial'];
 const KIND = { chronyd: 'chronyd', gnomon: 'demo', 'trivial-hr': 'trivial-hr', trivial: 'trivial' };
@@ -69,14 +70,7 @@ Build first (npm run build): Gnomon runs from dist/.`);
   process.exit(0);
 }
 
-function num(name, min, max) {
-  const v = Number(opt[name]);
-  if (!Number.isFinite(v) || v < min || v > max) {
-    console.error(`--${name} must be a number in [${min}, ${max}]`);
-    process.exit(2);
-  }
-  return v;
-}
+const num = (name, min, max) => numberOption(opt, name, min, max);
 const SECONDS = num('seconds', 5, 600);
 const POLL = Math.round(num('poll', -6, 2));
 const SETTLE = num('settle', 0, 300);

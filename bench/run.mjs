@@ -29,6 +29,7 @@ import { installExitHandlers, killAll } from './runner/processes.mjs';
 import { profile } from './runner/profiling.mjs';
 import { fmtInt, report, summarize } from './runner/report.mjs';
 import { ALL_SERVERS, CHRONYD, GNOMON_MAIN, startServer, stopServer } from './runner/servers.mjs';
+import { numberOption } from './runner/options.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -61,14 +62,7 @@ if (opt.help) {
   process.exit(0);
 }
 
-function num(name, min, max) {
-  const v = Number(opt[name]);
-  if (!Number.isFinite(v) || v < min || v > max) {
-    console.error(`--${name} must be a number in [${min}, ${max}]`);
-    process.exit(2);
-  }
-  return v;
-}
+const num = (name, min, max) => numberOption(opt, name, min, max);
 const DURATION = num('duration', 0.5, 60);
 const RUNS = Math.round(num('runs', 1, 20));
 const WARMUP = num('warmup', 0, 10);
