@@ -39,6 +39,7 @@ export class DisciplineOutputs {
   private drift: DriftSavePolicy | null = null;
   private stats: StatsWriter | null = null;
   private refusalLogged = '';
+  private readonly lastTimecode = new Map<string, string>();
   private readonly startedS = performance.now() / 1000;
 
   private constructor(private readonly config: GnomonConfig, private readonly log: Logger) {}
@@ -125,6 +126,14 @@ export class DisciplineOutputs {
           offsetNs: r.estimate.offsetNs, delayNs: 0, dispersionNs: estimateDispersionS(r.estimate, v.precisionLog2S, v.nowNs) * 1e9,
           jitterNs: r.estimate.jitterNs,
         });
+      }
+    }
+    // clockstats: each refclock's latest timecode, once per new sentence (ntpd writes one per timecode).
+    if (this.stats) {
+      for (const r of v.refclocks()) {
+        if (r.timecode === '' || this.lastTimecode.get(r.address) === r.timecode) continue;
+        this.lastTimecode.set(r.address, r.timecode);
+        this.stats.clock({ utcNs: v.servedNs, srcadr: r.address, timecode: r.timecode });
       }
     }
     if (this.drift && this.config.driftfile && oscPpm !== null) {

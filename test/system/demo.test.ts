@@ -136,14 +136,15 @@ describe('npm start (gnomon demo)', () => {
     expect(demo.proc.stdout).toMatch(/"msg":"PPS\(0\) lost: holdover on its last frequency, dispersion growing"/);
   }, 90_000);
 
-  it.concurrent('driftfile and ntpd statistics files; `enable kernel` is ignored by the demo', async () => {
+  it.concurrent('driftfile and ntpd statistics files (loopstats, peerstats, clockstats); `enable kernel` is ignored by the demo', async () => {
     const dir = new TempDir('gnm-demo-out-');
     teardown.add('outputs dir', () => dir.remove());
     mkdirSync(dir.file('stats'));
     const extra = dir.file('extra.conf');
     writeFileSync(extra, [
-      `driftfile ${dir.file('ntp.drift')}`, `statsdir ${dir.file('stats')}/`, 'statistics loopstats peerstats',
-      'filegen loopstats file loopstats type day enable', 'filegen peerstats file peerstats type day enable', 'enable kernel', '',
+      `driftfile ${dir.file('ntp.drift')}`, `statsdir ${dir.file('stats')}/`, 'statistics loopstats peerstats clockstats',
+      'filegen loopstats file loopstats type day enable', 'filegen peerstats file peerstats type day enable',
+      'filegen clockstats file clockstats type day enable', 'enable kernel', '',
     ].join('\n'));
     const demo = await startDemo(['--config', extra, '--listen', '127.0.0.1:12117'], teardown);
     await waitForPps(demo, 40_000);
@@ -159,6 +160,9 @@ describe('npm start (gnomon demo)', () => {
     for (const l of loop) expect(l).toMatch(/^\d{5} \d+\.\d{3} -?\d+\.\d{9} -?\d+\.\d{6} \d+\.\d{9} \d+\.\d{6} \d+$/);
     const peers = readFileSync(dir.file(`stats/${day!.replace('loop', 'peer')}`), 'utf8');
     expect(peers).toMatch(/^\d{5} \d+\.\d{3} 127\.127\.22\.0 9600 -?\d+\.\d{9} /m);
+    // clockstats: MJD SOD srcadr timecode, the receiver's sentences as received.
+    const clocks = readFileSync(dir.file(`stats/${day!.replace('loop', 'clock')}`), 'utf8');
+    expect(clocks).toMatch(/^\d{5} \d+\.\d{3} 127\.127\.20\.0 \$G[NP](RMC|GGA|ZDA),.*\*[0-9A-F]{2}$/m);
     // Written at shutdown: the oscillator's frequency in ntpd's sign and format (the simulated host runs true: near 0).
     const drift = readFileSync(dir.file('ntp.drift'), 'utf8');
     expect(drift).toMatch(/^-?\d+\.\d{6}\n$/);
