@@ -127,24 +127,6 @@ export async function serve(opts: ServeOptions): Promise<number> {
     return 1;
   }
 
-  const user = opts.user ?? config.user;
-  if (user) {
-    try {
-      const ids = dropPrivileges(user);
-      if (ids) log.info({ user, uid: ids.uid, gid: ids.gid }, 'dropped privileges');
-    } catch (err) {
-      log.fatal({ user }, (err as Error).message);
-      await udp.close();
-      return 1;
-    }
-  }
-
-  // After the privilege drop, so the driftfile and statistics belong to the user the daemon runs as.
-  await reference.attachOutputs(await DisciplineOutputs.open(config, log, { noKernel: opts.noKernel ?? false }));
-  reference.start();
-  // Mode 5 to the config's `broadcast` lines, while synchronised (docs/broadcast.md).
-  const broadcaster = new Broadcaster({ state, clock: timescale, log, port: config.port });
-  await broadcaster.configure(config.broadcast);
   const started = Date.now();
   const controlPath = opts.controlSocket ?? defaultControlSocket();
   let reloading: Promise<void> = Promise.resolve();
@@ -171,12 +153,31 @@ export async function serve(opts: ServeOptions): Promise<number> {
   });
   if (control) log.info({ socket: controlPath }, 'control socket');
   // The web page (src/web): same status as the control socket, edits through the config service and this socket's reload.
+  // Both are opened before the privilege drop: the socket's folder and the web's assets may be root's.
   const web = await startWeb(opts.web, {
     configPath, controlSocket: controlPath, log,
     status: () => statusReport({ configPath, started, state, reference, counters, listening: udp.boundAddresses() }),
     rateLimitTable: () => ({ entries: limiter.entries().length, capacity: limiter.capacity }),
   });
 
+  const user = opts.user ?? config.user;
+  if (user) {
+    try {
+      const ids = dropPrivileges(user);
+      if (ids) log.info({ user, uid: ids.uid, gid: ids.gid }, 'dropped privileges');
+    } catch (err) {
+      log.fatal({ user }, (err as Error).message);
+      await Promise.all([udp.close(), control ? closeControl(control, controlPath) : undefined, web?.close()]);
+      return 1;
+    }
+  }
+
+  // After the privilege drop, so the driftfile and statistics belong to the user the daemon runs as.
+  await reference.attachOutputs(await DisciplineOutputs.open(config, log, { noKernel: opts.noKernel ?? false }));
+  reference.start();
+  // Mode 5 to the config's `broadcast` lines, while synchronised (docs/broadcast.md).
+  const broadcaster = new Broadcaster({ state, clock: timescale, log, port: config.port });
+  await broadcaster.configure(config.broadcast);
   const reload = async (): Promise<ReloadResult> => {
     const next = await loadOrExplain(configPath);
     if (!next.config) {

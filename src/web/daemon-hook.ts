@@ -56,11 +56,18 @@ export async function startWeb(options: WebOptions | undefined, ctx: WebDaemonCo
     return null;
   }
   const passwordFile = options?.passwordFile ?? defaultPasswordFile(ctx.configPath);
-  const web = new WebServer({
-    ...where, status: ctx.status, rateLimitTable: ctx.rateLimitTable, passwordFile, publicStatus: options?.publicStatus ?? false, log: ctx.log,
-  });
-  const { registerConfigRoutes } = await import('./config-routes.js');
-  registerConfigRoutes(web, { configPath: ctx.configPath, controlSocket: ctx.controlSocket, log: ctx.log });
+  let web: WebServer;
+  try {
+    web = new WebServer({
+      ...where, status: ctx.status, rateLimitTable: ctx.rateLimitTable, passwordFile, publicStatus: options?.publicStatus ?? false, log: ctx.log,
+    });
+    const { registerConfigRoutes } = await import('./config-routes.js');
+    registerConfigRoutes(web, { configPath: ctx.configPath, controlSocket: ctx.controlSocket, log: ctx.log });
+  } catch (err) {
+    // A web page that cannot be built (its assets unreadable, say) must never take NTP down with it.
+    ctx.log.error({ web: listen }, `web page not started: ${(err as Error).message} (the NTP service runs on)`);
+    return null;
+  }
   try {
     const bound = await web.listen();
     ctx.log.info({ address: bound.address, port: bound.port, passwordFile, publicStatus: options?.publicStatus ?? false }, 'web page');
