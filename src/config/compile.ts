@@ -55,13 +55,15 @@ interface Draft {
   /** enable/disable kernel and tinker step/panic (kernel-config.ts). */
   kernel: KernelDraft;
   broadcast: BroadcastLine[];
+  keys?: { path: string; at: SourcePosition };
+  trustedKeys: { id: number; at: SourcePosition }[];
 }
 
 export function compileConfig(lines: readonly PlacedLine[]): CompileResult {
   const out = new DiagnosticList();
   const draft: Draft = {
     listen: [], port: DEFAULT_NTP_PORT, restrict: [], discard: { ...DEFAULT_DISCARD }, mruMaxdepth: DEFAULT_MRU.maxdepth,
-    associations: [], fudge: [], refclocks: [], kernel: newKernelDraft(), broadcast: [], holdoverS: DEFAULT_HOLDOVER_S, maxDistanceS: DEFAULT_MAXDIST_S,
+    associations: [], fudge: [], refclocks: [], kernel: newKernelDraft(), broadcast: [], trustedKeys: [], holdoverS: DEFAULT_HOLDOVER_S, maxDistanceS: DEFAULT_MAXDIST_S,
   };
   const singletons = new Map<string, SourcePosition>();
   const restrictIndex = new Map<string, number>();
@@ -197,6 +199,21 @@ function apply(p: ParsedDirective, draft: Draft, out: DiagnosticList, restrictIn
       }
       return;
     }
+    case 'keys': {
+      const arg = p.args[0];
+      if (arg?.value.kind === 'text') {
+        draft.keys = { path: resolveIncludePath(p.file, arg.value.text), at: { file: p.file, line: arg.token.line, column: arg.token.column } };
+      }
+      return;
+    }
+    case 'trustedkey':
+      for (const arg of p.rest) {
+        const v = arg.value;
+        if (v.kind === 'number' && !draft.trustedKeys.some((k) => k.id === v.number)) {
+          draft.trustedKeys.push({ id: v.number, at: { file: p.file, line: arg.token.line, column: arg.token.column } });
+        }
+      }
+      return;
     case 'leapsmearinterval':
       applyLeapSmear(p, draft, out);
       return;
@@ -384,5 +401,7 @@ function freeze(draft: Draft, refclocks: readonly RefclockConfig[]): GnomonConfi
     ...(draft.leapSmearIntervalS !== undefined ? { leapSmearIntervalS: draft.leapSmearIntervalS } : {}),
     ...(stats !== undefined ? { stats } : {}),
     ...(draft.broadcast.length > 0 ? { broadcast: draft.broadcast } : {}),
+    ...(draft.keys !== undefined ? { keys: draft.keys } : {}),
+    ...(draft.trustedKeys.length > 0 ? { trustedKeys: draft.trustedKeys } : {}),
   };
 }

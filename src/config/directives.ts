@@ -189,9 +189,9 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
       flag('autokey', false, 'Autokey (RFC 5906) is not implemented; the packets are sent without a MAC')] },
 
   // ── ignored: real ntpd directives, accepted with a warning ────────────────────────────────
-  { name: 'keys', origin: 'ntpd', support: 'ignored', summary: 'symmetric key file', args: [{ name: 'file', value: { kind: 'path', mustExist: true } }], singleton: true,
-    note: NO_KEYS },
-  { name: 'trustedkey', origin: 'ntpd', support: 'ignored', summary: 'keys trusted for authentication', rest: { name: 'key', value: KEY_ID, min: 1 }, note: NO_KEYS },
+  // Server side of symmetric-key authentication (src/auth, docs/authentication.md); associations do not sign yet.
+  { name: 'keys', origin: 'ntpd', support: 'acted', summary: 'symmetric key file (ntp.keys(5) format)', args: [{ name: 'file', value: { kind: 'path', mustExist: true } }], singleton: true },
+  { name: 'trustedkey', origin: 'ntpd', support: 'acted', summary: 'keys trusted for authentication', rest: { name: 'key', value: KEY_ID, min: 1 } },
   { name: 'requestkey', origin: 'ntpd', support: 'ignored', summary: 'key for ntpdc (mode 7) requests', args: [{ name: 'key', value: KEY_ID }],
     note: 'mode 7 is never served' },
   { name: 'controlkey', origin: 'ntpd', support: 'ignored', summary: 'key for ntpq (mode 6) writes', args: [{ name: 'key', value: KEY_ID }],
@@ -253,7 +253,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     ['bindaddress', 'write `interface listen ADDRESS`'],
     ['ratelimit', 'add `limited` (and `kod`) to a restrict line and set `discard average A minimum M`'],
     ['clientloglimit', 'write `mru maxdepth ENTRIES`'],
-    ['keyfile', 'write `keys FILE` (not acted on yet)'],
+    ['keyfile', 'write `keys FILE` and `trustedkey N...`; the key file is in ntpd\'s format (`N SHA1 HEX`: chrony\'s without the `HEX:` prefix)'],
     ['cmdallow', 'write a `restrict` line without `noquery` for that address'],
     ['cmddeny', 'add `noquery` to the `restrict` line for that address'],
     ['makestep', 'write `tinker step SECONDS` (and `enable kernel` for Gnomon to step the system clock)'],

@@ -236,6 +236,13 @@ export interface GnomonConfig {
    * ends when the root distance passes maxdist or holdover seconds after the last sample.
    */
   readonly discipline: { readonly holdoverS: number; readonly maxDistanceS: number };
+  /**
+   * `keys PATH` (ntpd): the symmetric key file, relative paths resolved from the naming file's
+   * folder; `at` is the path token. Read by src/auth/keyfile.ts when the daemon starts and reloads.
+   */
+  readonly keys?: { readonly path: string; readonly at: SourcePosition };
+  /** `trustedkey N...` (all lines together, in order, without repeats): the keys requests may be authenticated with. */
+  readonly trustedKeys?: readonly { readonly id: number; readonly at: SourcePosition }[];
   /** `broadcast` lines in file order; absent when there are none. Read by src/server/broadcast.ts. */
   readonly broadcast?: readonly BroadcastLine[];
 }

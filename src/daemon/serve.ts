@@ -32,6 +32,7 @@ import { DisciplineOutputs } from './outputs.js';
 import { dropPrivileges } from './privileges.js';
 import { isIP } from 'node:net';
 import { startWeb, type WebOptions } from '../web/daemon-hook.js';
+import { keyRingFor } from '../auth/keyfile.js';
 
 /** The configuration compiled into the package: what `npm start` runs. */
 export const EMBEDDED_CONFIG = fileURLToPath(new URL('../../../config/gnomon.conf', import.meta.url));
@@ -97,6 +98,18 @@ export async function serve(opts: ServeOptions): Promise<number> {
   });
   const access = build(config);
   const handler = new NtpRequestHandler(timescale, state, access.restrict, access.limiter, counters);
+  // Symmetric keys (`keys`, `trustedkey`): read before the privilege drop (the file is root's, mode 600).
+  const keys = await keyRingFor(config);
+  for (const d of keys.diagnostics) {
+    process.stderr.write(formatDiagnostic(d) + '\n');
+    log.warn({ code: d.code, at: d.at }, d.message);
+  }
+  if (!keys.ring) {
+    process.stderr.write(`gnomon: the key file named at ${config.keys?.at.file}:${config.keys?.at.line} has errors; not starting\n`);
+    return 1;
+  }
+  handler.setKeys(keys.ring);
+  if (keys.ring.size > 0) log.info({ file: config.keys?.path, trusted: keys.ring.ids() }, 'symmetric keys');
   // Mode 6 (ntpq, ntpstat): read-only, from the same state the status socket reports.
   let limiter = access.limiter;
   const monotonicS = () => {
@@ -186,6 +199,14 @@ export async function serve(opts: ServeOptions): Promise<number> {
       return { ok: false, code: 'RELOAD_CONFIG_INVALID', message: 'the new config has errors; the daemon keeps the previous one', errors };
     }
     for (const d of next.diagnostics) log.warn({ code: d.code, at: d.at }, d.message);
+    // The key file is re-read on every reload (a new or changed key takes effect on reload).
+    const nextKeys = await keyRingFor(next.config);
+    for (const d of nextKeys.diagnostics) log.warn({ code: d.code, at: d.at }, d.message);
+    if (!nextKeys.ring) {
+      const errors = nextKeys.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
+      log.error({ file: next.config.keys?.path, errors }, 'reload refused: the key file has errors; still running the previous config');
+      return { ok: false, code: 'RELOAD_CONFIG_INVALID', message: 'the key file has errors; the daemon keeps the previous config', errors };
+    }
     const nextAddresses = listenAddresses(next.config, opts.listen);
     try {
       await udp.listen(nextAddresses);
@@ -199,6 +220,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     config = next.config;
     const a = build(config);
     handler.reconfigure(a.restrict, a.limiter);
+    handler.setKeys(nextKeys.ring);
     limiter = a.limiter;
     await reference.reconfigure(config);
     await reference.attachOutputs(await DisciplineOutputs.open(config, log, { noKernel: opts.noKernel ?? false }));

@@ -13,6 +13,8 @@ export class ServerCounters {
   badFormat = 0;
   /** MAC present but not verifiable (answered with crypto-NAK). */
   authFailed = 0;
+  /** Requests whose MAC verified under a trusted key (answered with a MAC under the same key). */
+  authenticated = 0;
   /** Modes the server does not answer (or not yet), and refused peering. */
   declined = 0;
   /** Dropped or refused by a restrict rule (ignore, noserve, notrust, version). */
@@ -31,7 +33,7 @@ export class ServerCounters {
   controlRequests = 0;
 
   reset(): void {
-    this.received = this.currentVersion = this.olderVersion = this.badFormat = this.authFailed = 0;
+    this.received = this.currentVersion = this.olderVersion = this.badFormat = this.authFailed = this.authenticated = 0;
     this.declined = this.restricted = this.rateLimited = this.kodSent = this.kodRate = this.kodDeny = this.kodRstr = this.processed = this.controlRequests = 0;
   }
 }

@@ -22,18 +22,22 @@ import type { NtpRequestHandler, RequestMeta } from './handler/handler.js';
 
 const RING = 256;
 /** Largest reply the handler writes (header + crypto-NAK). */
-const REPLY_BYTES = 64;
+/** 48-byte header + key ID + the longest MAC (20 bytes). */
+const REPLY_BYTES = 72;
 
 /** One reply buffer and views of the two lengths the handler returns, made once (dgram would slice per send). */
 interface ReplySlot {
   readonly buf: Buffer;
   readonly header: Buffer;
   readonly withNak: Buffer;
+  /** Signed replies: 16-byte (MD5, AES-CMAC) and 20-byte (SHA-1 and longer) MACs. */
+  readonly signed16: Buffer;
+  readonly signed20: Buffer;
 }
 
 function replySlot(): ReplySlot {
   const buf = Buffer.alloc(REPLY_BYTES);
-  return { buf, header: buf.subarray(0, 48), withNak: buf.subarray(0, 52) };
+  return { buf, header: buf.subarray(0, 48), withNak: buf.subarray(0, 52), signed16: buf.subarray(0, 68), signed20: buf.subarray(0, 72) };
 }
 
 export interface ListenAddress {
@@ -122,6 +126,8 @@ export class NtpUdpServer {
     const n = this.handler.handle(msg, msg.length, meta, slot.buf);
     if (n === 48) socket.send(slot.header, rinfo.port, rinfo.address);
     else if (n === 52) socket.send(slot.withNak, rinfo.port, rinfo.address);
+    else if (n === 68) socket.send(slot.signed16, rinfo.port, rinfo.address);
+    else if (n === 72) socket.send(slot.signed20, rinfo.port, rinfo.address);
     else if (n === 0) {
       // Mode 6 (ntpq): the handler leaves 0..16 datagrams of its own.
       const k = this.handler.takeControlReply();

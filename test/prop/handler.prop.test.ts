@@ -58,3 +58,23 @@ describe('codec properties', () => {
     }), { numRuns: 1000 });
   });
 });
+
+describe('request handler properties with keys', () => {
+  it('requests signed with any configured key, right or wrong, plus garbage: no throw, no amplification', async () => {
+    const { parseKeyFile } = await import('../../src/auth/keys.js');
+    const { KeyRing, PreparedKey } = await import('../../src/auth/mac.js');
+    const { keys } = parseKeyFile('1 MD5 a\n2 SHA1 0123456789abcdef0123456789abcdef01234567\n3 AES128CMAC 2b7e151628aed2a6abf7158809cf4f3c\n4 SHA512 x\n');
+    const prepared = [...keys.values()].map((k) => new PreparedKey(k));
+    const ring = new KeyRing(keys.values(), [1, 2, 3]);
+    fc.assert(fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 6 }), anyFlags,
+      fc.uint8Array({ maxLength: 40 }), (version, keyIndex, claimed, flags, extra) => {
+        const k = prepared[keyIndex]!;
+        const req = Buffer.concat([Buffer.from(clientRequest(version)), Buffer.alloc(4 + k.digestLength), Buffer.from(extra)]);
+        req.writeUInt32BE(claimed, 48);
+        k.sign(req, 48, req, 52);
+        const rig = makeRig([rule('default', [...flags])]);
+        rig.handler.setKeys(ring);
+        expect(rig.send(req).length).toBeLessThanOrEqual(req.length);
+      }), { numRuns: 2000 });
+  });
+});

@@ -49,7 +49,7 @@ export function makeRig(rules: RestrictRule[] = [], snapshot: ServerSnapshot = s
   const state = new ServerStateCell(snapshot);
   const counters = new ServerCounters();
   const handler = new NtpRequestHandler(timescale, state, new RestrictTable(rules), new RateLimiter({ ...discard, capacity: 64 }, 12345), counters);
-  const out = Buffer.alloc(64);
+  const out = Buffer.alloc(72); // the UDP shell's reply size: header + key ID + a 20-byte MAC
   const meta: RequestMeta = { address: '', rxSeconds: 0, rxFraction: 0, monoS: 0 };
   return {
     clock, handler, counters, state, out,

@@ -4,8 +4,14 @@
  * Order of work: cheapest checks first (length, version, mode, restrict, rate limit), then the
  * reply is assembled from the pre-encoded state template and the transmit timestamp is written
  * last. Nothing here allocates or throws for any input; outcomes are counted.
- * The reply is never longer than the request (48 bytes, or 52 for a crypto-NAK, which only
- * answers requests that carried a MAC of at least 20 bytes).
+ * The reply is never longer than the request: 48 bytes; 52 for a crypto-NAK, which only answers
+ * requests that carried a MAC of at least 20 bytes; 48 + 4 + the key's digest length for a signed
+ * reply, which answers a request whose MAC under that same key verified (so was as long).
+ *
+ * Authentication (RFC 5905, RFC 8573): a request with a MAC whose key is trusted and whose MAC
+ * verifies is answered with a MAC under the same key; an unknown or untrusted key or a wrong MAC
+ * gets a crypto-NAK (counted as authFailed). `restrict notrust` refuses requests without a MAC
+ * (ntpd's order: a bad MAC still gets its crypto-NAK). Only requests with a MAC pay for crypto.
  */
 import { LeapIndicator, Mode, NTP_HEADER_LENGTH, NTP_OLDEST_VERSION, NTP_VERSION, KissCode } from '../../ntp/constants.js';
 import { TRAILER_MALFORMED, scanTrailer } from '../../ntp/packet.js';
@@ -15,6 +21,7 @@ import { RestrictBits, type RestrictTable } from '../access/restrict.js';
 import { RateVerdict, type RateLimiter } from '../access/ratelimit.js';
 import type { ControlView } from '../../control/mode6/view.js';
 import type { Mode6Responder } from '../../control/mode6/responder.js';
+import { KeyRing } from '../../auth/mac.js';
 
 /** Mode 6 header length: shorter mode 6 datagrams are malformed. */
 const CONTROL_HEADER_LENGTH = 12;
@@ -53,6 +60,7 @@ export class NtpRequestHandler {
   private controlPending = 0;
   private controlTokens = CONTROL_BURST;
   private controlLastS = Number.NEGATIVE_INFINITY;
+  private keys = new KeyRing();
 
   constructor(
     private readonly clock: TransmitClock,
@@ -74,13 +82,18 @@ export class NtpRequestHandler {
     this.rateLimiter = rateLimiter;
   }
 
+  /** Swaps the trusted keys (start-up and reload). */
+  setKeys(keys: KeyRing): void {
+    this.keys = keys;
+  }
+
   /** The rate-limit table in use (the MRU list and status pages read it). */
   get clients(): RateLimiter {
     return this.rateLimiter;
   }
 
   /**
-   * Handles one datagram. Writes the reply into `out` (at least 52 bytes) and returns its
+   * Handles one datagram. Writes the reply into `out` (at least 72 bytes) and returns its
    * length, or 0 when nothing is to be sent.
    */
   handle(req: Buffer, length: number, meta: RequestMeta, out: Buffer): number {
@@ -125,8 +138,8 @@ export class NtpRequestHandler {
       c.restricted++;
       return (bits & RestrictBits.kod) !== 0 && verdict !== RateVerdict.Limited ? this.kiss(req, out, KissCode.DENY, 0) : 0;
     }
-    // No keys exist yet, so no packet is authenticated: notrust refuses everything it covers.
-    if ((bits & RestrictBits.notrust) !== 0) {
+    // notrust: a request without a MAC is refused; one with a MAC is judged by it below.
+    if ((bits & RestrictBits.notrust) !== 0 && !hasMac) {
       c.restricted++;
       return (bits & RestrictBits.kod) !== 0 && verdict !== RateVerdict.Limited ? this.kiss(req, out, KissCode.RSTR, 0) : 0;
     }
@@ -157,12 +170,21 @@ export class NtpRequestHandler {
     out.writeUInt32BE(meta.rxSeconds, 32);
     out.writeUInt32BE(meta.rxFraction, 36);
     if (hasMac) {
-      // RFC 5905 crypto-NAK: header + a zero key ID. (Symmetric keys arrive with authentication.)
-      c.authFailed++;
-      out.writeUInt32BE(0, 48);
+      const key = this.keys.get(req.readUInt32BE(macAt));
+      if (key === undefined || !key.verify(req, macAt, length)) {
+        // RFC 5905 crypto-NAK: header + a zero key ID; it carries no usable authenticated time.
+        c.authFailed++;
+        out.writeUInt32BE(0, 48);
+        this.clock.writeNtp(out, 40);
+        c.processed++;
+        return NTP_HEADER_LENGTH + 4;
+      }
+      out.writeUInt32BE(key.id, 48);
       this.clock.writeNtp(out, 40);
+      key.sign(out, NTP_HEADER_LENGTH, out, NTP_HEADER_LENGTH + 4);
+      c.authenticated++;
       c.processed++;
-      return NTP_HEADER_LENGTH + 4;
+      return NTP_HEADER_LENGTH + 4 + key.digestLength;
     }
     this.clock.writeNtp(out, 40); // last: as close to the send as this layer can get
     c.processed++;

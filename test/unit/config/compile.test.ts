@@ -81,11 +81,19 @@ describe('directives', () => {
   });
 
   test('unimplemented directives are still checked', () => {
-    expect(brief(check('trustedkey 4 x 0\nstatistics loopstat\n').diagnostics)).toEqual([
-      '1:1 warning CONFIG_NOT_IMPLEMENTED', '1:14 error CONFIG_INVALID_VALUE', '1:16 error CONFIG_OUT_OF_RANGE',
-      '2:12 error CONFIG_INVALID_VALUE',
+    expect(brief(check('trustedkey 4 x 0\nstatistics loopstat\nrequestkey x\n').diagnostics)).toEqual([
+      '1:14 error CONFIG_INVALID_VALUE', '1:16 error CONFIG_OUT_OF_RANGE',
+      '2:12 error CONFIG_INVALID_VALUE', '3:1 warning CONFIG_NOT_IMPLEMENTED', '3:12 error CONFIG_INVALID_VALUE',
     ]);
     expect(check('statistics loopstat').diagnostics[0]?.hint).toBe('did you mean "loopstats"?');
+  });
+
+  test('keys and trustedkey compile (paths relative to the naming file, trusted keys merged without repeats)', () => {
+    const { config, diagnostics } = check('keys ntp.keys\ntrustedkey 2 1\ntrustedkey 2 3\n');
+    expect(diagnostics).toEqual([]);
+    expect(config?.keys?.path).toBe('ntp.keys'); // beside gnomon.conf
+    expect(config?.keys?.at).toMatchObject({ line: 1, column: 6 });
+    expect(config?.trustedKeys?.map((k) => k.id)).toEqual([2, 1, 3]);
   });
 
   test('chrony spellings are refused with the ntp.conf equivalent', () => {

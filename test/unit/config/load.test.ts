@@ -39,14 +39,14 @@ describe('loadConfig', () => {
     })]);
   });
 
-  test('a missing include and a missing keys file are located warnings', async () => {
+  test('a missing include and a missing keys file are located warnings (the daemon refuses to start without its key file)', async () => {
     const main = write('missing.conf', 'includefile nowhere/pw\nkeys   nowhere/keys\nport 11123\n');
     const result = await loadConfig(main);
     expect(result.config?.port).toBe(11123);
     expect(result.diagnostics.map((d) => `${d.at.line}:${d.at.column} ${d.severity} ${d.code}`)).toEqual([
-      '1:13 warning CONFIG_INCLUDE_MISSING', '2:1 warning CONFIG_NOT_IMPLEMENTED', '2:8 warning CONFIG_FILE_MISSING',
+      '1:13 warning CONFIG_INCLUDE_MISSING', '2:8 warning CONFIG_FILE_MISSING',
     ]);
-    expect(result.diagnostics[2]?.message).toBe(`keys: ${join(dir, 'nowhere/keys')} does not exist`);
+    expect(result.diagnostics[1]?.message).toBe(`keys: ${join(dir, 'nowhere/keys')} does not exist`);
   });
 
   test('a directory named by includefile is an unreadable-file warning', async () => {

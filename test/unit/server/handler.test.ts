@@ -92,7 +92,7 @@ describe('mode 3 → mode 4', () => {
     expect(reply.length).toBe(48);
   });
 
-  it('answers a request with an unverifiable MAC with a crypto-NAK (no keys configured yet)', () => {
+  it('answers a request with an unverifiable MAC with a crypto-NAK (no keys configured)', () => {
     const rig = makeRig();
     const mac = Buffer.alloc(20);
     mac.writeUInt32BE(42, 0);
@@ -109,7 +109,7 @@ describe('restrict flags on mode 3 (and mode 1 for nopeer)', () => {
     { flags: [], expectReply: true, note: 'no flags: served' },
     { flags: ['ignore'], expectReply: false, note: 'ignore: every packet dropped' },
     { flags: ['noserve'], expectReply: false, note: 'noserve: time service refused (mode 6 stays allowed, issue 5)' },
-    { flags: ['notrust'], expectReply: false, note: 'notrust: unauthenticated refused (keys arrive in issue 7)' },
+    { flags: ['notrust'], expectReply: false, note: 'notrust: unauthenticated refused (authenticated ones: test/unit/server/auth.test.ts)' },
     { flags: ['kod'], expectReply: true, note: 'kod alone changes nothing until something is refused' },
     { flags: ['limited'], expectReply: true, note: 'limited: the first packet is within the limit' },
     { flags: ['nomodify'], expectReply: true, note: 'nomodify acts on mode 6/7 writes only' },
