@@ -53,9 +53,9 @@ describe('digest MACs (RFC 5905: digest(key || packet), at most 20 bytes)', () =
     pkt.writeUInt32BE(7, 48);
     k.sign(pkt, 48, pkt, 52);
     expect(k.verify(pkt, 48, 72)).toBe(true);
-    pkt[60] ^= 1;
+    pkt[60] = pkt[60]! ^ 1;
     expect(k.verify(pkt, 48, 72)).toBe(false);
-    pkt[60] ^= 1;
+    pkt[60] = pkt[60]! ^ 1;
     expect(k.verify(pkt, 48, 68)).toBe(false);
     expect(key('7 SHA1 0123456789abcdef0123456789abcdef01234568').verify(pkt, 48, 72)).toBe(false);
   });

@@ -59,7 +59,7 @@ describe('authenticated requests', () => {
     req.writeUInt32BE(2, 64);
     k.sign(req, 64, req, 68);
     expect(rig.send(req).length).toBe(72);
-    req[60] ^= 1; // the extension field's value is covered
+    req[60] = req[60]! ^ 1; // the extension field's value is covered
     expect(rig.send(req).length).toBe(52);
   });
 
