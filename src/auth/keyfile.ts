@@ -69,6 +69,10 @@ export async function keyRingFor(config: GnomonConfig): Promise<{ ring?: KeyRing
     diagnostics.push({ severity: 'warning', code: 'KEYS_NONE_TRUSTED', directive: 'keys', at: config.keys.at,
       message: 'keys: no `trustedkey` line, so no key authenticates anything (as in ntpd)', hint: `add \`trustedkey ${[...read.keys.keys()].slice(0, 3).join(' ')}\`` });
   }
-  if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
+  // A key file that cannot be read (missing, no permission) is a located error, but like ntpd the
+  // daemon serves on without keys (signed requests get a crypto-NAK): a box migrated with a
+  // `keys` line and no file must still serve time. A file that is there but wrong refuses.
+  if (diagnostics.some((d) => d.severity === 'error' && d.code !== 'KEYS_READ_FAILED')) return { diagnostics };
+  if (read.problems.some((p) => p.code === 'KEYS_READ_FAILED')) return { ring: new KeyRing(), diagnostics };
   return { ring: new KeyRing(read.keys.values(), trusted.map((t) => t.id)), diagnostics };
 }
