@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemRealtimeClock } from '../../src/clock/posix.js';
 import { timeSpecToUnixNs } from '../../src/clock/clock.js';
-import { stateChangeFilter, type DriverContext, type RefclockPulse, type RefclockSample } from '../../drivers/driver.js';
+import { recordingContext } from '../support/driver-context.js';
 import { GpsdDriver } from '../../drivers/gpsd/io.js';
 import { GpsdOnPty, logSentences, tcpPortOpen, timeOfDay, tpvTimes } from './harness/gpsd.js';
 import { pollUntil, sleep, Teardown } from './harness/process.js';
@@ -20,21 +20,8 @@ function nowNs(): bigint {
 }
 
 function recorder() {
-  const samples: RefclockSample[] = [];
-  const pulses: RefclockPulse[] = [];
-  const states: string[] = [];
-  const changed = stateChangeFilter();
-  let counters: Record<string, number> = {};
-  const ctx: DriverContext = {
-    name: 'GPSD(0)', realtime,
-    sample: (s) => void samples.push(s),
-    pulse: (p) => void pulses.push(p),
-    state: (state, code) => {
-      if (changed(state, code)) states.push(code === undefined ? state : `${state} ${code}`);
-    },
-    counters: (c) => void (counters = { ...c }),
-  };
-  return { ctx, samples, pulses, states, counters: () => counters };
+  const r = recordingContext(realtime, 'GPSD(0)');
+  return { ...r, states: r.logged };
 }
 
 async function waitForState(states: readonly string[], wanted: string, timeoutMs: number): Promise<void> {

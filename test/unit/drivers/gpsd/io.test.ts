@@ -2,9 +2,7 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../../../src/clock/fake.js';
-import {
-  stateChangeFilter, type DriverContext, type RefclockPulse, type RefclockSample,
-} from '../../../../drivers/driver.js';
+import { recordingContext } from '../../../support/driver-context.js';
 import { GpsdDriver, GpsdDriverError, type GpsdSocket, type GpsdTimers } from '../../../../drivers/gpsd/io.js';
 import { WATCH_COMMAND } from '../../../../drivers/gpsd/protocol.js';
 
@@ -53,20 +51,7 @@ function rig(options: { device?: string } = {}) {
   const timers = new FakeTimers();
   /** What each connect attempt does: 'ok' emits connect, 'hang' nothing, anything else an error with that message. */
   const outcomes: string[] = [];
-  const samples: RefclockSample[] = [];
-  const pulses: RefclockPulse[] = [];
-  const logged: string[] = [];
-  const changed = stateChangeFilter();
-  let counters: Record<string, number> = {};
-  const ctx: DriverContext = {
-    name: 'GPSD(0)', realtime: clock,
-    sample: (s) => void samples.push(s),
-    pulse: (p) => void pulses.push(p),
-    state: (state, code) => {
-      if (changed(state, code)) logged.push(code === undefined ? state : `${state} ${code}`);
-    },
-    counters: (c) => void (counters = { ...c }),
-  };
+  const { ctx, samples, pulses, logged, counters: latestCounters } = recordingContext(clock, 'GPSD(0)');
   const driver = new GpsdDriver({
     port: 12_900, initialBackoffMs: 10, maxBackoffMs: 40, timers, ...options,
     connect: () => {
@@ -79,7 +64,7 @@ function rig(options: { device?: string } = {}) {
   });
   const last = () => sockets.at(-1)!;
   const flush = () => new Promise((r) => setTimeout(r, 0));
-  return { clock, driver, ctx, sockets, last, timers, outcomes, samples, pulses, logged, counters: () => counters, flush };
+  return { clock, driver, ctx, sockets, last, timers, outcomes, samples, pulses, logged, counters: latestCounters, flush };
 }
 
 describe('GpsdDriver', () => {

@@ -1,7 +1,7 @@
 import { SerialPortMock } from 'serialport';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../../../src/clock/fake.js';
-import { stateChangeFilter, type DriverContext, type DriverState, type RefclockSample } from '../../../../drivers/driver.js';
+import { recordingContext } from '../../../support/driver-context.js';
 import { NmeaDriver, NmeaDriverError, type SerialLine } from '../../../../drivers/nmea/io.js';
 import { bytes } from './sentences.js';
 
@@ -15,21 +15,7 @@ const RMC41 = '$GPRMC,202641.000,A,4404.1305,N,12118.8515,W,0.01,201.71,130415,,
 const PIVOT_2010 = BigInt(Date.parse('2010-01-01T00:00:00Z')) * 1_000_000n;
 
 function fakeContext(clock: FakeClock) {
-  const samples: RefclockSample[] = [];
-  const logged: string[] = [];
-  const changed = stateChangeFilter();
-  let counters: Record<string, number> = {};
-  const ctx: DriverContext = {
-    name: 'NMEA(0)',
-    realtime: clock,
-    sample: (s) => void samples.push(s),
-    pulse: () => undefined,
-    state: (state: DriverState, code?: string) => {
-      if (changed(state, code)) logged.push(code === undefined ? state : `${state} ${code}`);
-    },
-    counters: (c) => void (counters = { ...c }),
-  };
-  return { ctx, samples, logged, counters: () => counters };
+  return recordingContext(clock, 'NMEA(0)');
 }
 
 const until = async (cond: () => boolean, ms = 3000): Promise<void> => {

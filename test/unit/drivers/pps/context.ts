@@ -1,24 +1,10 @@
 /** A recording DriverContext and hand-fired timers for the PPS driver tests. */
 import { FakeClock } from '../../../../src/clock/fake.js';
-import { stateChangeFilter, type DriverContext, type DriverState, type RefclockPulse } from '../../../../drivers/driver.js';
+import { recordingContext } from '../../../support/driver-context.js';
 import type { PpsTimers } from '../../../../drivers/pps/errors.js';
 
 export function fakeContext(clock: FakeClock, name = 'PPS(0)') {
-  const pulses: RefclockPulse[] = [];
-  const logged: string[] = [];
-  const changed = stateChangeFilter();
-  let counters: Record<string, number> = {};
-  const ctx: DriverContext = {
-    name,
-    realtime: clock,
-    sample: () => undefined,
-    pulse: (p) => void pulses.push(p),
-    state: (state: DriverState, code?: string) => {
-      if (changed(state, code)) logged.push(code === undefined ? state : `${state} ${code}`);
-    },
-    counters: (c) => void (counters = { ...c }),
-  };
-  return { ctx, pulses, logged, counters: () => counters };
+  return recordingContext(clock, name);
 }
 
 /** Timers that only record; the test fires or inspects them. */
