@@ -21,11 +21,7 @@ import { formatLeapFileProblem, leapTableExpiry } from '../discipline/leap.js';
 import { timeSpecToUnixNs } from '../clock/clock.js';
 import type { DisciplineOutputs } from './outputs.js';
 import type { CorrectionModel } from '../discipline/discipline.js';
-
-/** A followed line's offset at local time tNs, ns. */
-function predictLineNs(line: CorrectionModel, tNs: bigint): number {
-  return line.offsetNs + line.freqPpm * 1e-6 * Number(tNs - line.t0Ns);
-}
+import { predictOffsetNs } from '../discipline/regression.js';
 import type { Logger } from './log.js';
 
 /** ntpd's LOCAL driver (type 1). */
@@ -165,7 +161,7 @@ export class Reference {
         leap.smear ? 'leap second: the reference stepped; served time continues its smear' : 'leap second: served time stepped');
     }
     this.smear = leap.smear;
-    this.applyLine();
+    this.applyLine(nowNs);
     this.timescale.read(this.now);
     this.scheduleLeap(leap.nextEventAtServedNs, this.steppedServedNs(nowNs));
     const note = leap.smear ? 'smear' : leap.decision.disagreement ? JSON.stringify(leap.decision.disagreement) : '';
@@ -198,21 +194,21 @@ export class Reference {
 
   /**
    * served = raw − (offset + freq × (t − t0)) [+ the leap smear's ramp]: correction = −offset,
-   * slope = −freq, anchored at raw now so the smear's value and slope add directly.
+   * slope = −freq, anchored at raw now so the smear's value and slope add directly. Without
+   * `nowNs` the clock is read afresh: after a kernel change the raw clock itself moved.
    */
-  private applyLine(): void {
+  private applyLine(nowNs = this.refclocks.nowNs()): void {
     const line = this.discipline.correctionModel;
     if (!line) return;
-    const nowNs = this.refclocks.nowNs();
     const sec = Number(nowNs / 1_000_000_000n);
-    this.timescale.setCorrectionLine(-predictLineNs(line, nowNs) + (this.smear?.termNs ?? 0), -line.freqPpm * 1000 + (this.smear?.slopeNsPerS ?? 0),
+    this.timescale.setCorrectionLine(-predictOffsetNs(line, nowNs) + (this.smear?.termNs ?? 0), -line.freqPpm * 1000 + (this.smear?.slopeNsPerS ?? 0),
       sec, Number(nowNs - BigInt(sec) * 1_000_000_000n));
   }
 
   /** Served time without any smear ramp at raw time nowNs: raw − the followed line (raw itself before the first line). */
   private steppedServedNs(nowNs: bigint): bigint {
     const line = this.discipline.correctionModel;
-    return line ? nowNs - BigInt(Math.round(predictLineNs(line, nowNs))) : nowNs;
+    return line ? nowNs - BigInt(Math.round(predictOffsetNs(line, nowNs))) : nowNs;
   }
 
   /** Runs an update at the leap instant itself, not up to a second after it. */

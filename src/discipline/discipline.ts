@@ -176,7 +176,7 @@ export class Discipline {
   /** Keeps the correction the timescale has at nowNs, without the frequency. */
   private freeze(nowNs: bigint): void {
     const c = this.correction;
-    if (c) this.correction = { t0Ns: nowNs, offsetNs: c.offsetNs + c.freqPpm * 1000 * (Number(nowNs - c.t0Ns) / 1e9), freqPpm: 0 };
+    if (c) this.correction = { t0Ns: nowNs, offsetNs: predictOffsetNs(c, nowNs), freqPpm: 0 };
   }
 }
 

@@ -16,6 +16,7 @@
 import type { KernelClock } from '../clock/kernel.js';
 import type { CorrectionModel, DisciplineState } from './discipline.js';
 import { Steer, type ClockChange, type TinkerSettings } from './steer.js';
+import { predictOffsetNs } from './regression.js';
 
 export interface KernelSteeringResult {
   /** What the kernel did to the clock, to broadcast; null when nothing changed. */
@@ -54,7 +55,7 @@ export class KernelSteering {
     const tracking = state.kind === 'tracking' && line !== null && (state.estimate.basis === 'pulse' || !this.pulsesExpected);
     let result: KernelSteeringResult = { change: null };
     if (tracking) {
-      const offsetNs = line.offsetNs + line.freqPpm * 1e-6 * Number(nowNs - line.t0Ns);
+      const offsetNs = predictOffsetNs(line, nowNs);
       const before = this.kernel.read();
       const actions = this.steer.decide({ offsetNs, freqPpm: line.freqPpm, kernelFreqPpm: before.freqPpm, intervalS: this.intervalS });
       const refusal = actions.find((a) => a.kind === 'refuse');

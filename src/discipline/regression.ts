@@ -177,7 +177,7 @@ export class OffsetRegression {
   }
 }
 
-/** The model's offset at local time tNs, ns. */
-export function predictOffsetNs(m: RegressionModel, tNs: bigint): number {
+/** A line's offset at local time tNs, ns: a source's fit, or the line the timescale follows. */
+export function predictOffsetNs(m: Pick<RegressionModel, 't0Ns' | 'offsetNs' | 'freqPpm'>, tNs: bigint): number {
   return m.offsetNs + m.freqPpm * 1000 * (Number(tNs - m.t0Ns) / 1e9);
 }
