@@ -64,8 +64,8 @@ export function daemonControlView(s: ControlViewSources): ControlView {
     return r.estimate ? PeerSelection.Candidate : PeerSelection.Reject;
   };
 
-  const associations = (): Association[] => {
-    const snap = s.reference.controlSnapshot();
+  type Snapshot = ReturnType<Reference['controlSnapshot']>;
+  const associationsOf = (snap: Snapshot): Association[] => {
     const st = snap.state;
     const followed = st.kind === 'tracking' || st.kind === 'holdover' ? st.name : null;
     const followedLabeller = snap.refclocks.find((r) => r.name === followed)?.labelledBy ?? null;
@@ -102,12 +102,14 @@ export function daemonControlView(s: ControlViewSources): ControlView {
     });
   };
 
+  const associations = (): Association[] => associationsOf(s.reference.controlSnapshot());
+
   const system = (): SystemVariables => {
     const snap = s.reference.controlSnapshot();
     const cell = s.state.snapshot;
     const st = snap.state;
     const followed = st.kind === 'tracking' || st.kind === 'holdover' ? st : null;
-    const assocs = associations();
+    const assocs = associationsOf(snap);
     const peer = assocs.find((a) => (a.statusWord >> 8 & 7) === PeerSelection.PpsPeer) ?? assocs.find((a) => (a.statusWord >> 8 & 7) === PeerSelection.SysPeer);
     const source = cell.stratum >= STRATUM_UNSYNCHRONISED ? 0 : st.kind === 'local' ? SOURCE_LOCAL
       : followed?.estimate.basis === 'pulse' ? SOURCE_PPS : SOURCE_UHF;
