@@ -10,6 +10,7 @@ import type { CliIo } from './io.js';
 import { controlRequest, defaultControlSocket } from '../control/local.js';
 import type { StatusReport } from '../daemon/status.js';
 import type { RefclockStatus } from '../daemon/refclocks.js';
+import { PULSE_REJECT_REASONS } from '../refclock/source.js';
 
 const USAGE = `usage: gnomon status [--control PATH] [--json]
 
@@ -29,9 +30,6 @@ function describeFix(r: RefclockStatus): string {
   return `fix ${f.mode}${sats}${f.hdop === null ? '' : `, HDOP ${f.hdop}`}${f.antenna === undefined ? '' : `, antenna ${f.antenna}`}`;
 }
 
-const COUNTER_ORDER = ['timecodes', 'pulses', 'pulsesAccepted', 'labelled'];
-const NOT_REFUSALS = new Set([...COUNTER_ORDER, 'samples', 'accepted', 'samplesNotOnSecond', 'samplesUnmatched']);
-
 function refclockLines(r: RefclockStatus): string[] {
   const e = r.estimate;
   const head = `${r.falseticker ? 'FALSETICKER ' : ''}${r.name.padEnd(13)} reach ${r.reach.padStart(3)}  ${e ? `${e.basis === 'pulse' ? 'PPS  ' : 'NMEA '} offset ${ms(e.offsetNs)} jitter ${ms(e.jitterNs).replace('+', '')}` : 'no estimate'}`;
@@ -42,10 +40,7 @@ function refclockLines(r: RefclockStatus): string[] {
     lines.push(`    PPS phase ${p.phaseNs === null ? 'unknown' : `${(p.phaseNs / 1e6).toFixed(1)} ms ± ${((p.spreadNs ?? 0) / 1e6).toFixed(1)} ms`} after the edge: ${p.state}` +
       `${p.state === 'ok' ? '' : ' (pulses are not labelled)'}${r.labelledBy ? `; seconds named by ${r.labelledBy}` : ''}`);
   }
-  const refused = Object.entries(r.counters).filter(([k, v]) => !NOT_REFUSALS.has(k) && v > 0 && k !== 'pulsesAccepted');
-  const pairingReasons = new Set(['duplicatePulse', 'secondAlreadyUsed', 'noFix', 'nmeaStale', 'outsideWindow', 'phaseLearning',
-    'phaseNearBoundary', 'phaseSpreadWide', 'invalidTime', 'jitterOutlier', 'noLabeller', 'wrongWeek']);
-  const reasons = refused.filter(([k]) => pairingReasons.has(k));
+  const reasons = PULSE_REJECT_REASONS.filter((k) => (r.counters[k] ?? 0) > 0).map((k) => [k, r.counters[k]] as const);
   if (r.counters.pulses) {
     lines.push(`    pulses ${r.counters.pulses}, used ${r.counters.pulsesAccepted ?? 0}` +
       (reasons.length > 0 ? `, refused: ${reasons.map(([k, v]) => `${k} ${v}`).join(', ')}` : '') +

@@ -19,7 +19,7 @@
 import type { FixState, LeapWarning, RefclockPulse, RefclockSample } from '../../drivers/driver.js';
 import { timeSpecToUnixNs } from '../clock/clock.js';
 import { JitterFilter } from './filter.js';
-import { PpsNmeaPairing, type PairingConfig, type PairingRejectReason, type PhaseStatus } from './pairing.js';
+import { PAIRING_REJECT_REASONS, PpsNmeaPairing, type PairingConfig, type PairingRejectReason, type PhaseStatus } from './pairing.js';
 import { Reach } from './reach.js';
 import { OffsetRegression, predictOffsetNs, type RegressionModel } from '../discipline/regression.js';
 import { correctSample, type ClockChange } from '../discipline/steer.js';
@@ -71,6 +71,9 @@ export interface SourceEstimate {
 }
 
 export type PulseRejectReason = PairingRejectReason | 'jitterOutlier' | 'noLabeller' | 'wrongWeek';
+
+/** Every reason a source refuses a pulse or timecode: stable counter names for status pages. */
+export const PULSE_REJECT_REASONS: readonly PulseRejectReason[] = [...PAIRING_REJECT_REASONS, 'jitterOutlier', 'noLabeller', 'wrongWeek'];
 
 const NO_FIX: FixState = { mode: 'none', satellitesUsed: null, satellitesVisible: null, hdop: null };
 

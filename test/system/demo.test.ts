@@ -9,16 +9,15 @@ import { startDemo, waitForPps } from './harness/demo.js';
 import { pollUntil, run, Teardown, TempDir } from './harness/process.js';
 import type { StatusReport } from '../../src/daemon/status.js';
 import type { RefclockStatus } from '../../src/daemon/refclocks.js';
+import { PULSE_REJECT_REASONS } from '../../src/refclock/source.js';
 
 const teardown = new Teardown();
 afterAll(() => teardown.run());
 
 const refclock = (s: StatusReport, name: string): RefclockStatus | undefined => s.refclocks.find((r) => r.name === name);
 
-const REFUSALS = ['duplicatePulse', 'secondAlreadyUsed', 'noFix', 'nmeaStale', 'outsideWindow', 'phaseLearning', 'phaseNearBoundary',
-  'phaseSpreadWide', 'invalidTime', 'jitterOutlier', 'noLabeller'];
 /** Pulses refused so far, for every reason. */
-const refused = (r: RefclockStatus): number => REFUSALS.reduce((sum, k) => sum + (r.counters[k] ?? 0), 0);
+const refused = (r: RefclockStatus): number => PULSE_REJECT_REASONS.reduce((sum, k) => sum + (r.counters[k] ?? 0), 0);
 
 /** `gnomon query --json` (the lowest-delay of 4 samples); offsetS = server − local, as ntpdate prints it. */
 async function queryJson(port: number): Promise<{ ok: boolean; stratum: number; refid: string; offsetS: number }> {
