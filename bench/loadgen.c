@@ -154,15 +154,21 @@ static int64_t ntp_to_unix_ns(const uint8_t *p, int64_t ref_unix_s) {
   return unix_s * 1000000000LL + (int64_t)(((uint64_t)frac * 1000000000ULL) >> 32);
 }
 
-static long long read_proc_cpu_ticks(int pid) {
-  char path[64], buf[2048];
-  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+/* A small /proc file into buf (NUL-terminated); 0 on success, -1 when it cannot be read. */
+static int read_small_file(const char *path, char *buf, size_t size) {
   int fd = open(path, O_RDONLY);
   if (fd < 0) return -1;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
+  ssize_t n = read(fd, buf, size - 1);
   close(fd);
   if (n <= 0) return -1;
   buf[n] = 0;
+  return 0;
+}
+
+static long long read_proc_cpu_ticks(int pid) {
+  char path[64], buf[2048];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  if (read_small_file(path, buf, sizeof buf) != 0) return -1;
   char *p = strrchr(buf, ')'); /* comm may contain spaces */
   if (!p) return -1;
   p += 2; /* now at field 3 (state) */
@@ -175,12 +181,7 @@ static long long read_proc_cpu_ticks(int pid) {
 /* Run-queue wait (ns) of a task from /proc/.../schedstat: time it was runnable but not running. */
 static long long read_runq_wait_ns(const char *path) {
   char buf[256];
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) return -1;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return -1;
-  buf[n] = 0;
+  if (read_small_file(path, buf, sizeof buf) != 0) return -1;
   unsigned long long run = 0, wait = 0;
   if (sscanf(buf, "%llu %llu", &run, &wait) != 2) return -1;
   return (long long)wait;
