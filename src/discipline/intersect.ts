@@ -16,6 +16,7 @@
  * Pure. Offsets and distances in ns.
  */
 import type { Candidate } from './select.js';
+import { estimateUsable } from '../refclock/source.js';
 
 export interface Interval {
   /** Voter id: the GPS a PPS belongs to, or the source itself. */
@@ -71,7 +72,7 @@ export function intersect(intervals: readonly Interval[]): Intersection {
 /** The candidates that may be selected, and the names of those rejected as falsetickers. */
 export function rejectFalsetickers(candidates: readonly Candidate[], distanceNs: (c: Candidate) => number):
   { readonly kept: Candidate[]; readonly falsetickers: ReadonlySet<string> } {
-  const usable = candidates.filter((c) => !c.noselect && c.estimate !== null && c.estimate.fix.mode !== 'none');
+  const usable = candidates.filter((c) => !c.noselect && c.estimate !== null && estimateUsable(c.estimate));
   const result = intersect(usable.map((c) => ({ group: c.group ?? c.name, offsetNs: c.estimate!.offsetNs, distanceNs: distanceNs(c) })));
   const falsetickers = new Set(usable.filter((c) => result.falsetickers.has(c.group ?? c.name)).map((c) => c.name));
   return { kept: candidates.filter((c) => !falsetickers.has(c.name)), falsetickers };

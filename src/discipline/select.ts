@@ -10,7 +10,7 @@
  *
  * Pure: estimates come in, a choice comes out.
  */
-import type { SourceEstimate } from '../refclock/source.js';
+import { estimateUsable, type SourceEstimate } from '../refclock/source.js';
 
 export interface Candidate {
   readonly name: string;
@@ -32,7 +32,7 @@ export function selectReference(candidates: readonly Candidate[], localStratum: 
   let best: Candidate | undefined;
   for (const c of candidates) {
     const e = c.estimate;
-    if (c.noselect || e === null || e.fix.mode === 'none') continue;
+    if (c.noselect || e === null || !estimateUsable(e)) continue;
     if (best === undefined || better(c, best)) best = c;
   }
   if (best?.estimate) {

@@ -54,9 +54,33 @@ export const WRONG_WEEK_NS = 512n * 7n * 86_400n * 1_000_000_000n;
 /** An estimate is stale this long after its latest input (8 polls of a 1 Hz receiver). */
 export const ESTIMATE_MAX_AGE_NS = 8_000_000_000n;
 
+/**
+ * What an estimate from another NTP server (src/assoc) adds: the path to it and what it says of
+ * its own distance from a primary reference, so root delay and dispersion accumulate as RFC 5905
+ * section 11.2 has them.
+ */
+export interface NetworkPath {
+  /** The server's stratum (we serve one more). */
+  readonly stratum: number;
+  /** The server's root delay and dispersion, s. */
+  readonly rootDelayS: number;
+  readonly rootDispersionS: number;
+  /** Round-trip delay to the server (clock filter output), s. */
+  readonly delayS: number;
+  /** Clock filter dispersion (ε), s. */
+  readonly dispersionS: number;
+  /** The refid we serve while following it: its IPv4 address, or the first 4 bytes of the MD5 of its IPv6 address (u32). */
+  readonly refid: number;
+}
+
 export interface SourceEstimate {
-  /** What the estimate rests on: labelled pulses (microseconds) or timecodes alone (milliseconds). */
-  readonly basis: 'pulse' | 'timecode';
+  /**
+   * What the estimate rests on: labelled pulses (microseconds), timecodes alone (milliseconds), or
+   * another NTP server (`network`, with `path`).
+   */
+  readonly basis: 'pulse' | 'timecode' | 'network';
+  /** Set exactly when basis is 'network'. */
+  readonly path?: NetworkPath;
   /** Local clock − reference at the `nowNs` asked for, ns (+ = the local clock is ahead): the fit's prediction. */
   readonly offsetNs: number;
   /** RMS of the fit's residuals, ns. */
@@ -70,12 +94,21 @@ export interface SourceEstimate {
   readonly refid: string;
 }
 
+/**
+ * Whether an estimate may be selected: a receiver needs a fix; a network estimate carries no fix
+ * (its `fix` is NO_FIX) and is usable while it exists (the association drops it when stale).
+ */
+export function estimateUsable(e: SourceEstimate): boolean {
+  return e.basis === 'network' || e.fix.mode !== 'none';
+}
+
 export type PulseRejectReason = PairingRejectReason | 'jitterOutlier' | 'noLabeller' | 'wrongWeek';
 
 /** Every reason a source refuses a pulse or timecode: stable counter names for status pages. */
 export const PULSE_REJECT_REASONS: readonly PulseRejectReason[] = [...PAIRING_REJECT_REASONS, 'jitterOutlier', 'noLabeller', 'wrongWeek'];
 
-const NO_FIX: FixState = { mode: 'none', satellitesUsed: null, satellitesVisible: null, hdop: null };
+/** The fix of an estimate that is not from a receiver (network estimates). */
+export const NO_FIX: FixState = { mode: 'none', satellitesUsed: null, satellitesVisible: null, hdop: null };
 
 export class RefclockSource {
   readonly reach = new Reach();
