@@ -10,6 +10,7 @@ const PURE_CORE = [
   'src/server/access/**/*.ts',
   'src/config/**/*.ts',
   'src/refclock/**/*.ts',
+  'src/assoc/**/*.ts',
   'src/discipline/**/*.ts',
   'src/control/mode6/**/*.ts',
   'drivers/driver.ts',
