@@ -125,4 +125,10 @@ export interface AssociationStatus {
   readonly received: number;
   /** Set once a KoD DENY/RSTR stopped the association. */
   readonly demobilised: boolean;
+  /** Filter outputs dropped by the popcorn spike rule (RFC 5905 SGATE). */
+  readonly spikes?: number;
+  /** Reported unreachable (8 polls with reach 0) and not heard from since. */
+  readonly unreachable?: boolean;
+  /** Why the latest refused packet was refused; null before any. */
+  readonly lastReject?: ReplyRejectReason | null;
 }
