@@ -94,7 +94,7 @@ export interface UpstreamState {
 export interface AssociationStatus {
   readonly name: string;
   readonly address: string;
-  /** RFC 5905 host mode: 3 client, 1 symmetric active, 2 symmetric passive (unconfigured), 5 broadcast client side. */
+  /** RFC 5905 host mode: 3 client, 1 symmetric active, 2 symmetric passive (unconfigured), 6 broadcast client (ntpd's MODE_BCLIENT). */
   readonly hmode: number;
   /** The remote's mode in its last packet (4, 2, 1, 5), 0 before any. */
   readonly pmode: number;
@@ -131,4 +131,7 @@ export interface AssociationStatus {
   readonly unreachable?: boolean;
   /** Why the latest refused packet was refused; null before any. */
   readonly lastReject?: ReplyRejectReason | null;
+  /** Broadcast client only: calibration volleys run, and the round-trip delay δ in use (null while calibrating). */
+  readonly calibrations?: number;
+  readonly broadcastDelayNs?: number | null;
 }
