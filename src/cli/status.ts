@@ -53,6 +53,21 @@ function refclockLines(r: RefclockStatus): string[] {
   return lines;
 }
 
+const HMODE_NAME: Readonly<Record<number, string>> = { 1: 'peer', 2: 'passive peer', 3: 'server', 5: 'broadcast', 6: 'broadcast' };
+
+/** One line per association: what it is, reach, poll, and the filter's figures (ms, + = the server ahead, as ntpq). */
+function associationLine(a: StatusReport['associations'][number]): string {
+  const f = a.filter;
+  const what = `${a.falseticker ? 'FALSETICKER ' : ''}${a.name} (${HMODE_NAME[a.hmode] ?? `mode ${a.hmode}`}${a.keyId ? `, key ${a.keyId}` : ''})`;
+  const rejects = Object.entries(a.rejects).filter(([, n]) => (n ?? 0) > 0).map(([k, n]) => `${k} ${n}`);
+  const kods = Object.entries(a.kod).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`);
+  return `${what} reach ${a.reach.toString(8).padStart(3)} poll ${2 ** a.pollLog2S} s` +
+    (a.upstream ? ` stratum ${a.upstream.stratum}` : '') +
+    (f ? ` offset ${ms(-f.offsetNs)} delay ${ms(f.delayNs).replace('+', '')} jitter ${ms(f.jitterNs).replace('+', '')}` : ' no samples') +
+    (rejects.length > 0 ? `; refused: ${rejects.join(', ')}` : '') + (kods.length > 0 ? `; kiss-o'-death: ${kods.join(', ')}` : '') +
+    (a.demobilised ? '; stopped (kiss-o\'-death)' : '');
+}
+
 export function formatStatus(s: StatusReport): string {
   const srv = s.server;
   const out = [
@@ -63,6 +78,8 @@ export function formatStatus(s: StatusReport): string {
   ];
   if (s.refclocks.length > 0) out.push('', 'refclocks:');
   for (const r of s.refclocks) out.push(...refclockLines(r).map((l) => `  ${l}`));
+  if ((s.associations ?? []).length > 0) out.push('', 'servers and peers:');
+  for (const a of s.associations ?? []) out.push(`  ${associationLine(a)}`);
   const c = s.counters;
   out.push('', `NTP packets: ${c.received ?? 0} received, ${c.processed ?? 0} answered, ${c.restricted ?? 0} restricted, ${c.rateLimited ?? 0} rate-limited, ${c.kodSent ?? 0} kiss-o'-death`);
   out.push(`daemon: pid ${s.daemon.pid}, up ${s.daemon.uptimeS} s, ${s.daemon.config}, listening on ${s.daemon.listening.map((a) => `${a.address}:${a.port}`).join(' ')}`);

@@ -50,6 +50,9 @@ interface Draft {
   leapSmearIntervalS?: number;
   holdoverS: number;
   maxDistanceS: number;
+  minSane: number;
+  orphanStratum?: number;
+  broadcastClient?: { novolley: boolean; groups: string[]; at: SourcePosition };
   /** Set by the first statistics/statsdir/filegen line. */
   stats?: StatsDraft;
   /** enable/disable kernel and tinker step/panic (kernel-config.ts). */
@@ -63,7 +66,7 @@ export function compileConfig(lines: readonly PlacedLine[]): CompileResult {
   const out = new DiagnosticList();
   const draft: Draft = {
     listen: [], port: DEFAULT_NTP_PORT, restrict: [], discard: { ...DEFAULT_DISCARD }, mruMaxdepth: DEFAULT_MRU.maxdepth,
-    associations: [], fudge: [], refclocks: [], kernel: newKernelDraft(), broadcast: [], trustedKeys: [], holdoverS: DEFAULT_HOLDOVER_S, maxDistanceS: DEFAULT_MAXDIST_S,
+    associations: [], fudge: [], refclocks: [], kernel: newKernelDraft(), broadcast: [], trustedKeys: [], holdoverS: DEFAULT_HOLDOVER_S, maxDistanceS: DEFAULT_MAXDIST_S, minSane: 1,
   };
   const singletons = new Map<string, SourcePosition>();
   const restrictIndex = new Map<string, number>();
@@ -231,6 +234,16 @@ function apply(p: ParsedDirective, draft: Draft, out: DiagnosticList, restrictIn
       if (line) draft.broadcast.push(line);
       return;
     }
+    case 'broadcastclient': case 'multicastclient': {
+      const at = { file: p.file, line: p.name.line, column: p.name.column };
+      const bc = draft.broadcastClient ??= { novolley: false, groups: [], at };
+      if (p.options.has('novolley')) bc.novolley = true;
+      if (p.spec.name === 'multicastclient') {
+        const groups = p.rest.flatMap((a) => (a.value.kind === 'address' ? [formatIp(a.value.address)] : []));
+        for (const g of groups.length > 0 ? groups : ['224.0.1.1']) if (!bc.groups.includes(g)) bc.groups.push(g);
+      }
+      return;
+    }
     case 'includefile': return; // followed by the expander (include.ts) before compiling
     default:
       throw new Error(`directive "${p.spec.name}" is marked acted but compile.ts has no case for it`);
@@ -310,6 +323,14 @@ function applyTos(p: ParsedDirective, draft: Draft, out: DiagnosticList): void {
     }
     if (name === 'maxdist') draft.maxDistanceS = n;
     else draft.holdoverS = n;
+  }
+  // Integer ranges are checked by the directive table (minsane 1-15, orphan 1-16).
+  const minsane = p.options.get('minsane')?.value?.value;
+  if (minsane?.kind === 'number') draft.minSane = minsane.number;
+  const orphan = p.options.get('orphan')?.value?.value;
+  if (orphan?.kind === 'number') {
+    if (orphan.number < 16) draft.orphanStratum = orphan.number;
+    else delete draft.orphanStratum;
   }
 }
 
@@ -393,7 +414,9 @@ function freeze(draft: Draft, refclocks: readonly RefclockConfig[]): GnomonConfi
     listen: draft.listen, port: draft.port, restrict: draft.restrict, discard: draft.discard,
     mru: { maxdepth: draft.mruMaxdepth }, associations: draft.associations, fudge: draft.fudge.map((f) => f.line), refclocks,
     kernel: draft.kernel.kernel, tinker: { stepS: draft.kernel.stepS, panicS: draft.kernel.panicS },
-    discipline: { holdoverS: draft.holdoverS, maxDistanceS: draft.maxDistanceS },
+    discipline: { holdoverS: draft.holdoverS, maxDistanceS: draft.maxDistanceS, minSane: draft.minSane },
+    ...(draft.orphanStratum !== undefined ? { orphanStratum: draft.orphanStratum } : {}),
+    ...(draft.broadcastClient !== undefined ? { broadcastClient: draft.broadcastClient } : {}),
     ...(draft.driftfile !== undefined ? { driftfile: draft.driftfile } : {}),
     ...(draft.logfile !== undefined ? { logfile: draft.logfile } : {}),
     ...(draft.user !== undefined ? { user: draft.user } : {}),

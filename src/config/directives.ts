@@ -72,11 +72,10 @@ const POLL: ValueSpec = {
   advised: { min: 3, max: 17, why: 'ntpd accepts 3 to 17 (8 s to 36 h) and would raise it to 3; Gnomon honours it' },
 };
 
-const NO_KEYS = 'symmetric-key authentication is not implemented yet; the association runs unauthenticated';
 const ASSOC_OPTIONS: readonly OptionSpec[] = [
   flag('iburst', true), flag('burst', true), flag('prefer', true), flag('noselect', true), flag('true', true),
   valued('minpoll', POLL, true), valued('maxpoll', POLL, true), valued('version', int(1, 4), true),
-  valued('key', KEY_ID, false, NO_KEYS),
+  valued('key', KEY_ID, true),
   flag('autokey', false, 'Autokey (RFC 5906) is not implemented; the association runs unauthenticated'),
   valued('mode', int(0, 255), false, 'driver modes are not implemented beyond the NMEA baud-rate bits (16 to 80), which set the refclock\'s baud'),
   valued('ttl', int(0, 255), false, 'only meaningful for manycast/broadcast, which Gnomon does not do yet'),
@@ -198,19 +197,20 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     note: 'mode 6 writes are not accepted' },
   { name: 'crypto', origin: 'ntpd', support: 'ignored', summary: 'Autokey public-key cryptography',
     options: ['cert', 'leap', 'digest', 'host', 'ident', 'pw', 'randfile'].map((name) => valued(name, WORD)), note: 'Autokey is not implemented' },
-  { name: 'broadcastclient', origin: 'ntpd', support: 'ignored', summary: 'listen for broadcast servers', options: [flag('novolley')],
-    note: 'Gnomon does not take time from broadcasts' },
-  { name: 'multicastclient', origin: 'ntpd', support: 'ignored', summary: 'listen for multicast servers', rest: { name: 'address', value: ADDRESS, min: 0 },
-    note: 'Gnomon does not take time from multicasts' },
+  { name: 'broadcastclient', origin: 'ntpd', support: 'acted', summary: 'take time from mode 5 broadcasts heard on the NTP port (a client volley measures the delay first; `novolley` skips it)',
+    options: [flag('novolley', true)], singleton: true },
+  { name: 'multicastclient', origin: 'ntpd', support: 'acted', summary: 'join these multicast groups (default 224.0.1.1) and take time from their mode 5 packets',
+    rest: { name: 'address', value: ADDRESS, min: 0 } },
   { name: 'manycastserver', origin: 'ntpd', support: 'ignored', summary: 'answer manycast solicitations', rest: { name: 'address', value: ADDRESS, min: 1 },
     note: 'manycast is not implemented' },
   { name: 'manycastclient', origin: 'ntpd', support: 'ignored', summary: 'find servers by manycast', args: [{ name: 'address', value: ADDRESS }], options: ASSOC_OPTIONS,
     note: 'manycast is not implemented' },
   { name: 'broadcastdelay', origin: 'ntpd', support: 'ignored', summary: 'assumed broadcast delay, seconds', args: [{ name: 'seconds', value: NUMBER }], note: NOT_YET },
   // Only `maxdist` (ntpd) and `holdover` (Gnomon's) act: how long the discipline holds over without a reference.
-  { name: 'tos', origin: 'ntpd', support: 'acted', summary: 'selection parameters: `tos maxdist S` and Gnomon\'s `tos holdover S` bound holdover',
+  { name: 'tos', origin: 'ntpd', support: 'acted', summary: 'selection parameters: `tos maxdist S`, `minsane N`, `orphan N`, and Gnomon\'s `tos holdover S` bound holdover',
     options: [
-      ...['beacon', 'ceiling', 'floor', 'maxclock', 'minclock', 'minsane', 'orphan', 'orphanwait', 'bcpollbstep'].map((name) => valued(name, INT32, false, 'Gnomon\'s selection uses its own constants')),
+      ...['beacon', 'ceiling', 'floor', 'maxclock', 'minclock', 'orphanwait', 'bcpollbstep'].map((name) => valued(name, INT32, false, 'Gnomon\'s selection uses its own constants')),
+      valued('minsane', int(1, 15), true), valued('orphan', int(1, 16), true),
       valued('cohort', { kind: 'bit' }, false, 'Gnomon\'s selection uses its own constants'), valued('maxdist', NUMBER, true),
       valued('mindist', NUMBER, false, 'Gnomon\'s selection uses its own constants'), valued('basedate', WORD, false, 'Gnomon\'s week-rollover pivot is the build date'),
       valued('holdover', NUMBER, true),

@@ -235,7 +235,15 @@ export interface GnomonConfig {
    * `tos maxdist S` (ntpd, default 1.5) and `tos holdover S` (Gnomon's, default 3600): holdover
    * ends when the root distance passes maxdist or holdover seconds after the last sample.
    */
-  readonly discipline: { readonly holdoverS: number; readonly maxDistanceS: number };
+  readonly discipline: { readonly holdoverS: number; readonly maxDistanceS: number; readonly minSane: number };
+  /** `tos orphan N` (ntpd): with no usable source, serve at stratum N (refid 127.0.0.1) instead of unsynchronised. 16 = off. */
+  readonly orphanStratum?: number;
+  /**
+   * `broadcastclient [novolley]` / `multicastclient [ADDR...]` (ntpd): take time from mode 5 packets
+   * arriving on the NTP port; `groups` are the multicast groups to join (224.0.1.1 when the line
+   * names none). Absent: mode 5 is ignored.
+   */
+  readonly broadcastClient?: { readonly novolley: boolean; readonly groups: readonly string[]; readonly at: SourcePosition };
   /**
    * `keys PATH` (ntpd): the symmetric key file, relative paths resolved from the naming file's
    * folder; `at` is the path token. Read by src/auth/keyfile.ts when the daemon starts and reloads.

@@ -16,8 +16,8 @@ import { ntpFractionOf, ntpSecondsOf, type Timescale } from '../clock/timescale.
 import type { Association, ControlView, MruEntry, SystemStatistics, SystemVariables } from '../control/mode6/view.js';
 import { estimateDispersionS } from '../discipline/discipline.js';
 import { STRATUM_UNSYNCHRONISED, formatRefId } from '../ntp/constants.js';
-import { ntpAddNs, ntpFromUnixNs, type NtpTimestamp } from '../ntp/timestamp.js';
-import { PEER_STATUS_CONFIG, PEER_STATUS_REACH, PeerSelection } from '../discipline/stats-format.js';
+import { ZERO_TIMESTAMP, ntpAddNs, ntpFromUnixNs, type NtpTimestamp } from '../ntp/timestamp.js';
+import { PEER_STATUS_AUTHENABLE, PEER_STATUS_AUTHENTIC, PEER_STATUS_CONFIG, PEER_STATUS_REACH, PeerSelection } from '../discipline/stats-format.js';
 import type { ServerCounters } from '../server/counters.js';
 import type { ServerStateCell } from '../server/state.js';
 import type { RateLimiter } from '../server/access/ratelimit.js';
@@ -30,6 +30,7 @@ export const FIRST_ASSOCIATION_ID = 10001;
 const SOURCE_PPS = 1;
 const SOURCE_UHF = 4; // GPS, as ntpd reports its NMEA driver
 const SOURCE_LOCAL = 5;
+const SOURCE_NTP = 6;
 
 const DRIVER_NAME: Readonly<Record<string, string>> = { GPS_NMEA: 'NMEA', PPS: 'PPS', GPSD_JSON: 'GPSD_JSON' };
 
@@ -102,17 +103,57 @@ export function daemonControlView(s: ControlViewSources): ControlView {
     });
   };
 
-  const associations = (): Association[] => associationsOf(s.reference.controlSnapshot());
+  /** Upstream servers, peers and broadcasters after the refclocks: ntpd's variables from the association's state. */
+  const networkOf = (snap: Snapshot, firstId: number): Association[] => {
+    const st = snap.state;
+    const followed = st.kind === 'tracking' || st.kind === 'holdover' ? st.name : null;
+    return snap.associations.map((a, i) => {
+      const f = a.filter;
+      const u = a.upstream;
+      const selection = snap.falsetickers.has(a.name) ? PeerSelection.Falsetick : a.name === followed ? PeerSelection.SysPeer
+        : f !== null && !a.noselect && a.reach !== 0 ? PeerSelection.Candidate : PeerSelection.Reject;
+      const rec = a.lastReceiveNs !== null ? ntpFromUnixNs(a.lastReceiveNs) : ZERO_TIMESTAMP;
+      const stages = f?.stages ?? [];
+      // Absent stages as ntpd shows them: delay and offset 0, dispersion 16 s.
+      const stage = (pick: (x: { offsetNs: number; delayNs: number; dispersionNs: number }) => number, none: number) =>
+        Array.from({ length: 8 }, (_, j) => (stages[j] ? pick(stages[j]!) : none));
+      return {
+        associd: firstId + i,
+        statusWord: (((a.hmode === 6 ? 0 : PEER_STATUS_CONFIG) | (a.keyId !== 0 ? PEER_STATUS_AUTHENABLE : 0)
+          | (a.keyId !== 0 && a.received > 0 ? PEER_STATUS_AUTHENTIC : 0) | (a.reach !== 0 ? PEER_STATUS_REACH : 0) | selection) << 8),
+        srcadr: a.address, srcport: 123, dstadr: '0.0.0.0', dstport: 123,
+        leap: u?.leap ?? 3, hmode: a.hmode, pmode: a.pmode, stratum: u?.stratum ?? STRATUM_UNSYNCHRONISED,
+        ppoll: a.pollLog2S, hpoll: a.pollLog2S, precisionLog2S: u?.precisionLog2S ?? 0,
+        rootDelayMs: (u?.rootDelayS ?? 0) * 1e3, rootDispersionMs: (u?.rootDispersionS ?? 0) * 1e3,
+        refid: u ? formatRefId(u.refid, u.stratum) : 'INIT', reftime: u?.reftime ?? ZERO_TIMESTAMP, rec, xmt: rec,
+        reach: a.reach, unreach: 0,
+        // ntpq's offset is the server minus us: the negative of Gnomon's local − reference.
+        delayMs: f ? f.delayNs / 1e6 : 0, offsetMs: f ? -f.offsetNs / 1e6 : 0, jitterMs: f ? f.jitterNs / 1e6 : 0,
+        dispersionMs: f ? f.dispersionNs / 1e6 : 16000, keyid: a.keyId,
+        filtdelayMs: stage((x) => x.delayNs / 1e6, 0), filtoffsetMs: stage((x) => -x.offsetNs / 1e6, 0),
+        filtdispMs: stage((x) => x.dispersionNs / 1e6, 16000),
+        ...(a.lastReceiveNs !== null ? { whenS: Math.max(0, Number(snap.nowNs - a.lastReceiveNs) / 1e9) } : {}),
+        received: a.received, sent: a.sent,
+      };
+    });
+  };
+
+  const associations = (): Association[] => {
+    const snap = s.reference.controlSnapshot();
+    const refclocks = associationsOf(snap);
+    return [...refclocks, ...networkOf(snap, FIRST_ASSOCIATION_ID + refclocks.length)];
+  };
 
   const system = (): SystemVariables => {
     const snap = s.reference.controlSnapshot();
     const cell = s.state.snapshot;
     const st = snap.state;
     const followed = st.kind === 'tracking' || st.kind === 'holdover' ? st : null;
-    const assocs = associationsOf(snap);
+    const refclockAssocs = associationsOf(snap);
+    const assocs = [...refclockAssocs, ...networkOf(snap, FIRST_ASSOCIATION_ID + refclockAssocs.length)];
     const peer = assocs.find((a) => (a.statusWord >> 8 & 7) === PeerSelection.PpsPeer) ?? assocs.find((a) => (a.statusWord >> 8 & 7) === PeerSelection.SysPeer);
     const source = cell.stratum >= STRATUM_UNSYNCHRONISED ? 0 : st.kind === 'local' ? SOURCE_LOCAL
-      : followed?.estimate.basis === 'pulse' ? SOURCE_PPS : SOURCE_UHF;
+      : followed?.estimate.basis === 'pulse' ? SOURCE_PPS : followed?.estimate.basis === 'network' ? SOURCE_NTP : SOURCE_UHF;
     const e = followed?.estimate ?? null;
     const line = snap.line;
     return {

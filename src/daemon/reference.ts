@@ -12,7 +12,7 @@ import { newTimeSpec } from '../clock/clock.js';
 import type { RealtimeClock } from '../clock/clock.js';
 import { ntpFractionOf, ntpSecondsOf, type Timescale } from '../clock/timescale.js';
 import type { ServerStateCell } from '../server/state.js';
-import { Discipline, type DisciplineState, snapshotForState, stateName } from '../discipline/discipline.js';
+import { Discipline, type DisciplineState, type LocalFallback, snapshotForState, stateName } from '../discipline/discipline.js';
 import type { NtpTimestamp } from '../ntp/timestamp.js';
 import { RefclockSet, type RefclockStatus } from './refclocks.js';
 import { LeapKeeper } from '../discipline/leap-keeper.js';
@@ -23,6 +23,16 @@ import type { DisciplineOutputs } from './outputs.js';
 import type { CorrectionModel } from '../discipline/discipline.js';
 import { predictOffsetNs } from '../discipline/regression.js';
 import type { Logger } from './log.js';
+import type { Candidate } from '../discipline/select.js';
+import type { ClockChange } from '../discipline/steer.js';
+import type { AssociationStatus } from '../assoc/types.js';
+
+/** What the reference needs of the associations (src/daemon/associations.ts). */
+export interface NetworkSources {
+  candidates(nowNs: bigint): Candidate[];
+  clockChanged(change: ClockChange): void;
+  status(nowNs: bigint): AssociationStatus[];
+}
 
 /** ntpd's LOCAL driver (type 1). */
 export const LOCAL_CLOCK_TYPE = 1;
@@ -32,12 +42,12 @@ export const LOCAL_CLOCK_DEFAULT_STRATUM = 5;
 const UPDATE_INTERVAL_MS = 1000;
 
 export interface ReferencePlan {
-  /** Stratum of the configured local clock, if any. */
-  readonly localStratum?: number;
+  /** The last resort: the configured local clock's stratum, else `tos orphan N`; none = unsynchronised. */
+  readonly local?: LocalFallback;
   readonly refclocks: readonly RefclockConfig[];
   /** Refclock pseudo-addresses of ntpd drivers Gnomon does not have (named in a warning). */
   readonly unsupported: readonly string[];
-  /** server/pool/peer lines naming other NTP servers: not polled yet (named in a warning). */
+  /** server/pool/peer lines naming other NTP servers (polled by src/daemon/associations.ts). */
   readonly upstream: readonly string[];
 }
 
@@ -55,7 +65,9 @@ export function planReference(config: GnomonConfig): ReferencePlan {
       unsupported.push(a.host);
     }
   }
-  return { ...(localStratum !== undefined ? { localStratum } : {}), refclocks: config.refclocks, unsupported, upstream };
+  const local: LocalFallback | undefined = localStratum !== undefined ? { stratum: localStratum, orphan: false }
+    : config.orphanStratum !== undefined ? { stratum: config.orphanStratum, orphan: true } : undefined;
+  return { ...(local ? { local } : {}), refclocks: config.refclocks, unsupported, upstream };
 }
 
 /** Refclock lines that start the same drivers the same way (positions aside): a reload keeps them running. */
@@ -73,6 +85,8 @@ export class Reference {
   private leapNoted = '';
   private smear: { readonly termNs: number; readonly slopeNsPerS: number } | null = null;
   private outputs: DisciplineOutputs | null = null;
+  /** Upstream servers, peers and broadcasters (src/daemon/associations.ts), attached by the daemon. */
+  private network: NetworkSources | null = null;
   /** Served time of the last update while tracking: the reference time holdover keeps publishing. */
   private lastUpdate: NtpTimestamp = { seconds: 0, fraction: 0 };
   private timer: NodeJS.Timeout | null = null;
@@ -127,6 +141,11 @@ export class Reference {
     this.update();
   }
 
+  /** Upstream servers and peers join the selection from now on. */
+  attachNetwork(network: NetworkSources): void {
+    this.network = network;
+  }
+
   /** Kernel steering, driftfile and statistics (opened by the daemon after dropping privileges). */
   async attachOutputs(outputs: DisciplineOutputs): Promise<void> {
     const old = this.outputs;
@@ -148,7 +167,8 @@ export class Reference {
     const nowNs = this.refclocks.nowNs();
     const precision = this.timescale.precisionLog2S;
     const before = this.discipline.state;
-    const next = this.discipline.update(nowNs, this.refclocks.candidates(nowNs), this.plan.localStratum, precision);
+    const candidates = [...this.refclocks.candidates(nowNs), ...(this.network?.candidates(nowNs) ?? [])];
+    const next = this.discipline.update(nowNs, candidates, this.plan.local, precision);
     // Leap seconds: the keeper may step the reference now (the leap instant), sets LI, and while
     // smearing adds its ramp; it works on served time without the ramp: raw − the line.
     const synchronised = next.kind === 'tracking' || next.kind === 'holdover';
@@ -179,6 +199,7 @@ export class Reference {
       if (change) {
         // The system clock moved under us: samples, the followed line and served time follow.
         this.refclocks.clockChanged(change);
+        this.network?.clockChanged(change);
         this.discipline.clockChanged(change);
         this.applyLine();
         this.timescale.read(this.now);
@@ -242,11 +263,15 @@ export class Reference {
   }
 
   /** What mode 6 and status pages read: the state, the followed line and the sources at local time nowNs. */
-  controlSnapshot(): { state: DisciplineState; line: CorrectionModel | null; nowNs: bigint; refclocks: RefclockStatus[]; kernelFreqPpm: number } {
+  controlSnapshot(): {
+    state: DisciplineState; line: CorrectionModel | null; nowNs: bigint; refclocks: RefclockStatus[]; kernelFreqPpm: number;
+    associations: AssociationStatus[]; falsetickers: ReadonlySet<string>;
+  } {
     const nowNs = this.refclocks.nowNs();
     return {
       state: this.discipline.state, line: this.discipline.correctionModel, nowNs, refclocks: this.refclockStatus(nowNs),
       kernelFreqPpm: this.outputs?.kernelFrequencyPpm() ?? 0,
+      associations: this.network?.status(nowNs) ?? [], falsetickers: this.discipline.falsetickers,
     };
   }
 
@@ -267,10 +292,10 @@ export class Reference {
   private announce(): void {
     const p = this.plan;
     if (p.unsupported.length > 0) this.log.warn({ refclocks: p.unsupported }, 'refclock drivers for these are not in this version; ignored');
-    if (p.upstream.length > 0) this.log.warn({ associations: p.upstream }, 'upstream servers and peers are not polled by this version; ignored');
     const refclocks = p.refclocks.map((r) => `${r.kind} ${r.unit}`);
-    this.log.info({ refclocks, localStratum: p.localStratum }, refclocks.length > 0
-      ? 'reference: refclocks, then the local clock if configured'
-      : p.localStratum !== undefined ? 'reference: the local clock' : 'no reference configured: serving as unsynchronised (LI=3, stratum 16)');
+    const last = p.local ? (p.local.orphan ? `orphan mode at stratum ${p.local.stratum}` : `the local clock at stratum ${p.local.stratum}`) : 'unsynchronised (LI=3, stratum 16)';
+    const first = [...(refclocks.length > 0 ? ['refclocks'] : []), ...(p.upstream.length > 0 ? ['upstream servers'] : [])];
+    this.log.info({ refclocks, upstream: p.upstream, local: p.local }, first.length > 0
+      ? `reference: ${first.join(', then ')}; else ${last}` : `no reference configured: ${last}`);
   }
 }

@@ -33,6 +33,8 @@ import { dropPrivileges } from './privileges.js';
 import { isIP } from 'node:net';
 import { startWeb, type WebOptions } from '../web/daemon-hook.js';
 import { keyRingFor } from '../auth/keyfile.js';
+import type { KeyRing } from '../auth/mac.js';
+import { AssociationSet } from './associations.js';
 
 /** The configuration compiled into the package: what `npm start` runs. */
 export const EMBEDDED_CONFIG = fileURLToPath(new URL('../../../config/gnomon.conf', import.meta.url));
@@ -109,6 +111,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     return 1;
   }
   handler.setKeys(keys.ring);
+  let ring = keys.ring;
   if (keys.ring.size > 0) log.info({ file: config.keys?.path, trusted: keys.ring.ids() }, 'symmetric keys');
   // Mode 6 (ntpq, ntpstat): read-only, from the same state the status socket reports.
   let limiter = access.limiter;
@@ -188,8 +191,28 @@ export async function serve(opts: ServeOptions): Promise<number> {
   // After the privilege drop, so the driftfile and statistics belong to the user the daemon runs as.
   await reference.attachOutputs(await DisciplineOutputs.open(config, log, { noKernel: opts.noKernel ?? false }));
   reference.start();
-  // Mode 5 to the config's `broadcast` lines, while synchronised (docs/broadcast.md).
-  const broadcaster = new Broadcaster({ state, clock: timescale, log, port: config.port });
+  // Upstream servers, peers and broadcast servers (src/daemon/associations.ts) join the selection.
+  const associations = new AssociationSet(config, ring, {
+    raw: realtime, timescale, state, log, port: config.port,
+    serverSend: (packet, address, port) => {
+      if (!udp.sendFromServerPort(packet, address, port)) log.warn({ address }, 'peer: no server socket of this address family to send from');
+    },
+  });
+  handler.setAssociations(associations);
+  reference.attachNetwork(associations);
+  associations.start();
+  const joinGroups = (c: GnomonConfig) => {
+    for (const f of udp.joinGroups(c.broadcastClient?.groups ?? [])) log.error({ group: f.group, at: c.broadcastClient?.at }, `multicastclient: cannot join ${f.group}: ${f.error}`);
+  };
+  joinGroups(config);
+  // Mode 5 to the config's `broadcast` lines, while synchronised (docs/broadcast.md), signed with a line's `key`.
+  const broadcaster = new Broadcaster({ state, clock: timescale, log, port: config.port, mac: (packet, headerLength, keyId) => signWith(ring, packet, headerLength, keyId) });
+  const warnBroadcastKeys = (c: GnomonConfig) => {
+    for (const b of c.broadcast ?? []) {
+      if (b.key !== undefined && !ring.get(b.key)) log.warn({ at: b.at, key: b.key }, `broadcast ${b.address} key ${b.key}: no such trusted key; sending unsigned`);
+    }
+  };
+  warnBroadcastKeys(config);
   await broadcaster.configure(config.broadcast);
   const reload = async (): Promise<ReloadResult> => {
     const next = await loadOrExplain(configPath);
@@ -221,8 +244,12 @@ export async function serve(opts: ServeOptions): Promise<number> {
     const a = build(config);
     handler.reconfigure(a.restrict, a.limiter);
     handler.setKeys(nextKeys.ring);
+    ring = nextKeys.ring;
     limiter = a.limiter;
     await reference.reconfigure(config);
+    await associations.reconfigure(config, ring);
+    joinGroups(config);
+    warnBroadcastKeys(config);
     await reference.attachOutputs(await DisciplineOutputs.open(config, log, { noKernel: opts.noKernel ?? false }));
     await broadcaster.configure(config.broadcast);
     runningText = await readRunningText(configPath);
@@ -235,7 +262,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
       log.info({ signal, counters: { ...counters }, sendErrors: udp.sendErrors }, 'stopping');
       process.off('SIGHUP', onHup);
       void reloading
-        .finally(() => Promise.all([udp.close(), broadcaster.close(), reference.stop(), control ? closeControl(control, controlPath) : undefined, web?.close()]))
+        .finally(() => Promise.all([udp.close(), broadcaster.close(), associations.stop(), reference.stop(), control ? closeControl(control, controlPath) : undefined, web?.close()]))
         .then(() => resolve(0));
     };
     const onHup = () => {
@@ -264,6 +291,15 @@ async function readRunningText(path: string): Promise<string> {
   } catch {
     return '';
   }
+}
+
+/** Appends key ID + MAC after the header (a broadcast's); 0 bytes when the key is not trusted. */
+function signWith(ring: KeyRing, packet: Buffer, headerLength: number, keyId: number): number {
+  const key = ring.get(keyId);
+  if (!key) return 0;
+  packet.writeUInt32BE(keyId, headerLength);
+  key.sign(packet, headerLength, packet, headerLength + 4);
+  return 4 + key.digestLength;
 }
 
 /** Literal addresses of configured servers and peers, for `restrict source` (names come with DNS, later). */

@@ -7,6 +7,7 @@ import type { ServerCounters } from '../server/counters.js';
 import type { ServerStateCell } from '../server/state.js';
 import type { Reference } from './reference.js';
 import type { RefclockStatus } from './refclocks.js';
+import type { AssociationStatus } from '../assoc/types.js';
 
 export interface StatusReport {
   readonly daemon: { readonly pid: number; readonly uptimeS: number; readonly config: string; readonly listening: readonly { address: string; port: number }[] };
@@ -26,6 +27,8 @@ export interface StatusReport {
     readonly correctionNs: number;
   };
   readonly refclocks: readonly RefclockStatus[];
+  /** Upstream servers, peers and broadcasters (src/assoc), with the discipline's verdict. */
+  readonly associations: readonly (AssociationStatus & { readonly falseticker: boolean })[];
   readonly counters: Readonly<Record<string, number>>;
 }
 
@@ -47,6 +50,7 @@ function jsonSafe<T>(value: T): T {
 export function statusReport(s: StatusSources): StatusReport {
   const snap = s.state.snapshot;
   const ref = s.reference.status();
+  const control = s.reference.controlSnapshot();
   return jsonSafe({
     daemon: { pid: process.pid, uptimeS: Math.round((Date.now() - s.started) / 1000), config: s.configPath, listening: s.listening },
     server: {
@@ -61,6 +65,7 @@ export function statusReport(s: StatusSources): StatusReport {
       correctionNs: ref.correctionNs,
     },
     refclocks: ref.refclocks,
+    associations: control.associations.map((a) => ({ ...a, falseticker: control.falsetickers.has(a.name) })),
     counters: { ...s.counters },
   });
 }

@@ -21,7 +21,7 @@
 import { LeapIndicator, asciiRefId } from '../ntp/constants.js';
 import type { NtpTimestamp } from '../ntp/timestamp.js';
 import type { LeapWarning } from '../../drivers/driver.js';
-import type { SourceEstimate } from '../refclock/source.js';
+import { estimateUsable, type SourceEstimate } from '../refclock/source.js';
 import { type ServerSnapshot, unsynchronisedSnapshot } from '../server/state.js';
 import { type Candidate, selectReference } from './select.js';
 import { rejectFalsetickers } from './intersect.js';
@@ -44,6 +44,8 @@ export interface DisciplineConfig {
   readonly holdoverS: number;
   /** Root distance above which the served time is no longer vouched for, s (ntpd `tos maxdist`, default 1.5). */
   readonly maxDistanceS: number;
+  /** Fewest truechimers needed to select anything (ntpd `tos minsane`, default 1). */
+  readonly minSane: number;
 }
 
 /**
@@ -53,12 +55,13 @@ export interface DisciplineConfig {
  */
 export const MIN_DISTANCE_S = 0.001;
 
-export const DEFAULT_DISCIPLINE_CONFIG: DisciplineConfig = { holdoverS: 3600, maxDistanceS: 1.5 };
+export const DEFAULT_DISCIPLINE_CONFIG: DisciplineConfig = { holdoverS: 3600, maxDistanceS: 1.5, minSane: 1 };
 
 export type DisciplineState =
   | { readonly kind: 'tracking'; readonly name: string; readonly estimate: SourceEstimate; readonly stratum: number }
   | { readonly kind: 'holdover'; readonly name: string; readonly estimate: SourceEstimate; readonly stratum: number; readonly sinceNs: bigint }
-  | { readonly kind: 'local'; readonly stratum: number }
+  /** The local clock (`fudge 127.127.1.0 stratum N`, refid LOCL) or orphan mode (`tos orphan N`, refid 127.0.0.1). */
+  | { readonly kind: 'local'; readonly stratum: number; readonly orphan?: boolean }
   | { readonly kind: 'none' };
 
 /** What the timescale applies: served = raw − (offsetNs + freqPpm × 1e-6 × (raw − t0Ns)). */
@@ -68,13 +71,34 @@ export interface CorrectionModel {
   readonly freqPpm: number;
 }
 
-/** Root dispersion of a refclock estimate at local time nowNs, seconds. */
+/**
+ * Root dispersion we would serve following an estimate at local time nowNs, seconds: the source's
+ * jitter and model error, our precision and PHI × age; for another server (RFC 5905 section
+ * 11.2) also its own root dispersion and the clock filter's dispersion.
+ */
 export function estimateDispersionS(e: SourceEstimate, precisionLog2S: number, nowNs: bigint): number {
   const ageS = Math.max(0, Number(nowNs - e.atNs) / 1e9);
   const m = e.model;
   const modelErrorS = (m.offsetSdNs + m.freqSdPpm * 1000 * ageS) / 1e9;
   return e.jitterNs / 1e9 + modelErrorS + 2 ** precisionLog2S + PHI_S_PER_S * ageS
-    + (e.basis === 'timecode' ? TIMECODE_DISPERSION_S : 0);
+    + (e.basis === 'timecode' ? TIMECODE_DISPERSION_S : 0)
+    + (e.path ? e.path.rootDispersionS + e.path.dispersionS : 0);
+}
+
+/** Root delay we would serve following an estimate, seconds: 0 for a refclock; the server's root delay + our delay to it. */
+export function estimateRootDelayS(e: SourceEstimate): number {
+  return e.path ? e.path.rootDelayS + e.path.delayS : 0;
+}
+
+/** Root distance (RFC 5905: delay / 2 + dispersion), seconds: the half-width of the source's correctness interval. */
+export function estimateDistanceS(e: SourceEstimate, precisionLog2S: number, nowNs: bigint): number {
+  return estimateRootDelayS(e) / 2 + estimateDispersionS(e, precisionLog2S, nowNs);
+}
+
+/** The last resort when no source is usable: the local clock, or orphan mode (ntpd's `tos orphan N`). */
+export interface LocalFallback {
+  readonly stratum: number;
+  readonly orphan: boolean;
 }
 
 export class Discipline {
@@ -106,12 +130,22 @@ export class Discipline {
     return this.correction;
   }
 
-  update(nowNs: bigint, candidates: readonly Candidate[], localStratum: number | undefined, precisionLog2S: number): DisciplineState {
+  /**
+   * One selection at local time nowNs. `local` is the last resort: the local clock or orphan mode
+   * at its stratum (undefined: unsynchronised).
+   */
+  update(nowNs: bigint, candidates: readonly Candidate[], local: LocalFallback | undefined, precisionLog2S: number): DisciplineState {
+    // RFC 5905 fit(): a source whose root distance is past maxdist is not a candidate at all (a
+    // server heard once has 7 empty filter stages at 16 s each: seconds of distance).
+    const fit = candidates.map((c) => (c.estimate !== null && estimateDistanceS(c.estimate, precisionLog2S, nowNs) > this.cfg.maxDistanceS
+      ? { ...c, estimate: null } : c));
     // Falsetickers out first (a GPS the majority disagrees with is not trusted), then the best.
-    const { kept, falsetickers } = rejectFalsetickers(candidates,
-      (c) => Math.max(estimateDispersionS(c.estimate!, precisionLog2S, nowNs), MIN_DISTANCE_S) * 1e9);
+    const { kept, falsetickers } = rejectFalsetickers(fit,
+      (c) => Math.max(estimateDistanceS(c.estimate!, precisionLog2S, nowNs), MIN_DISTANCE_S) * 1e9);
     this.falsetickerNames = falsetickers;
-    const pick = selectReference(kept, undefined);
+    // `tos minsane`: too few sources left standing is no majority worth following (ntpd's rule).
+    const sane = kept.filter((c) => !c.noselect && c.estimate !== null && estimateUsable(c.estimate)).length >= this.cfg.minSane;
+    const pick = selectReference(sane ? kept : [], undefined);
     const prev = this.current;
     let held: DisciplineState | null = null;
     if (prev.kind === 'tracking' || prev.kind === 'holdover') {
@@ -139,8 +173,8 @@ export class Discipline {
       return this.current;
     }
     if (prev.kind === 'tracking' || prev.kind === 'holdover') this.freeze(nowNs);
-    const fallback = selectReference([], localStratum);
-    this.current = fallback.kind === 'local' ? { kind: 'local', stratum: fallback.stratum } : { kind: 'none' };
+    const fallback = selectReference([], local?.stratum);
+    this.current = fallback.kind === 'local' ? { kind: 'local', stratum: fallback.stratum, ...(local?.orphan ? { orphan: true } : {}) } : { kind: 'none' };
     return this.current;
   }
 
@@ -180,9 +214,12 @@ export class Discipline {
   }
 }
 
+/** 127.0.0.1 as a refid: what ntpd serves in orphan mode. */
+export const ORPHAN_REFID = 0x7f000001;
+
 /** A name for logs and status: "PPS(0)", "LOCAL(0)", "none". */
 export function stateName(s: DisciplineState): string {
-  return s.kind === 'tracking' || s.kind === 'holdover' ? s.name : s.kind === 'local' ? 'LOCAL(0)' : 'none';
+  return s.kind === 'tracking' || s.kind === 'holdover' ? s.name : s.kind === 'local' ? (s.orphan ? 'orphan' : 'LOCAL(0)') : 'none';
 }
 
 const LEAP_OF: Readonly<Record<LeapWarning, LeapIndicator>> = {
@@ -203,7 +240,8 @@ export function snapshotForState(s: DisciplineState, precisionLog2S: number, ref
   if (s.kind === 'local') {
     return {
       leap: LeapIndicator.NoWarning, stratum: s.stratum, precisionLog2S, rootDelayS: 0,
-      rootDispersionS: LOCAL_CLOCK_DISPERSION_S, referenceId: asciiRefId('LOCL'), referenceTime,
+      // Orphan mode's refid is the loopback address, as ntpd's (ntp_proto.c clock_select).
+      rootDispersionS: LOCAL_CLOCK_DISPERSION_S, referenceId: s.orphan ? ORPHAN_REFID : asciiRefId('LOCL'), referenceTime,
     };
   }
   const e = s.estimate;
@@ -212,9 +250,9 @@ export function snapshotForState(s: DisciplineState, precisionLog2S: number, ref
     leap: leap ?? LEAP_OF[e.leap],
     stratum: s.stratum,
     precisionLog2S,
-    rootDelayS: 0,
+    rootDelayS: estimateRootDelayS(e),
     rootDispersionS: estimateDispersionS(e, precisionLog2S, nowNs),
-    referenceId: asciiRefId(e.refid.slice(0, 4)),
+    referenceId: e.path ? e.path.refid : asciiRefId(e.refid.slice(0, 4)),
     referenceTime,
   };
 }

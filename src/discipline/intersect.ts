@@ -74,6 +74,6 @@ export function rejectFalsetickers(candidates: readonly Candidate[], distanceNs:
   { readonly kept: Candidate[]; readonly falsetickers: ReadonlySet<string> } {
   const usable = candidates.filter((c) => !c.noselect && c.estimate !== null && estimateUsable(c.estimate));
   const result = intersect(usable.map((c) => ({ group: c.group ?? c.name, offsetNs: c.estimate!.offsetNs, distanceNs: distanceNs(c) })));
-  const falsetickers = new Set(usable.filter((c) => result.falsetickers.has(c.group ?? c.name)).map((c) => c.name));
+  const falsetickers = new Set(usable.filter((c) => !c.alwaysTrue && result.falsetickers.has(c.group ?? c.name)).map((c) => c.name));
   return { kept: candidates.filter((c) => !falsetickers.has(c.name)), falsetickers };
 }

@@ -148,6 +148,9 @@ export const PeerSelection = {
 } as const;
 export const PEER_STATUS_CONFIG = 0x80;
 export const PEER_STATUS_REACH = 0x10;
+/** The association uses a key / its last packet authenticated (ntpd's CTL_PST_AUTHENABLE, CTL_PST_AUTHENTIC). */
+export const PEER_STATUS_AUTHENABLE = 0x40;
+export const PEER_STATUS_AUTHENTIC = 0x20;
 
 export interface PeerStatusInput {
   /** The discipline follows this source: sys.peer (6). */

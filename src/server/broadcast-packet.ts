@@ -26,9 +26,9 @@ export interface ServedClock {
 /**
  * The authentication hook: called after the transmit timestamp is written, with the 48-byte
  * header in `packet[0..48)` and room after it; returns how many bytes it appended (a key ID and a
- * digest: 4 + 16 or 4 + 20 bytes, RFC 5905 fig. 8). Symmetric keys come with a later issue;
- * until then the only hook is `NO_MAC`, which appends nothing, so a `broadcast ... key K` line
- * sends unauthenticated packets (the config warns). The daemon's buffer has MAX_MAC_BYTES of room.
+ * digest: 4 + 16 or 4 + 20 bytes, RFC 5905 fig. 8). The daemon's hook signs with the trusted key
+ * of a `broadcast ... key K` line (serve.ts); `NO_MAC` appends nothing. The daemon's buffer has
+ * MAX_MAC_BYTES of room.
  */
 export type BroadcastMac = (packet: Buffer, headerLength: number, keyId: number) => number;
 

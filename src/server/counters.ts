@@ -31,9 +31,11 @@ export class ServerCounters {
   processed = 0;
   /** Mode 6 (ntpq) requests handed to the responder (ntpd's ss_numctlreq). */
   controlRequests = 0;
+  /** Mode 1/2 from configured peers and mode 5 from broadcasters, handed to the associations. */
+  toAssociations = 0;
 
   reset(): void {
     this.received = this.currentVersion = this.olderVersion = this.badFormat = this.authFailed = this.authenticated = 0;
-    this.declined = this.restricted = this.rateLimited = this.kodSent = this.kodRate = this.kodDeny = this.kodRstr = this.processed = this.controlRequests = 0;
+    this.declined = this.restricted = this.rateLimited = this.kodSent = this.kodRate = this.kodDeny = this.kodRstr = this.processed = this.controlRequests = this.toAssociations = 0;
   }
 }

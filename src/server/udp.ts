@@ -105,6 +105,52 @@ export class NtpUdpServer {
     await this.closeExcept([]);
   }
 
+  /**
+   * Sends from the server's own port (symmetric mode: a peer expects our packets from the port it
+   * sends to). Picks a socket of the destination's family, the wildcard one first. Returns false
+   * when no socket of that family is open.
+   */
+  sendFromServerPort(packet: Uint8Array, address: string, port: number): boolean {
+    const v6 = isIPv6(address);
+    let pick: dgram.Socket | undefined;
+    for (const s of this.sockets.values()) {
+      const a = s.address();
+      if ((a.family === 'IPv6') !== v6) continue;
+      if (a.address === '0.0.0.0' || a.address === '::') {
+        pick = s;
+        break;
+      }
+      pick ??= s;
+    }
+    if (!pick) return false;
+    pick.send(packet, port, address);
+    return true;
+  }
+
+  /**
+   * Joins multicast groups on the wildcard sockets of their family (multicastclient); returns the
+   * groups no socket could join, with the reason.
+   */
+  joinGroups(groups: readonly string[]): { group: string; error: string }[] {
+    const failed: { group: string; error: string }[] = [];
+    for (const g of groups) {
+      const v6 = isIPv6(g);
+      const wild = [...this.sockets.values()].filter((s) => s.address().address === (v6 ? '::' : '0.0.0.0'));
+      if (wild.length === 0) {
+        failed.push({ group: g, error: `the server does not listen on the ${v6 ? 'IPv6' : 'IPv4'} wildcard address` });
+        continue;
+      }
+      for (const s of wild) {
+        try {
+          s.addMembership(g);
+        } catch (err) {
+          failed.push({ group: g, error: (err as Error).message });
+        }
+      }
+    }
+    return failed;
+  }
+
   /** Bound addresses as the OS reports them (port 0 resolves to the real port). */
   boundAddresses(): ListenAddress[] {
     return [...this.sockets.values()].map((s) => {

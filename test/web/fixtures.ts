@@ -24,6 +24,7 @@ export function fakeStatus(over: { hostileName?: string; processed?: number } = 
     daemon: { pid: 1, uptimeS: 60, config: '/etc/gnomon/ntp.conf', listening: [{ address: '0.0.0.0', port: 123 }] },
     server: { synchronised: true, stratum: 1, leap: 0, refid: 'PPS', rootDispersionS: 0.0001, state: 'tracking', selected: 'PPS(0)', freqPpm: -12.5, correctionNs: 300 },
     refclocks: [nmea, pps] as unknown as StatusReport['refclocks'],
+    associations: [],
     counters: { received: 1000, processed: over.processed ?? 990, restricted: 4, rateLimited: 5, kodSent: 2, kodRate: 2, kodDeny: 0, kodRstr: 0, badFormat: 1, declined: 0, authFailed: 0, controlRequests: 3 },
   };
 }

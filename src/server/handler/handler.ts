@@ -42,6 +42,16 @@ export interface RequestMeta {
   monoS: number;
 }
 
+/**
+ * Where mode 1 and 2 from configured peers and mode 5 from broadcasters go (the daemon's
+ * association shell). `wants` is asked first and must be cheap: it runs in the hot path for
+ * those modes only.
+ */
+export interface AssociationPort {
+  wants(mode: number, address: string): boolean;
+  routeFromServer(buf: Uint8Array, length: number, address: string): void;
+}
+
 /** What mode 6 (ntpq) is answered from: the daemon's view of its state and the responder. */
 export interface ControlPort {
   readonly view: ControlView;
@@ -61,6 +71,7 @@ export class NtpRequestHandler {
   private controlTokens = CONTROL_BURST;
   private controlLastS = Number.NEGATIVE_INFINITY;
   private keys = new KeyRing();
+  private associations: AssociationPort | undefined;
 
   constructor(
     private readonly clock: TransmitClock,
@@ -80,6 +91,11 @@ export class NtpRequestHandler {
   reconfigure(restrict: RestrictTable, rateLimiter: RateLimiter): void {
     this.restrict = restrict;
     this.rateLimiter = rateLimiter;
+  }
+
+  /** Attaches the association shell: peers' mode 1/2 and broadcasts (mode 5) go there. */
+  setAssociations(port: AssociationPort | undefined): void {
+    this.associations = port;
   }
 
   /** Swaps the trusted keys (start-up and reload). */
@@ -114,6 +130,18 @@ export class NtpRequestHandler {
     }
     // NTPv1 had no mode field; ntpd treats mode 0 from a v1 sender as a client request.
     if (mode === Mode.Reserved && version === 1) mode = Mode.Client;
+    // A configured peer's mode 1/2 and broadcasts are not requests: the association takes them
+    // (it checks their MAC and origin); only `ignore` keeps them out, as ntpd's restrict does.
+    if ((mode === Mode.SymmetricActive || mode === Mode.SymmetricPassive || mode === Mode.Broadcast)
+      && this.associations !== undefined && this.associations.wants(mode, meta.address)) {
+      if ((this.restrict.lookup(meta.address) & RestrictBits.ignore) !== 0) {
+        c.restricted++;
+        return 0;
+      }
+      c.toAssociations++;
+      this.associations.routeFromServer(req, length, meta.address);
+      return 0;
+    }
     if (mode !== Mode.Client && mode !== Mode.SymmetricActive) {
       c.declined++;
       return 0;

@@ -102,12 +102,12 @@ describe('directives', () => {
   });
 
   test('missing and unexpected arguments', () => {
-    expect(brief(check('server\nport 123 456\ndriftfile\nbroadcastclient yes\nmulticastclient\n').diagnostics)).toEqual([
+    expect(brief(check('server\nport 123 456\ndriftfile\nbroadcastclient yes\nmulticastclient\nmanycastserver\n').diagnostics)).toEqual([
       '1:1 error CONFIG_MISSING_ARGUMENT',
       '2:10 error CONFIG_UNEXPECTED_ARGUMENT',
       '3:1 error CONFIG_MISSING_ARGUMENT',
-      '4:1 warning CONFIG_NOT_IMPLEMENTED', '4:17 error CONFIG_UNKNOWN_OPTION',
-      '5:1 warning CONFIG_NOT_IMPLEMENTED',
+      '4:17 error CONFIG_UNKNOWN_OPTION',
+      '6:1 warning CONFIG_NOT_IMPLEMENTED', '6:1 error CONFIG_MISSING_ARGUMENT',
     ]);
     expect(check('server iburst').diagnostics[0]).toMatchObject({ code: 'CONFIG_MISSING_ARGUMENT', at: { column: 8 } });
     expect(check('server').diagnostics[0]?.hint).toMatch(/^usage: server \[-4\|-6\] ADDRESS \[iburst\]/);
@@ -133,7 +133,7 @@ describe('the compiled model', () => {
     expect(check('# nothing\n').config).toEqual({
       listen: [], port: 123, restrict: [], discard: { averageLog2S: 3, minimumLog2S: 1, monitor: 3000 }, mru: { maxdepth: 8192 },
       associations: [], fudge: [], refclocks: [], kernel: false, tinker: { stepS: 0.128, panicS: 1000 },
-      discipline: { holdoverS: 3600, maxDistanceS: 1.5 },
+      discipline: { holdoverS: 3600, maxDistanceS: 1.5, minSane: 1 },
     });
   });
 
@@ -176,8 +176,24 @@ describe('the compiled model', () => {
 
 describe('tos maxdist and holdover (the discipline\'s holdover limits)', () => {
   test('compile into discipline; out of range is a located error', () => {
-    expect(check('tos maxdist 0.5 holdover 600\n').config?.discipline).toEqual({ holdoverS: 600, maxDistanceS: 0.5 });
-    expect(check('tos holdover 0\n').config?.discipline).toEqual({ holdoverS: 0, maxDistanceS: 1.5 });
+    expect(check('tos maxdist 0.5 holdover 600\n').config?.discipline).toEqual({ holdoverS: 600, maxDistanceS: 0.5, minSane: 1 });
+    expect(check('tos holdover 0\n').config?.discipline).toEqual({ holdoverS: 0, maxDistanceS: 1.5, minSane: 1 });
     expect(brief(check('tos maxdist 0 holdover -1\n').diagnostics)).toEqual(['1:13 error CONFIG_OUT_OF_RANGE', '1:24 error CONFIG_OUT_OF_RANGE']);
+  });
+});
+
+describe('tos minsane and orphan, broadcastclient and multicastclient', () => {
+  test('minsane joins the discipline; orphan below 16 is the last resort, 16 turns it off', () => {
+    const c = check('tos minsane 2 orphan 10\n').config!;
+    expect(c.discipline.minSane).toBe(2);
+    expect(c.orphanStratum).toBe(10);
+    expect(check('tos orphan 16\n').config!.orphanStratum).toBeUndefined();
+    expect(brief(check('tos minsane 0 orphan 17\n').diagnostics)).toEqual(['1:13 error CONFIG_OUT_OF_RANGE', '1:22 error CONFIG_OUT_OF_RANGE']);
+  });
+
+  test('broadcastclient and multicastclient compile into one broadcastClient; multicast defaults to 224.0.1.1', () => {
+    expect(check('broadcastclient novolley\n').config!.broadcastClient).toMatchObject({ novolley: true, groups: [] });
+    expect(check('multicastclient\nmulticastclient ff05::101 224.0.1.1\n').config!.broadcastClient).toMatchObject({ novolley: false, groups: ['224.0.1.1', 'ff05::101'] });
+    expect(check('server 192.0.2.1\n').config!.broadcastClient).toBeUndefined();
   });
 });

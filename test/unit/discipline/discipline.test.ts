@@ -8,6 +8,7 @@ import { est } from './estimates.js';
 
 const S = 1_000_000_000n;
 const T = 10n ** 18n;
+const LOCAL5 = { stratum: 5, orphan: false };
 const ref = { seconds: 0xeead11a1, fraction: 0 };
 const pps = (e = est('pulse', 2000)): Candidate => ({ name: 'PPS(0)', estimate: e, prefer: false, noselect: false, stratum: 0 });
 const gone: Candidate = { name: 'PPS(0)', estimate: null, prefer: false, noselect: false, stratum: 0 };
@@ -23,21 +24,21 @@ describe('Discipline', () => {
   it('holdover: same stratum, dispersion grows at least PHI per second, ends after holdoverS; then the local clock', () => {
     const d = new Discipline({ holdoverS: 600 });
     const e = est('pulse', 2000, { model: { t0Ns: T, offsetNs: 0, freqPpm: 3, offsetSdNs: 100, freqSdPpm: 0.001, jitterNs: 2000, samples: 32, lastSampleNs: T } });
-    d.update(T, [pps(e)], 5, -20);
-    const h1 = d.update(T + 100n * S, [gone], 5, -20);
+    d.update(T, [pps(e)], LOCAL5, -20);
+    const h1 = d.update(T + 100n * S, [gone], LOCAL5, -20);
     expect(h1).toMatchObject({ kind: 'holdover', name: 'PPS(0)', stratum: 1 });
     // The held estimate's offset is the line extrapolated: 3 ppm × 100 s = 300 µs.
     expect(h1.kind === 'holdover' && h1.estimate.offsetNs).toBeCloseTo(300_000, 3);
     const d100 = snapshotForState(h1, -20, ref, T + 100n * S).rootDispersionS;
-    const h2 = d.update(T + 500n * S, [gone], 5, -20);
+    const h2 = d.update(T + 500n * S, [gone], LOCAL5, -20);
     const d500 = snapshotForState(h2, -20, ref, T + 500n * S).rootDispersionS;
     expect(d500 - d100).toBeGreaterThanOrEqual(400 * PHI_S_PER_S);
-    expect(d.update(T + 601n * S, [gone], 5, -20)).toEqual({ kind: 'local', stratum: 5 });
+    expect(d.update(T + 601n * S, [gone], LOCAL5, -20)).toEqual({ kind: 'local', stratum: 5 });
     // After holdover the correction is frozen where it was, without frequency.
     expect(d.correctionModel!.freqPpm).toBe(0);
     expect(d.correctionModel!.offsetNs).toBeCloseTo(3 * 601 * 1000, 0);
     // The source back: tracking again.
-    expect(d.update(T + 700n * S, [pps(est('pulse', 2000, { atNs: T + 700n * S }))], 5, -20).kind).toBe('tracking');
+    expect(d.update(T + 700n * S, [pps(est('pulse', 2000, { atNs: T + 700n * S }))], LOCAL5, -20).kind).toBe('tracking');
   });
 
   it('holdover ends early once the root distance passes maxdist; no local clock → unsynchronised', () => {
