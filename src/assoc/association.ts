@@ -16,11 +16,11 @@
 import type { LeapWarning } from '../../drivers/driver.js';
 import { Mode } from '../ntp/constants.js';
 import { ZERO_TIMESTAMP, isZero, type NtpTimestamp } from '../ntp/timestamp.js';
-import { OffsetRegression, predictOffsetNs } from '../discipline/regression.js';
+import { DEFAULT_REGRESSION_CONFIG, OffsetRegression, predictOffsetNs, type RegressionModel } from '../discipline/regression.js';
 import { absorbedNs, type ClockChange } from '../discipline/steer.js';
 import { NO_FIX, type SourceEstimate } from '../refclock/source.js';
 import { unsynchronisedSnapshot, type ServerSnapshot } from '../server/state.js';
-import { ClockFilter } from './filter.js';
+import { ClockFilter, UNKNOWN_FREQ_SD_PPM } from './filter.js';
 import {
   checkMac, computeSample, decodeReceived, encodeClientRequest, encodeSymmetric, headerReject, kissAction, kissCode, leapWarning,
   log2ToNs, MAXDIST_S, refidForAddress, rootDistanceS, type Received,
@@ -44,6 +44,12 @@ export type SystemState = ServerSnapshot;
 
 function sameTimestamp(a: NtpTimestamp, b: NtpTimestamp): boolean {
   return a.seconds === b.seconds && a.fraction === b.fraction;
+}
+
+/** The standard error of a model's prediction at tNs (offset error and frequency error × distance), ns. */
+export function predictionSdNs(m: RegressionModel, tNs: bigint): number {
+  const carriedNs = m.freqSdPpm * 1e-6 * Number(tNs - m.t0Ns);
+  return Math.sqrt(m.offsetSdNs * m.offsetSdNs + carriedNs * carriedNs);
 }
 
 /** A packet we sent and may get an answer to: its transmit timestamp and when (raw) it left. */
@@ -70,6 +76,8 @@ export class Association {
   private upstream: UpstreamState | null = null;
   private pmode = 0;
   private lastReceiveNs: bigint | null = null;
+  /** Local instant of the last sample that entered the filter (staleness: the server is still heard). */
+  private lastSampleNs: bigint | null = null;
   /** Local instant of the last filter output the regression took (the popcorn rule's clock). */
   private lastUsedNs: bigint | null = null;
   private ourPrecisionLog2S = DEFAULT_PRECISION_LOG2S;
@@ -202,12 +210,14 @@ export class Association {
     const bad = headerReject(h);
     if (bad !== null) return this.reject(bad);
     if (isZero(h.receiveTimestamp) || isZero(h.transmitTimestamp)) return this.reject('badFormat');
-    const sample = computeSample({ t1Ns, t2: h.receiveTimestamp, t3: h.transmitTimestamp, t4Ns: rx.rawNs }, h.precision, this.ourPrecisionLog2S);
+    const sample = computeSample({ t1Ns, t2: h.receiveTimestamp, t3: h.transmitTimestamp, t4Ns: rx.rawNs }, h.precision, this.ourPrecisionLog2S,
+      this.fit.model?.freqPpm ?? 0);
     this.upstream = {
       leap: h.leap, stratum: h.stratum, precisionLog2S: h.precision, rootDelayS: h.rootDelay / 65_536,
       rootDispersionS: h.rootDispersion / 65_536, refid: h.referenceId, reftime: h.referenceTimestamp,
     };
     if (rootDistanceS(h, sample) > MAXDIST_S) return this.reject('distance');
+    this.lastSampleNs = sample.atNs;
     this.absorb(sample);
     return [];
   }
@@ -215,11 +225,12 @@ export class Association {
   /** The clock filter, the popcorn spike rule and the regression (RFC 5905 section 10 and A.5.2). */
   private absorb(sample: NtpSample): void {
     const model = this.fit.model;
-    const out = this.filter.add(sample, model?.freqPpm ?? 0, log2ToNs(this.ourPrecisionLog2S));
+    const sloped = model !== null && model.samples >= DEFAULT_REGRESSION_CONFIG.minSamplesForSlope;
+    const out = this.filter.add(sample, model?.freqPpm ?? 0, sloped ? model.freqSdPpm : UNKNOWN_FREQ_SD_PPM, log2ToNs(this.ourPrecisionLog2S));
     if (out === null) return;
     if (model && model.samples >= PREDICTION_MIN_SAMPLES) {
       const residualNs = out.offsetNs - predictOffsetNs(model, out.atNs);
-      const jitterNs = Math.max(this.filter.jitterNs, model.jitterNs);
+      const jitterNs = Math.max(this.filter.jitterNs, model.jitterNs, predictionSdNs(model, out.atNs));
       const sinceNs = this.lastUsedNs === null ? Infinity : Number(out.atNs - this.lastUsedNs);
       if (Math.abs(residualNs) > SPIKE_GATE * jitterNs && sinceNs < 2 * log2ToNs(this.pollLog2S)) {
         this.spikes++;
@@ -240,12 +251,14 @@ export class Association {
   /**
    * The estimate for the discipline at raw time nowNs: the regression through the filter's
    * outputs, evaluated at nowNs. Null before the first output, when reach is 0, or when the newest
-   * output is more than 8 poll intervals old.
+   * usable sample is more than 8 poll intervals old. (The newest sample, not the newest filter
+   * output: the minimum-delay rule may hold one stage as the best for 8 polls, and the fit's
+   * prediction stays good meanwhile, the server being heard all along.)
    */
   estimate(nowNs: bigint): SourceEstimate | null {
     const model = this.fit.model;
-    if (model === null || this.demobilised || this.poller.reach === 0 || this.upstream === null) return null;
-    if (Number(nowNs - model.lastSampleNs) > STALE_POLLS * log2ToNs(this.pollLog2S)) return null;
+    if (model === null || this.demobilised || this.poller.reach === 0 || this.upstream === null || this.lastSampleNs === null) return null;
+    if (Number(nowNs - this.lastSampleNs) > STALE_POLLS * log2ToNs(this.pollLog2S)) return null;
     const u = this.upstream;
     return {
       basis: 'network',
@@ -314,6 +327,7 @@ export class Association {
     if (this.lastSent) this.lastSent.t1Ns = move(this.lastSent.t1Ns);
     if (this.lastReceiveNs !== null) this.lastReceiveNs = move(this.lastReceiveNs);
     if (this.lastUsedNs !== null) this.lastUsedNs = move(this.lastUsedNs);
+    if (this.lastSampleNs !== null) this.lastSampleNs = move(this.lastSampleNs);
     if (!this.demobilised) this.nextNs = move(this.nextNs);
   }
 }

@@ -26,7 +26,7 @@ import { absorbedNs, type ClockChange } from '../discipline/steer.js';
 import { NO_FIX, type SourceEstimate } from '../refclock/source.js';
 import { unixNsFromNtp, type NtpTimestamp } from '../ntp/timestamp.js';
 import { Association, DEFAULT_PRECISION_LOG2S, NEVER_NS, STALE_POLLS, type SystemState } from './association.js';
-import { ClockFilter } from './filter.js';
+import { ClockFilter, UNKNOWN_FREQ_SD_PPM } from './filter.js';
 import { checkMac, decodeReceived, headerReject, leapWarning, log2ToNs, MAXDIST_S, refidForAddress } from './onwire.js';
 import type { AssociationAction, AssociationConfig, AssociationStatus, LocalTime, ReplyRejectReason, UpstreamState } from './types.js';
 import { VOLLEY_PACKETS, VOLLEY_SPACING_NS } from './poll.js';
@@ -168,8 +168,9 @@ export class BroadcastClientAssociation {
     const dispersionNs = log2ToNs(h.precision) + log2ToNs(this.ourPrecisionLog2S) + PHI_S_PER_S * this.delayNs;
     const rootDistanceS = this.upstream.rootDelayS / 2 + this.upstream.rootDispersionS + this.delayNs / 2e9 + dispersionNs / 1e9;
     if (rootDistanceS > MAXDIST_S) return this.reject('distance');
+    // Every broadcast has the same δ: the filter's ranking is by age alone, so the newest wins.
     const out = this.filter.add({ atNs: rx.rawNs, offsetNs, delayNs: this.delayNs, dispersionNs }, model?.freqPpm ?? 0,
-      log2ToNs(this.ourPrecisionLog2S));
+      UNKNOWN_FREQ_SD_PPM, log2ToNs(this.ourPrecisionLog2S));
     if (out) this.fit.add(out.atNs, out.offsetNs);
     return [];
   }

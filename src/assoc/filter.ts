@@ -13,6 +13,14 @@
  * filter exactly. The output keeps its own instant, so the regression downstream needs no
  * correction.
  *
+ * For the same reason the stages are ranked not by delay alone but by the error each would bring
+ * to an offset now: δ/2 (RFC 5905's bound on a sample's offset error) plus the error of carrying
+ * it from its instant to now with the measured frequency (its standard error × the stage's age;
+ * 500 ppm, the largest error a clock may have, while the regression has no slope yet). ntpd does
+ * the same in its own way: stages older than the Allan intercept are ranked by delay + dispersion.
+ * With a well-known frequency this is RFC 5905's minimum-delay choice; at start-up it makes the
+ * newest sample win, so an iburst volley feeds the regression instead of stalling on one stage.
+ *
  * Rules (RFC 5905 clock_filter): a stage's dispersion grows by PHI per second of age; empty stages
  * count MAXDISP and sort last; a sample is output at most once and only when newer than the last
  * output (the prime directive); jitter = RMS of the other valid stages' offsets about the chosen
@@ -24,6 +32,8 @@ import { correctSample, type ClockChange } from '../discipline/steer.js';
 
 export const FILTER_STAGES = 8;
 const MAXDISP_NS = MAXDISP_S * 1e9;
+/** Frequency uncertainty assumed before the regression has a slope, ppm (the kernel's limit). */
+export const UNKNOWN_FREQ_SD_PPM = 500;
 
 export interface FilterStage {
   /** Local raw instant of the sample (its T4), ns since the Unix epoch. */
@@ -54,6 +64,8 @@ export class ClockFilter {
   private lastOutput: FilterStage | null = null;
   /** Filter jitter at the last output, ns. */
   jitterNs = 0;
+  /** The frequency uncertainty of the latest add (ranks the stages for dispersionNs too). */
+  private freqSdPpm = UNKNOWN_FREQ_SD_PPM;
 
   /** The latest output (a stage), null before the first. */
   get output(): FilterStage | null {
@@ -62,9 +74,11 @@ export class ClockFilter {
 
   /**
    * Shifts a sample in. Returns the chosen stage when it has not been output before and is newer
-   * than the last output, else null. `floorNs` is the jitter's floor (the precision).
+   * than the last output, else null. `freqPpm` and `freqSdPpm` are the regression's frequency and
+   * its standard error (UNKNOWN_FREQ_SD_PPM without a slope); `floorNs` is the jitter's floor.
    */
-  add(sample: FilterStage, freqPpm: number, floorNs: number): FilterStage | null {
+  add(sample: FilterStage, freqPpm: number, freqSdPpm: number, floorNs: number): FilterStage | null {
+    this.freqSdPpm = freqSdPpm;
     this.stages.unshift(sample);
     if (this.stages.length > FILTER_STAGES) this.stages.length = FILTER_STAGES;
     const valid = this.sorted(sample.atNs);
@@ -119,11 +133,12 @@ export class ClockFilter {
     if (this.lastOutputNs !== null) this.lastOutputNs = this.lastOutput?.atNs ?? this.lastOutputNs;
   }
 
-  /** Valid stages (dispersion below MAXDISP at nowNs), smallest delay first; ties: the newer first. */
+  /** Valid stages (dispersion below MAXDISP at nowNs), best rank first; ties: the newer first. */
   private sorted(nowNs: bigint): FilterStage[] {
     const valid: FilterStage[] = [];
     for (const s of this.stages) if (s && grownNs(s, nowNs) < MAXDISP_NS) valid.push(s);
-    return valid.sort((a, b) => a.delayNs - b.delayNs || (a.atNs > b.atNs ? -1 : a.atNs < b.atNs ? 1 : 0));
+    const rank = (s: FilterStage) => s.delayNs / 2 + this.freqSdPpm * 1e-6 * Number(nowNs - s.atNs);
+    return valid.sort((a, b) => rank(a) - rank(b) || (a.atNs > b.atNs ? -1 : a.atNs < b.atNs ? 1 : 0));
   }
 
   /** A stage's offset carried to instant tNs with the measured frequency. */

@@ -120,16 +120,24 @@ export function log2ToNs(log2S: number): number {
  * RFC 5905 section 8: θ = ((T2 − T1) + (T3 − T4)) / 2, δ = (T4 − T1) − (T3 − T2), floored at the
  * larger precision (a loopback exchange can measure 0 or less); ε = both precisions + PHI × the
  * time the exchange took. The era of T2 and T3 is the one nearest T4.
+ *
+ * Two refinements that matter because our raw clock may run tens of ppm off (they vanish for a
+ * client exchange of a millisecond, and matter for a symmetric peer that holds our packet for
+ * up to a poll interval before answering):
+ * - the offset is the mean of the clock's error at T1 and at T4, so the sample belongs to the
+ *   midpoint of T1 and T4, not to T4 (chrony does the same);
+ * - T4 − T1 is measured with our raw clock; `freqPpm` (the association's measured frequency, + =
+ *   fast) converts it to the server's seconds before the server's hold time is subtracted.
  */
-export function computeSample(x: Exchange, serverPrecisionLog2S: number, ourPrecisionLog2S: number): NtpSample {
+export function computeSample(x: Exchange, serverPrecisionLog2S: number, ourPrecisionLog2S: number, freqPpm = 0): NtpSample {
   const t2 = unixNsFromNtp(x.t2, x.t4Ns);
   const t3 = unixNsFromNtp(x.t3, x.t4Ns);
   const offsetNs = Number((x.t1Ns - t2) + (x.t4Ns - t3)) / 2;
   const floorNs = Math.max(log2ToNs(serverPrecisionLog2S), log2ToNs(ourPrecisionLog2S));
-  const delayNs = Math.max(Number((x.t4Ns - x.t1Ns) - (t3 - t2)), floorNs);
   const spanNs = Math.max(0, Number(x.t4Ns - x.t1Ns));
+  const delayNs = Math.max(spanNs * (1 - freqPpm * 1e-6) - Number(t3 - t2), floorNs);
   const dispersionNs = log2ToNs(serverPrecisionLog2S) + log2ToNs(ourPrecisionLog2S) + PHI_S_PER_S * spanNs;
-  return { atNs: x.t4Ns, offsetNs, delayNs, dispersionNs };
+  return { atNs: x.t1Ns + (x.t4Ns - x.t1Ns) / 2n, offsetNs, delayNs, dispersionNs };
 }
 
 /** Root distance of a sample through this server, s (RFC 5905 section 11.2's λ, at the sample). */

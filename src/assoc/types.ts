@@ -65,7 +65,10 @@ export type ReplyRejectReason = (typeof REPLY_REJECT_REASONS)[number];
 
 /** One accepted exchange (RFC 5905 section 8), before the clock filter. */
 export interface NtpSample {
-  /** Local raw instant the sample belongs to (T4), ns since the Unix epoch. */
+  /**
+   * Local raw instant the sample belongs to, ns since the Unix epoch: the midpoint of T1 and T4
+   * (the measured offset is the mean of the clock's error at both), T4 for a broadcast.
+   */
   readonly atNs: bigint;
   /** Local − server, ns (+ = local ahead). */
   readonly offsetNs: number;
