@@ -50,8 +50,8 @@ export class PollControl {
   }
 
   /**
-   * A new poll interval begins (not a volley packet). Returns how many packets to send now and
-   * after (1 or a volley), and whether to report unreachable now (once).
+   * A new poll interval begins (not a volley packet): shifts reach, starts a volley if one is due
+   * (volleyLeft), and says whether to report unreachable now (once) and whether reach reads 0.
    */
   beginInterval(iburst: boolean, burst: boolean): { reportUnreachable: boolean; reachZero: boolean } {
     this.reach = (this.reach << 1) & 0xff;
