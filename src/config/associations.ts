@@ -56,6 +56,7 @@ export function compileAssociation(p: ParsedDirective, out: DiagnosticList): Ass
 
   const version = numberOption(p, 'version');
   const key = numberOption(p, 'key');
+  const port = numberOption(p, 'port');
   return {
     kind, host, iburst: p.options.has('iburst'), burst: p.options.has('burst'), prefer: p.options.has('prefer'),
     noselect: p.options.has('noselect'), true: p.options.has('true'), autokey: p.options.has('autokey'),
@@ -64,6 +65,7 @@ export function compileAssociation(p: ParsedDirective, out: DiagnosticList): Ass
     ...(maxpoll !== undefined ? { maxpoll } : {}),
     ...(version !== undefined ? { version } : {}),
     ...(key !== undefined ? { key } : {}),
+    ...(port !== undefined ? { port } : {}),
     at: positionOf(p),
   };
 }

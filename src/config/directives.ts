@@ -76,6 +76,8 @@ const ASSOC_OPTIONS: readonly OptionSpec[] = [
   flag('iburst', true), flag('burst', true), flag('prefer', true), flag('noselect', true), flag('true', true),
   valued('minpoll', POLL, true), valued('maxpoll', POLL, true), valued('version', int(1, 4), true),
   valued('key', KEY_ID, true),
+  // chrony's spelling: the remote's port (ntpd has none; always 123). For development and tests on unprivileged ports.
+  valued('port', int(1, 65535), true),
   flag('autokey', false, 'Autokey (RFC 5906) is not implemented; the association runs unauthenticated'),
   valued('mode', int(0, 255), false, 'driver modes are not implemented beyond the NMEA baud-rate bits (16 to 80), which set the refclock\'s baud'),
   valued('ttl', int(0, 255), false, 'only meaningful for manycast/broadcast, which Gnomon does not do yet'),

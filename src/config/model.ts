@@ -75,6 +75,8 @@ export interface AssociationLine {
   readonly maxpoll?: number;
   readonly version?: number;
   readonly key?: number;
+  /** The server's UDP port (chrony's `port` option; default 123). */
+  readonly port?: number;
   readonly autokey: boolean;
   readonly at: SourcePosition;
 }

@@ -25,7 +25,7 @@ import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP, isIPv6 } from 'node:net';
 import { randomFillSync } from 'node:crypto';
-import type { AssociationLine, GnomonConfig } from '../config/model.js';
+import { DEFAULT_NTP_PORT, type AssociationLine, type GnomonConfig } from '../config/model.js';
 import type { RealtimeClock } from '../clock/clock.js';
 import { newTimeSpec, timeSpecToUnixNs } from '../clock/clock.js';
 import { ntpFractionOf, ntpSecondsOf, type Timescale } from '../clock/timescale.js';
@@ -73,6 +73,8 @@ interface Running {
   readonly line: AssociationLine | null;
   /** Own ephemeral socket (client mode and broadcast calibration); null for peers. */
   socket: dgram.Socket | null;
+  /** The remote's UDP port. */
+  readonly port: number;
   timer: NodeJS.Timeout | null;
 }
 
@@ -81,8 +83,6 @@ export interface AssociationShellOptions {
   readonly timescale: Timescale;
   readonly state: ServerStateCell;
   readonly log: Logger;
-  /** Destination port of other servers (the config's `port`; 123 in production). */
-  readonly port: number;
   readonly serverSend: ServerSend;
 }
 
@@ -221,7 +221,7 @@ export class AssociationSet {
         alwaysTrue: line.true, version: line.version ?? 4, ...(key ? { key } : {}),
       };
       const assoc = new Association(config, randomFillSync, this.now().rawNs);
-      const r: Running = { assoc, line, socket: null, timer: null };
+      const r: Running = { assoc, line, socket: null, timer: null, port: line.port ?? DEFAULT_NTP_PORT };
       if (config.mode === 'client') r.socket = await this.openSocket(r, address);
       this.running.push(r);
       this.o.log.info({ at: line.at, address, mode: config.mode, key: line.key }, `${line.kind} ${line.host}: polling ${address}`);
@@ -253,7 +253,8 @@ export class AssociationSet {
       iburst: !(this.config.broadcastClient?.novolley ?? false), burst: false, prefer: false, noselect: false, alwaysTrue: false, version: 4,
       ...(key ? { key } : {}),
     };
-    const r: Running = { assoc: new BroadcastClientAssociation(config, randomFillSync, rawNs), line: null, socket: null, timer: null };
+    // The volley goes to the broadcaster's NTP port: the one this network uses, ours.
+    const r: Running = { assoc: new BroadcastClientAssociation(config, randomFillSync, rawNs), line: null, socket: null, timer: null, port: this.config.port };
     this.running.push(r);
     this.o.log.info({ address, authenticated: key !== undefined }, `broadcast client: heard ${address}; calibrating the delay with a client volley`);
     void this.openSocket(r, address).then((s) => {
@@ -266,7 +267,7 @@ export class AssociationSet {
   private openSocket(r: Running, address: string): Promise<dgram.Socket> {
     const socket = dgram.createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4' });
     socket.on('message', (msg, rinfo) => {
-      if (rinfo.address !== address || rinfo.port !== this.o.port) return; // not the server we asked
+      if (rinfo.address !== address || rinfo.port !== r.port) return; // not the server we asked
       this.act(r, r.assoc.receive(msg, msg.length, this.now()));
     });
     socket.on('error', (err) => this.o.log.warn({ address, err: err.message }, 'association socket error'));
@@ -292,8 +293,8 @@ export class AssociationSet {
     const address = r.assoc.config.address;
     for (const a of actions) {
       if (a.kind === 'send') {
-        if (r.assoc.config.mode === 'symmetric') this.o.serverSend(a.packet, address, this.o.port);
-        else r.socket?.send(a.packet, this.o.port, address);
+        if (r.assoc.config.mode === 'symmetric') this.o.serverSend(a.packet, address, r.port);
+        else r.socket?.send(a.packet, r.port, address);
       } else if (a.kind === 'demobilise') {
         this.o.log.warn({ address, reason: a.reason }, `${address} sent a kiss-o'-death (${a.reason === 'kodDeny' ? 'DENY' : 'RSTR'}): no longer polled`);
         this.replace(r);

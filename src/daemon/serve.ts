@@ -193,7 +193,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
   reference.start();
   // Upstream servers, peers and broadcast servers (src/daemon/associations.ts) join the selection.
   const associations = new AssociationSet(config, ring, {
-    raw: realtime, timescale, state, log, port: config.port,
+    raw: realtime, timescale, state, log,
     serverSend: (packet, address, port) => {
       if (!udp.sendFromServerPort(packet, address, port)) log.warn({ address }, 'peer: no server socket of this address family to send from');
     },

@@ -20,6 +20,15 @@ describe('server, pool and peer', () => {
     ]);
   });
 
+  test('key and port (chrony\'s remote port) are acted on: they land in the model without warnings', () => {
+    const result = check('server 192.0.2.1 key 7 port 11123\npeer 192.0.2.2 key 7\nserver 192.0.2.3 port 0\n');
+    expect(result.config).toBeUndefined();
+    expect(brief(result.diagnostics)).toEqual(['3:23 error CONFIG_OUT_OF_RANGE']);
+    const ok = check('server 192.0.2.1 key 7 port 11123\npeer 192.0.2.2 key 7\n');
+    expect(ok.diagnostics).toEqual([]);
+    expect(ok.config?.associations.map((a) => [a.key, a.port])).toEqual([[7, 11123], [7, undefined]]);
+  });
+
   test('poll below ntpd\'s 3 is a warning; above 17 or minpoll > maxpoll is an error', () => {
     const result = check('server a.example minpoll 2\nserver b.example minpoll 6 maxpoll 4\nserver c.example maxpoll 18\nserver d.example minpoll -1\n');
     expect(brief(result.diagnostics)).toEqual([
