@@ -74,6 +74,8 @@ export class Association {
   private peerRec: NtpTimestamp = ZERO_TIMESTAMP;
   private peerPollLog2S: number | null = null;
   private upstream: UpstreamState | null = null;
+  /** The latest authentic answer said unsynchronised (or an impossible stratum). */
+  private serverUnfit = false;
   private pmode = 0;
   private lastReceiveNs: bigint | null = null;
   /** Local instant of the last sample that entered the filter (staleness: the server is still heard). */
@@ -208,6 +210,8 @@ export class Association {
     this.pmode = h.mode;
     this.lastReceiveNs = rx.rawNs;
     const bad = headerReject(h);
+    // A server that says it cannot serve time is not followed on its old samples either (ntpd's fit()).
+    this.serverUnfit = bad !== null;
     if (bad !== null) return this.reject(bad);
     if (isZero(h.receiveTimestamp) || isZero(h.transmitTimestamp)) return this.reject('badFormat');
     const sample = computeSample({ t1Ns, t2: h.receiveTimestamp, t3: h.transmitTimestamp, t4Ns: rx.rawNs }, h.precision, this.ourPrecisionLog2S,
@@ -251,13 +255,15 @@ export class Association {
   /**
    * The estimate for the discipline at raw time nowNs: the regression through the filter's
    * outputs, evaluated at nowNs. Null before the first output, when reach is 0, or when the newest
-   * usable sample is more than 8 poll intervals old. (The newest sample, not the newest filter
+   * usable sample is more than 8 poll intervals old, or the server's latest answer said it is
+   * unsynchronised. (The newest sample, not the newest filter
    * output: the minimum-delay rule may hold one stage as the best for 8 polls, and the fit's
    * prediction stays good meanwhile, the server being heard all along.)
    */
   estimate(nowNs: bigint): SourceEstimate | null {
     const model = this.fit.model;
-    if (model === null || this.demobilised || this.poller.reach === 0 || this.upstream === null || this.lastSampleNs === null) return null;
+    if (model === null || this.demobilised || this.poller.reach === 0 || this.upstream === null || this.lastSampleNs === null
+      || this.serverUnfit) return null;
     if (Number(nowNs - this.lastSampleNs) > STALE_POLLS * log2ToNs(this.pollLog2S)) return null;
     const u = this.upstream;
     return {

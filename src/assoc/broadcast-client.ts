@@ -56,6 +56,8 @@ export class BroadcastClientAssociation {
   private broadcastPollLog2S = DEFAULT_BROADCAST_POLL_LOG2S;
   private lastXmt: NtpTimestamp | null = null;
   private upstream: UpstreamState | null = null;
+  /** The latest broadcast said unsynchronised: its old samples are not followed. */
+  private serverUnfit = false;
   private lastReceiveNs: bigint | null = null;
   private ourPrecisionLog2S = DEFAULT_PRECISION_LOG2S;
   private readonly rejects: Partial<Record<ReplyRejectReason, number>> = {};
@@ -148,6 +150,7 @@ export class BroadcastClientAssociation {
     this.lastReceiveNs = rx.rawNs;
     if (h.poll >= 4 && h.poll <= 17) this.broadcastPollLog2S = h.poll;
     const bad = headerReject(h);
+    this.serverUnfit = bad !== null;
     if (bad !== null) return this.reject(bad);
     this.upstream = {
       leap: h.leap, stratum: h.stratum, precisionLog2S: h.precision, rootDelayS: h.rootDelay / 65_536,
@@ -203,7 +206,7 @@ export class BroadcastClientAssociation {
   estimate(nowNs: bigint): SourceEstimate | null {
     const model = this.fit.model;
     if (model === null || this.upstream === null) return this.calibration?.estimate(nowNs) ?? null;
-    if (this.reachAt(nowNs) === 0) return null;
+    if (this.reachAt(nowNs) === 0 || this.serverUnfit) return null;
     if (Number(nowNs - model.lastSampleNs) > STALE_POLLS * log2ToNs(this.broadcastPollLog2S)) return null;
     const u = this.upstream;
     return {

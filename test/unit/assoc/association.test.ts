@@ -356,6 +356,16 @@ describe('estimate', () => {
     expect(e.path!.rootDispersionS).toBeCloseTo(0.0001, 4);
   });
 
+  it('is null as soon as the server answers unsynchronised, and back with its next good answer', () => {
+    const { a, t } = synced(0n);
+    exchange(a, t, 0n, 100n * US, 100n * US, { leap: LeapIndicator.Unsynchronised });
+    expect(a.reach & 1).toBe(1);
+    expect(a.estimate(t + S)).toBeNull();
+    const t2 = a.nextPollNs();
+    exchange(a, t2, 0n);
+    expect(a.estimate(t2 + S)).not.toBeNull();
+  });
+
   it('leap from the upstream LI: insert', () => {
     const a = new Association(clientConfig(), counterRandom(), T0_NS);
     exchange(a, T0_NS, 0n, 100n * US, 100n * US, { leap: LeapIndicator.AddSecond });

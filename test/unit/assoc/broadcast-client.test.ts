@@ -143,6 +143,9 @@ describe('broadcast client', () => {
     b.receiveBroadcast(p, 48, at(t + S + AHEAD));
     b.receiveBroadcast(broadcast(t + 2n * S, { stratum: 16 }), 48, at(t + 2n * S + AHEAD));
     expect(b.status(t).rejects).toEqual({ badMode: 1, duplicate: 1, unsynchronised: 1 });
+    expect(b.estimate(t + 2n * S + AHEAD)).toBeNull(); // its latest broadcast said unsynchronised
+    b.receiveBroadcast(broadcast(t + 3n * S), 48, at(t + 3n * S + AHEAD + 100n * US));
+    expect(b.estimate(t + 3n * S + AHEAD)).not.toBeNull();
   });
 
   it('reach shifts once per broadcast interval: silent for 8 intervals → reach 0, estimate null', () => {
