@@ -297,21 +297,22 @@ export class AssociationSet {
         else r.socket?.send(a.packet, r.port, address);
       } else if (a.kind === 'demobilise') {
         this.o.log.warn({ address, reason: a.reason }, `${address} sent a kiss-o'-death (${a.reason === 'kodDeny' ? 'DENY' : 'RSTR'}): no longer polled`);
-        this.replace(r);
+        // A server that refuses us is not asked again for a while (a pool may name it again).
+        this.replace(r, RESOLVE_RETRY_MIN_MS);
       } else {
-        this.o.log.warn({ address }, `${address} has not answered for 8 polls`);
-        // A name may have moved (server) or a pool member gone: look the name up again.
-        if (r.line && isIP(r.line.host) === 0) this.replace(r);
+        this.o.log.warn({ address, host: r.line?.host }, `${address} has not answered for 8 polls${r.line && isIP(r.line.host) === 0 ? `; resolving ${r.line.host} again` : ''}`);
+        // A name may have moved (server) or a pool member gone: look the name up again now.
+        if (r.line && isIP(r.line.host) === 0) this.replace(r, 0);
       }
     }
   }
 
-  /** Drops an association; a named server or a pool looks for a replacement. */
-  private replace(r: Running): void {
+  /** Drops an association; a named server or a pool looks for a replacement after `delayMs`. */
+  private replace(r: Running, delayMs: number): void {
     this.running = this.running.filter((x) => x !== r);
     void this.close(r);
     const line = r.line;
-    if (line && isIP(line.host) === 0 && !this.stopped) this.later(RESOLVE_RETRY_MIN_MS, () => void this.mobilise(line, 0));
+    if (line && isIP(line.host) === 0 && !this.stopped) this.later(delayMs, () => void this.mobilise(line, 0));
   }
 
   private later(ms: number, fn: () => void): void {
