@@ -9,7 +9,7 @@
 // 10.123.N.0/24). Ports: 123 inside the namespaces only.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GNOMON_MAIN, GnomonDaemon } from './harness/daemon.js';
+import { FakeServer, GNOMON_MAIN, GnomonDaemon } from './harness/daemon.js';
 import { startDemo, type Demo } from './harness/demo.js';
 import { ntpdig } from './harness/ntpsec.js';
 import { pollUntil, Teardown, TempDir } from './harness/process.js';
@@ -192,4 +192,27 @@ describe('names: pool and a server that moves', () => {
     const { s: judged } = await statusUntil(() => g.status(), (x) => x.associations.some((y) => y.address === wrong.address && y.falseticker), 20_000);
     expect(judged.associations.find((a) => a.address === wrong.address)?.falseticker).toBe(true);
   }, 120_000);
+});
+
+// NTPsec 1.2.2 sent no kiss-o'-death here, neither for `restrict ADDR kod limited` with iburst's 2 s spacing
+// under `discard minimum 4` nor for `noserve kod` (silence both times), and chronyd sends none: the KoDs come
+// from harness/fake-server.mjs (RFC 5905's layout: LI 3, stratum 0, the code as refid, origin = our transmit).
+describe("kiss-o'-death", () => {
+  it('RATE: the poll backs off and the KoD is counted; DENY: the association stops and the log says why', async () => {
+    const rate = await FakeServer.start('kod-rate', '127.0.0.3', 123, lab.client);
+    teardown.add('fake RATE server', () => rate.stop());
+    const g = await gnomon(['server 127.0.0.3 iburst minpoll 3 maxpoll 6']);
+    const { s } = await statusUntil(() => g.status(), (x) => (x.associations[0]?.kod.RATE ?? 0) >= 1 && x.associations[0]!.pollLog2S > 3, 20_000);
+    const a = s.associations[0]!;
+    expect(a.kod.RATE ?? 0, JSON.stringify(a)).toBeGreaterThanOrEqual(1);
+    expect(a.pollLog2S).toBeGreaterThan(3);
+    expect(a).toMatchObject({ demobilised: false, filter: null });
+
+    const deny = await FakeServer.start('kod-deny', '127.0.0.4', 123, lab.client);
+    teardown.add('fake DENY server', () => deny.stop());
+    const h = await gnomon(['server 127.0.0.4 iburst']);
+    const { s: t } = await statusUntil(() => h.status(), (x) => x.associations.length === 0, 20_000);
+    expect(t.associations, h.describe()).toEqual([]);
+    expect(h.logs.some((l) => /kiss-o'-death \(DENY\): no longer polled/.test(String(l.msg))), h.describe()).toBe(true);
+  }, 60_000);
 });

@@ -147,7 +147,7 @@ export function unsynchronisedConfig(port: number, extra: readonly string[] = []
   return ['restrict default', `port ${port}`, 'interface listen 127.0.0.1', ...extra].join('\n');
 }
 
-export type FakeReplyKind = 'kod-rate' | 'unsync-stratum16' | 'unsync-stratum0';
+export type FakeReplyKind = 'kod-rate' | 'kod-deny' | 'unsync-stratum16' | 'unsync-stratum0';
 
 /** The scripted responder of fake-server.mjs: answers every client request with one fixed kind of reply. */
 export class FakeServer {

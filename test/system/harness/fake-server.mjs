@@ -1,12 +1,13 @@
 // A scripted NTP responder that answers every mode 3 request with one fixed kind of reply, to check how real
 // clients classify that kind of reply (and so that the tests' expectations about the peers are themselves tested).
-//   node fake-server.mjs ADDRESS PORT KIND      KIND: kod-rate | unsync-stratum16 | unsync-stratum0
+//   node fake-server.mjs ADDRESS PORT KIND      KIND: kod-rate | kod-deny | unsync-stratum16 | unsync-stratum0
 // Prints {"msg":"listening","address":...,"port":...} when bound; exits 0 on SIGTERM.
 import { createSocket } from 'node:dgram';
 
 const [address = '127.0.0.1', portText = '123', kind = 'kod-rate'] = process.argv.slice(2);
 const KINDS = {
   'kod-rate': { leap: 3, stratum: 0, refid: Buffer.from('RATE', 'latin1') },
+  'kod-deny': { leap: 3, stratum: 0, refid: Buffer.from('DENY', 'latin1') },
   'unsync-stratum16': { leap: 3, stratum: 16, refid: Buffer.alloc(4) },
   'unsync-stratum0': { leap: 3, stratum: 0, refid: Buffer.alloc(4) },
 };
