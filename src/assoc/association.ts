@@ -261,11 +261,15 @@ export class Association {
    * prediction stays good meanwhile, the server being heard all along.)
    */
   estimate(nowNs: bigint): SourceEstimate | null {
-    const model = this.fit.model;
-    if (model === null || this.demobilised || this.poller.reach === 0 || this.upstream === null || this.lastSampleNs === null
+    const fitted = this.fit.model;
+    if (fitted === null || this.demobilised || this.poller.reach === 0 || this.upstream === null || this.lastSampleNs === null
       || this.serverUnfit) return null;
     if (Number(nowNs - this.lastSampleNs) > STALE_POLLS * log2ToNs(this.pollLog2S)) return null;
     const u = this.upstream;
+    // A slope the fit cannot tell from zero (|f| < 2 SE) is not followed: on a network's hundreds
+    // of µs of jitter the first minute's fits swing by tens of ppm (seen on loopback: served time
+    // moved ~0.5 ms while the fit settled), and the discipline would steer by that noise.
+    const model = Math.abs(fitted.freqPpm) < 2 * fitted.freqSdPpm ? { ...fitted, freqPpm: 0 } : fitted;
     return {
       basis: 'network',
       path: {
