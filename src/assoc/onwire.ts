@@ -15,6 +15,7 @@ import { decodeHeader, scanTrailer, TRAILER_MALFORMED, type NtpHeader } from '..
 import { secondsFromShort, shortFromSeconds, unixNsFromNtp, writeTimestamp, type NtpTimestamp } from '../ntp/timestamp.js';
 import { ParsedAddress, parseAddress } from '../net/address.js';
 import type { NtpSample, ReplyRejectReason } from './types.js';
+import type { ServerSnapshot } from '../server/state.js';
 
 /** RFC 5905 MAXDIST: a sample whose root distance exceeds this is not used, s. */
 export const MAXDIST_S = 1.5;
@@ -150,16 +151,8 @@ export function leapWarning(li: LeapIndicator): LeapWarning {
     : li === LeapIndicator.NoWarning ? 'none' : 'unknown';
 }
 
-/** The fields our symmetric-mode packets carry about us (src/server/state.ts's ServerSnapshot). */
-export interface OwnState {
-  readonly leap: LeapIndicator;
-  readonly stratum: number;
-  readonly precisionLog2S: number;
-  readonly rootDelayS: number;
-  readonly rootDispersionS: number;
-  readonly referenceId: number;
-  readonly referenceTime: NtpTimestamp;
-}
+/** The fields our symmetric-mode packets carry about us: what the server publishes (one definition). */
+export type OwnState = ServerSnapshot;
 
 /** Header bytes 0-3: what every packet we build starts with. */
 function writeCommon(buf: Uint8Array, leap: number, version: number, mode: Mode, stratum: number, pollLog2S: number, precision: number): void {
