@@ -16,6 +16,7 @@ import { loadDriftfile, saveDriftfile } from './drift.js';
 import { StatsError, StatsWriter } from './stats.js';
 import type { RefclockStatus } from './refclocks.js';
 import type { Logger } from './log.js';
+import type { AssociationStatus } from '../assoc/types.js';
 
 export interface OutputOptions {
   /** `--no-kernel`: keep hands off the system clock whatever the config says. */
@@ -32,6 +33,10 @@ export interface UpdateView {
   readonly servedNs: bigint;
   readonly precisionLog2S: number;
   readonly refclocks: () => RefclockStatus[];
+  /** Upstream servers and peers (optional: absent in tests of the refclock path). */
+  readonly associations?: () => AssociationStatus[];
+  /** Their names the discipline rejected as falsetickers. */
+  readonly falsetickers?: ReadonlySet<string>;
 }
 
 export class DisciplineOutputs {
@@ -39,6 +44,8 @@ export class DisciplineOutputs {
   private drift: DriftSavePolicy | null = null;
   private stats: StatsWriter | null = null;
   private refusalLogged = '';
+  /** Per association: the receive instant of the sample last written to peerstats. */
+  private readonly lastPeerSample = new Map<string, bigint>();
   private readonly lastTimecode = new Map<string, string>();
   private readonly startedS = performance.now() / 1000;
 
@@ -125,6 +132,19 @@ export class DisciplineOutputs {
           utcNs: v.servedNs, srcadr: r.address, status: peerStatusWord({ selected, usable: true, reachable: r.reach !== '0' }),
           offsetNs: r.estimate.offsetNs, delayNs: 0, dispersionNs: estimateDispersionS(r.estimate, v.precisionLog2S, v.nowNs) * 1e9,
           jitterNs: r.estimate.jitterNs,
+        });
+      }
+    }
+    // peerstats of servers and peers: one line per new sample (ntpd writes one per clock filter update).
+    if (this.stats) {
+      for (const a of v.associations?.() ?? []) {
+        if (a.filter === null || a.lastReceiveNs === null || this.lastPeerSample.get(a.address) === a.lastReceiveNs) continue;
+        this.lastPeerSample.set(a.address, a.lastReceiveNs);
+        const selected = tracking?.name === a.name || (v.state.kind === 'holdover' && v.state.name === a.name);
+        this.stats.peer({
+          utcNs: v.servedNs, srcadr: a.address,
+          status: peerStatusWord({ selected, usable: !(v.falsetickers?.has(a.name) ?? false), reachable: a.reach !== 0 }),
+          offsetNs: a.filter.offsetNs, delayNs: a.filter.delayNs, dispersionNs: a.filter.dispersionNs, jitterNs: a.filter.jitterNs,
         });
       }
     }

@@ -194,6 +194,7 @@ export class Reference {
       const view = {
         state: next, line: this.discipline.correctionModel, nowNs, servedNs: timeSpecToUnixNs(this.now), precisionLog2S: precision,
         refclocks: () => this.refclocks.status(nowNs),
+        associations: () => this.network?.status(nowNs) ?? [], falsetickers: this.discipline.falsetickers,
       };
       const change = this.outputs.steer(view);
       if (change) {
