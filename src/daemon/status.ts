@@ -57,7 +57,8 @@ export function statusReport(s: StatusSources): StatusReport {
       synchronised: snap.stratum < 16,
       stratum: snap.stratum,
       leap: snap.leap,
-      refid: formatRefId(snap.referenceId, snap.stratum),
+      // The local clock's ASCII LOCL is served above stratum 1, where a refid reads as an address: name it.
+      refid: ref.state === 'local' && ref.selected === 'LOCAL(0)' ? 'LOCL' : formatRefId(snap.referenceId, snap.stratum),
       rootDispersionS: snap.rootDispersionS,
       state: ref.state,
       selected: ref.selected,

@@ -45,7 +45,8 @@ beforeAll(async () => {
   dir = new TempDir('gnm-web-');
   teardown.add('temp dir', () => dir.remove());
   configFile = dir.file('ntp.conf');
-  writeFileSync(configFile, localClockConfig(NTP_PORT, 3, [`restrict 10.66.0.0 mask 255.255.0.0 nomodify # ${HOSTILE}`]) + '\n');
+  // A server nobody answers (loopback, a port nothing listens on): listed on the page with reach 0.
+  writeFileSync(configFile, localClockConfig(NTP_PORT, 3, [`restrict 10.66.0.0 mask 255.255.0.0 nomodify # ${HOSTILE}`, `server 127.0.0.9 port ${NTP_PORT + 50} minpoll 1 maxpoll 1`]) + '\n');
   const passwd = spawnSync(process.execPath, [GNOMON_MAIN, 'passwd', '--file', dir.file('web-password')], { input: `${PASSWORD}\n`, encoding: 'utf8', timeout: 20_000 });
   expect(passwd.status, `gnomon passwd: ${passwd.stderr}`).toBe(0);
   daemon = await LongRunning.start(process.execPath, [GNOMON_MAIN, 'serve', '--config', configFile, '--listen', `127.0.0.1:${NTP_PORT}`,
@@ -79,6 +80,10 @@ describe('web page in Chromium', () => {
     await expect.poll(() => page.locator('#chart-offset canvas').count(), { timeout: 10_000 }).toBeGreaterThan(0);
     await page.waitForTimeout(4500); // a few 2 s refreshes, so the charts have points
     expect(await page.textContent('#sync-state')).toMatch(/synchronised/);
+    expect(await page.textContent('#system')).toContain('LOCL');
+    // The servers-and-peers table: the silent server, as a server, reach 0, no samples.
+    const row = await page.locator('#associations tr', { hasText: '127.0.0.9' }).innerText();
+    expect(row.split('\t').map((c) => c.trim())).toEqual(['', '127.0.0.9', 'server', '-', '2 s', '0', '-', '-', '-', '']);
     expect(await page.textContent('#packets')).toMatch(/\d+ received/);
     const shots = process.env.GNOMON_ARTIFACTS ?? join(tmpdir(), 'gnomon-artifacts');
     mkdirSync(shots, { recursive: true });

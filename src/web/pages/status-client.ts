@@ -49,6 +49,27 @@ export const STATUS_CLIENT_JS = String.raw`'use strict';
       sec.appendChild(table(rows));
       refs.appendChild(sec);
     });
+    // Servers and peers as ntpq -p lists them: offset with ntpq's sign (the server minus us).
+    var assocBox = $('associations'); assocBox.replaceChildren();
+    var assocs = s.associations || [];
+    if (assocs.length === 0) assocBox.appendChild(el('p', 'no servers or peers configured', 'muted'));
+    else {
+      var t = el('table'), head = el('tr');
+      ['', 'remote', 'mode', 'st', 'poll', 'reach', 'delay', 'offset', 'jitter', 'refused'].forEach(function (h) { head.appendChild(el('th', h)); });
+      t.appendChild(head);
+      var MODES = { 1: 'peer', 2: 'passive', 3: 'server', 6: 'broadcast' };
+      assocs.forEach(function (a) {
+        var tr = el('tr'), f = a.filter;
+        var tally = a.falseticker ? 'x' : a.name === srv.selected ? '*' : f && a.reach ? '+' : ' ';
+        var refused = Object.keys(a.rejects).filter(function (k) { return a.rejects[k] > 0; }).map(function (k) { return k + ' ' + a.rejects[k]; })
+          .concat(Object.keys(a.kod).map(function (k) { return 'KoD ' + k + ' ' + a.kod[k]; }));
+        [tally, a.name, (MODES[a.hmode] || a.hmode) + (a.keyId ? ', key ' + a.keyId : ''), a.upstream ? a.upstream.stratum : '-', Math.pow(2, a.pollLog2S) + ' s',
+          a.reach.toString(8), f ? ms(f.delayNs).replace('+', '') : '-', f ? ms(-f.offsetNs) : '-', f ? ms(f.jitterNs).replace('+', '') : '-',
+          refused.length ? refused.join(', ') : (a.demobilised ? 'stopped' : '')].forEach(function (v) { tr.appendChild(el('td', v)); });
+        t.appendChild(tr);
+      });
+      assocBox.appendChild(t);
+    }
     var c = s.counters;
     $('packets').textContent = (c.received || 0) + ' received, ' + (c.processed || 0) + ' answered, ' + (c.restricted || 0) + ' restricted, ' +
       (c.rateLimited || 0) + ' rate-limited, ' + (c.kodSent || 0) + " kiss-o'-death";

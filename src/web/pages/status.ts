@@ -11,6 +11,7 @@ export function statusPage(csrf: string | undefined): string {
 <section><h2>System</h2><div id="system"></div></section>
 <section><h2>References</h2><div id="refclocks"></div></section>
 </div>
+<section><h2>Servers and peers</h2><div id="associations"></div></section>
 <section><h2>Last hour</h2>
 <div id="chart-offset" class="chart"></div>
 <div id="chart-freq" class="chart"></div>
