@@ -89,6 +89,18 @@ export function createMetricsRegistry(src: MetricsSources, options: { defaultMet
   gauge(registry, 'gnomon_satellites_used', 'Satellites used in the fix', ['refclock'], () => perRefclock(refclocks(), (r) => r.fix.satellitesUsed));
   gauge(registry, 'gnomon_satellites_visible', 'Satellites in view', ['refclock'], () => perRefclock(refclocks(), (r) => r.fix.satellitesVisible));
 
+  // Servers and peers (label `server` = the address), ntpq's sign for the offset: the server minus us.
+  const associations = () => status().associations ?? [];
+  const perServer = (value: (a: StatusReport['associations'][number]) => number | null): Sample[] => associations()
+    .flatMap((a) => { const v = value(a); return v === null ? [] : [{ labels: { server: a.address }, value: v }]; });
+  gauge(registry, 'gnomon_server_reach', 'Reach register of each upstream server or peer (0-255)', ['server'], () => perServer((a) => a.reach));
+  gauge(registry, 'gnomon_server_offset_seconds', 'Each server\'s clock filter offset (+ = the server is ahead, as ntpq)', ['server'],
+    () => perServer((a) => (a.filter ? -a.filter.offsetNs / 1e9 : null)));
+  gauge(registry, 'gnomon_server_delay_seconds', 'Each server\'s round-trip delay (clock filter)', ['server'], () => perServer((a) => (a.filter ? a.filter.delayNs / 1e9 : null)));
+  gauge(registry, 'gnomon_server_falseticker', '1 when the discipline rejects the server as a falseticker', ['server'], () => perServer((a) => (a.falseticker ? 1 : 0)));
+  mirroredCounter(registry, 'gnomon_server_kod_total', 'Kiss-o\'-death packets received from each server, by code', ['server', 'code'],
+    () => associations().flatMap((a) => Object.entries(a.kod).map(([code, value]) => ({ labels: { server: a.address, code }, value }))));
+
   const isPps = (r: RefclockStatus) => r.phase !== null || (r.counters.pulses ?? 0) > 0;
   mirroredCounter(registry, 'gnomon_pps_pulses_total', 'PPS pulses seen', ['refclock'],
     () => perRefclock(refclocks(), (r) => (isPps(r) ? r.counters.pulses ?? 0 : null)));

@@ -24,7 +24,13 @@ export function fakeStatus(over: { hostileName?: string; processed?: number } = 
     daemon: { pid: 1, uptimeS: 60, config: '/etc/gnomon/ntp.conf', listening: [{ address: '0.0.0.0', port: 123 }] },
     server: { synchronised: true, stratum: 1, leap: 0, refid: 'PPS', rootDispersionS: 0.0001, state: 'tracking', selected: 'PPS(0)', freqPpm: -12.5, correctionNs: 300 },
     refclocks: [nmea, pps] as unknown as StatusReport['refclocks'],
-    associations: [],
+    associations: [{
+      name: '192.0.2.7', address: '192.0.2.7', hmode: 3, pmode: 4, prefer: false, noselect: false, alwaysTrue: false, reach: 0o377, pollLog2S: 6,
+      // As the daemon sends it: statusReport turns bigint instants into strings (JSON has no bigint).
+      lastReceiveNs: '1800000000000000000' as unknown as bigint, upstream: { leap: 0, stratum: 1, precisionLog2S: -20, rootDelayS: 0, rootDispersionS: 0.0001, refid: 0x47505300, reftime: { seconds: 0, fraction: 0 } },
+      filter: { offsetNs: 250_000, delayNs: 800_000, dispersionNs: 20_000, jitterNs: 30_000, stages: [] },
+      keyId: 0, rejects: {}, kod: { RATE: 2 }, sent: 20, received: 20, demobilised: false, falseticker: true,
+    }],
     counters: { received: 1000, processed: over.processed ?? 990, restricted: 4, rateLimited: 5, kodSent: 2, kodRate: 2, kodDeny: 0, kodRstr: 0, badFormat: 1, declined: 0, authFailed: 0, controlRequests: 3 },
   };
 }

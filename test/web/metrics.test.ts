@@ -30,6 +30,11 @@ describe('/metrics', () => {
     expect(m.get('gnomon_offset_seconds{refclock="PPS(0)"}')).toBeCloseTo(-2e-6, 12);
     expect(m.get('gnomon_jitter_seconds{refclock="GPS_NMEA(0)"}')).toBeCloseTo(2.5e-4, 12);
     expect(m.get('gnomon_refclock_reach{refclock="PPS(0)"}')).toBe(255);
+    expect(m.get('gnomon_server_reach{server="192.0.2.7"}')).toBe(255);
+    expect(m.get('gnomon_server_offset_seconds{server="192.0.2.7"}')).toBeCloseTo(-2.5e-4, 12);
+    expect(m.get('gnomon_server_delay_seconds{server="192.0.2.7"}')).toBeCloseTo(8e-4, 12);
+    expect(m.get('gnomon_server_falseticker{server="192.0.2.7"}')).toBe(1);
+    expect(m.get('gnomon_server_kod_total{server="192.0.2.7",code="RATE"}')).toBe(2);
     expect(m.get('gnomon_pps_pulses_total{refclock="PPS(0)"}')).toBe(120);
     expect(m.get('gnomon_pps_pulses_accepted_total{refclock="PPS(0)"}')).toBe(110);
     expect(m.get('gnomon_pps_pulses_rejected_total{refclock="PPS(0)",reason="nmeaStale"}')).toBe(7);
