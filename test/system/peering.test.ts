@@ -2,12 +2,13 @@
 // NTPsec's `ntpq -p` as a symmetric association; stopping one leaves the other serving. And a Gnomon broadcast
 // client hears another Gnomon's mode 5 across a veth pair, calibrates the delay with a client volley and syncs;
 // signed broadcasts are accepted with the right key and ignored with a wrong one.
-// Network: only the namespaces this file creates (10.250.124.0/24 and 10.250.125.0/24 on veth pairs). Ports: 123 inside them.
+// And a multicast client joins 224.0.1.1 and syncs to a signed multicast server.
+// Network: only the namespaces this file creates (10.250.124-126.0/24 on veth pairs). Ports: 123 inside them.
 import { existsSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GnomonDaemon } from './harness/daemon.js';
 import { Netns, vethPair } from './harness/netns.js';
-import { pollUntil, Teardown, TempDir } from './harness/process.js';
+import { pollUntil, runOk, Teardown, TempDir } from './harness/process.js';
 import { ntpdig } from './harness/ntpsec.js';
 import type { StatusReport } from '../../src/daemon/status.js';
 
@@ -22,13 +23,12 @@ writeFileSync(KEYS, '1 SHA1 8b3f3c1e0a7d4f6b9e2c5a1d7f0b3e6c9a2d5f81\n2 MD5 wron
 const OTHER_KEYS = dir.file('other.keys');
 writeFileSync(OTHER_KEYS, '1 SHA1 00000000000000000000000000000000000000aa\n', { mode: 0o600 });
 
-async function pair(prefix: string): Promise<{ a: Netns; b: Netns; aAddr: string; bAddr: string }> {
+async function pair(prefix: string): Promise<{ a: Netns; b: Netns; aAddr: string; bAddr: string; aDev: string; bDev: string }> {
   const a = await Netns.create();
   teardown.add(`namespace ${a.name}`, () => a.destroy());
   const b = await Netns.create();
   teardown.add(`namespace ${b.name}`, () => b.destroy());
-  const { aAddr, bAddr } = await vethPair(a, b, prefix);
-  return { a, b, aAddr, bAddr };
+  return { a, b, ...await vethPair(a, b, prefix) };
 }
 
 async function start(ns: Netns, lines: readonly string[]): Promise<GnomonDaemon> {
@@ -115,4 +115,19 @@ describe('broadcast client (mode 5 over a veth pair)', () => {
     expect(w.associations).toEqual([]);
     expect(wrong.logs.some((l) => String(l.msg).includes('without a MAC under a trusted key')), wrong.describe()).toBe(true);
   }, 120_000);
+});
+
+describe('multicast client (mode 5 to 224.0.1.1 over a veth pair)', () => {
+  it('multicastclient joins the group and syncs to a signed multicast server', async () => {
+    const { a, b, aAddr, aDev, bDev } = await pair('10.250.126');
+    // Neither namespace has a default route: IPv4 multicast needs one for 224.0.0.0/4 on both sides (docs/broadcast.md).
+    await runOk('ip', ['-n', a.name, 'route', 'add', '224.0.0.0/4', 'dev', aDev], { timeoutMs: 10_000 });
+    await runOk('ip', ['-n', b.name, 'route', 'add', '224.0.0.0/4', 'dev', bDev], { timeoutMs: 10_000 });
+    await start(a, ['server 127.127.1.0', 'fudge 127.127.1.0 stratum 3', 'broadcast 224.0.1.1 ttl 1 minpoll 1 key 1',
+      `keys ${KEYS}`, 'trustedkey 1', 'restrict default']);
+    const client = await start(b, ['multicastclient 224.0.1.1', `keys ${KEYS}`, 'trustedkey 1', 'restrict default']);
+    const s = await statusUntil(client, (x) => x.server.selected === aAddr, 40_000);
+    expect(s.server, client.describe()).toMatchObject({ synchronised: true, stratum: 4, refid: aAddr, state: 'tracking' });
+    expect(s.associations.find((x) => x.address === aAddr)).toMatchObject({ hmode: 6, keyId: 1 });
+  }, 90_000);
 });
