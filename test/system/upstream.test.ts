@@ -185,6 +185,26 @@ describe('falsetickers: GPS against upstream servers', () => {
   }, 90_000);
 });
 
+describe('reload', () => {
+  it('SIGHUP with a changed server line: the old association goes, the new one syncs; an unchanged config keeps it', async () => {
+    const g = await gnomon([`server ${chrony.address} iburst`]);
+    await statusUntil(() => g.status(), (x) => x.server.selected === chrony.address, 15_000);
+    const sentBefore = (await g.status()).associations[0]!.sent;
+    process.kill(g.proc.pid, 'SIGHUP'); // same config: nothing restarts
+    await pollUntil(() => g.logs.filter((l) => l.msg === 'configuration reloaded').length >= 1 || undefined, 10_000);
+    const same = await g.status();
+    expect(same.associations.map((a) => a.address)).toEqual([chrony.address]);
+    expect(same.associations[0]!.sent, 'the association kept its state').toBeGreaterThanOrEqual(sentBefore);
+    expect(same.server.selected).toBe(chrony.address);
+
+    writeFileSync(g.configFile, ['restrict default', `server ${ntpsec.address} iburst`].join('\n') + '\n');
+    process.kill(g.proc.pid, 'SIGHUP');
+    const { s } = await statusUntil(() => g.status(), (x) => x.server.selected === ntpsec.address, 20_000);
+    expect(s.associations.map((a) => a.address), g.describe()).toEqual([ntpsec.address]);
+    expect(s.server.stratum).toBe(2);
+  }, 60_000);
+});
+
 describe('names: pool and a server that moves', () => {
   it('a pool name with two addresses mobilises both; a name whose server went silent is resolved again and follows the move', async () => {
     // `ip netns exec` bind-mounts /etc/netns/NS/hosts over /etc/hosts, so the names resolve inside the lab only.
