@@ -10,6 +10,7 @@
 # run in a `||` list, where `set -e` does not apply: each one returns its own failures.
 #
 #   firstboot.sh                      all of the above
+#   firstboot.sh web-password         step 4 alone
 #   firstboot.sh password-from-boot   step 4 from the FAT partition's file only (gnomon-bootpassword.service)
 #
 # The environment variables below exist for the tests (test/unit/image/); the units set none.
@@ -159,11 +160,14 @@ case ${1:-all} in
     : >"$DONE"
     say "done"
     ;;
+  web-password)
+    web_password || exit 1
+    ;;
   password-from-boot)
     password_from_boot || exit 1
     ;;
   *)
-    echo "usage: $0 [all|password-from-boot]" >&2
+    echo "usage: $0 [all|web-password|password-from-boot]" >&2
     exit 2
     ;;
 esac
