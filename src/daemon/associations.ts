@@ -58,6 +58,8 @@ export const DEFAULT_MINPOLL = 6;
 export const DEFAULT_MAXPOLL = 10;
 /** How many servers one `pool` line mobilises (ntpd's `tos maxclock` default less the refclocks, kept small for a LAN box). */
 export const POOL_MEMBERS = 4;
+/** Broadcast servers followed at once (a LAN has one or two; more is a misconfiguration or spoofing). */
+export const MAX_BROADCASTERS = 8;
 const RESOLVE_RETRY_MIN_MS = 60_000;
 const RESOLVE_RETRY_MAX_MS = 3_600_000;
 /** Timers never wait longer than this (a clock step must not leave one asleep for days). */
@@ -93,6 +95,8 @@ export class AssociationSet {
   private stopped = false;
   private readonly resolveTimers = new Set<NodeJS.Timeout>();
   private readonly spec = newTimeSpec();
+  /** Mode 5 packets from broadcasters beyond MAX_BROADCASTERS. */
+  private ignoredBroadcasters = 0;
   /** Mode 5 packets ignored for want of a verifying MAC (keys configured). */
   private unverifiedBroadcasts = 0;
   private readonly served = newTimeSpec();
@@ -236,6 +240,12 @@ export class AssociationSet {
   }
 
   private mobiliseBroadcast(buf: Uint8Array, length: number, address: string, rawNs: bigint): Running | undefined {
+    // Each broadcaster costs a socket and a filter: spoofed mode 5 from many addresses must not exhaust them.
+    if (this.running.filter((r) => r.assoc instanceof BroadcastClientAssociation).length >= MAX_BROADCASTERS) {
+      this.ignoredBroadcasters++;
+      if (this.ignoredBroadcasters === 1) this.o.log.warn({ address, max: MAX_BROADCASTERS }, `broadcast client: already following ${MAX_BROADCASTERS} broadcasters; ${address} ignored (logged once)`);
+      return undefined;
+    }
     // With trusted keys configured, a broadcaster must sign with one of them and the MAC must
     // verify (ntpd's `enable auth`); one that does not never gets an association.
     let key;

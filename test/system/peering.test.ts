@@ -10,6 +10,7 @@ import { GnomonDaemon } from './harness/daemon.js';
 import { Netns, vethPair } from './harness/netns.js';
 import { pollUntil, runOk, Teardown, TempDir } from './harness/process.js';
 import { ntpdig } from './harness/ntpsec.js';
+import { buildNtpPacket, exchange, MODE } from './harness/udp.js';
 import type { StatusReport } from '../../src/daemon/status.js';
 
 const NTPQ = '/usr/bin/ntpq';
@@ -130,4 +131,18 @@ describe('multicast client (mode 5 to 224.0.1.1 over a veth pair)', () => {
     expect(s.server, client.describe()).toMatchObject({ synchronised: true, stratum: 4, refid: aAddr, state: 'tracking' });
     expect(s.associations.find((x) => x.address === aAddr)).toMatchObject({ hmode: 6, keyId: 1 });
   }, 90_000);
+});
+
+describe('broadcast client limits (loopback, port 12420)', () => {
+  it('follows at most 8 broadcasters: spoofed mode 5 from a ninth address is ignored and logged once', async () => {
+    const d = await GnomonDaemon.start({ config: ['broadcastclient', 'restrict default', 'port 12420'].join('\n'), listen: '127.0.0.1:12420' });
+    teardown.add('gnomon', () => d.stop().catch(() => undefined));
+    for (let i = 11; i <= 19; i++) {
+      await exchange({ host: '127.0.0.1', port: 12420, requests: [buildNtpPacket({ mode: MODE.broadcast, stratum: 2 })], waitMs: 0, bindAddress: `127.0.0.${i}` });
+    }
+    const s = await statusUntil(d, (x) => x.associations.length >= 8, 10_000);
+    expect(s.associations.map((a) => a.address).sort(), d.describe()).toEqual(Array.from({ length: 8 }, (_, k) => `127.0.0.${11 + k}`).sort());
+    await pollUntil(() => d.logs.some((l) => String(l.msg).includes('already following 8 broadcasters')) || undefined, 5000);
+    expect(d.logs.filter((l) => String(l.msg).includes('already following 8 broadcasters')), d.describe()).toHaveLength(1);
+  }, 30_000);
 });
