@@ -9,7 +9,8 @@
 #
 # Running it again (or from a newer tarball) is an upgrade: the same steps, nothing doubled; your
 # /etc/gnomon/ntp.conf, /etc/default/gnomon and the web password are kept. The previous Gnomon is
-# kept as /opt/gnomon.old.
+# kept as /opt/gnomon.old. On Gnomon's own Debian image it upgrades Gnomon the same way, leaving the
+# boot files to Debian's raspi-firmware.
 set -eu
 
 SRC=$(cd "$(dirname "$0")" && pwd)
@@ -37,8 +38,11 @@ case $arch in
 esac
 [ -f "$APP/dist/src/cli/main.js" ] || die "$APP/dist/src/cli/main.js is missing: run this from an unpacked release tarball"
 [ -f "$ROOTFS/usr/lib/systemd/system/gnomon.service" ] || die "$ROOTFS is not Gnomon's root file system overlay"
-model=$(tr -d '\0' </proc/device-tree/model 2>/dev/null || echo unknown)
-say "installing on: $model, boot files in $BOOT"
+model=unknown
+if [ -r /proc/device-tree/model ]; then model=$(tr -d '\0' </proc/device-tree/model); fi
+# Without a running systemd (a chroot into a Raspberry Pi OS image), units are only enabled and masked.
+if [ -d /run/systemd/system ]; then live=yes; else live=no; fi
+say "installing on: $model, boot files in $BOOT, systemd running: $live"
 
 node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 
@@ -117,20 +121,36 @@ else
 fi
 ln -sfn /run/gnomon-firstboot/password.issue /etc/issue.d/gnomon-password.issue
 
-# 6. Boot files: the UART and PPS lines in config.txt, no serial console in cmdline.txt.
+# 6. Boot files: the UART and PPS lines in config.txt, no serial console in cmdline.txt. On Gnomon's
+# Debian image (raspi-firmware), config.txt is generated from /etc/default/raspi-firmware*: refresh
+# our overlays and their config lines there instead (an upgrade of the image's Gnomon).
 before=$(cat "$BOOT/config.txt" "$BOOT/cmdline.txt" 2>/dev/null | cksum)
-gnomon_edit_config_txt "$BOOT/config.txt"
-gnomon_edit_cmdline_txt "$BOOT/cmdline.txt"
-after=$(cat "$BOOT/config.txt" "$BOOT/cmdline.txt" | cksum)
+if [ -x /etc/kernel/postinst.d/z50-raspi-firmware ]; then
+  for f in etc/default/raspi-firmware-custom etc/kernel/postinst.d/z51-gnomon-overlays \
+    usr/lib/gnomon/overlays/disable-bt.dtbo usr/lib/gnomon/overlays/pps-gpio.dtbo \
+    usr/lib/gnomon/overlays/disable-bt.dts usr/lib/gnomon/overlays/pps-gpio.dts; do
+    install -D -m "$([ -x "$ROOTFS/$f" ] && echo 0755 || echo 0644)" "$ROOTFS/$f" "/$f"
+  done
+  /etc/kernel/postinst.d/z51-gnomon-overlays
+  say "Debian's raspi-firmware manages config.txt: overlays refreshed, run update-initramfs -u to regenerate config.txt"
+else
+  gnomon_edit_config_txt "$BOOT/config.txt"
+  gnomon_edit_cmdline_txt "$BOOT/cmdline.txt"
+fi
+after=$(cat "$BOOT/config.txt" "$BOOT/cmdline.txt" 2>/dev/null | cksum)
 
 # 7. Services: no other time daemon, no login on the GPS's UART, Bluetooth's UART helper off where
 # Bluetooth gave up the PL011 (Pi 3/4/Zero 2).
-systemctl daemon-reload
-systemctl disable --now systemd-timesyncd.service >/dev/null 2>&1 || true
+now=
+if [ "$live" = yes ]; then
+  systemctl daemon-reload
+  now=--now
+fi
+systemctl disable $now systemd-timesyncd.service >/dev/null 2>&1 || true
 systemctl mask systemd-timesyncd.service serial-getty@ttyAMA0.service serial-getty@serial0.service
 case $model in
   *"Pi 3"* | *"Pi 4"* | *"Compute Module 3"* | *"Compute Module 4"* | *"Zero 2"*)
-    systemctl disable --now hciuart.service >/dev/null 2>&1 || true
+    systemctl disable $now hciuart.service >/dev/null 2>&1 || true
     ;;
 esac
 for other in chrony.service ntpsec.service ntp.service openntpd.service; do
@@ -139,14 +159,18 @@ for other in chrony.service ntpsec.service ntp.service openntpd.service; do
   fi
 done
 systemctl enable gnomon.service gnomon-firstboot.service gnomon-bootpassword.service
-udevadm control --reload-rules 2>/dev/null || true
-udevadm trigger --subsystem-match=tty --subsystem-match=pps --subsystem-match=gpio 2>/dev/null || true
+if [ "$live" = yes ]; then
+  udevadm control --reload-rules 2>/dev/null || true
+  udevadm trigger --subsystem-match=tty --subsystem-match=pps --subsystem-match=gpio 2>/dev/null || true
+fi
 
 # 8. The web admin password now (from $BOOT/gnomon-password.txt, else generated and printed here),
 # and the first boot's other steps (SSH host keys and the root partition exist already: no change).
 /usr/lib/gnomon/firstboot.sh || say "warning: first-boot steps failed; they run again at the next boot"
 
-if [ "$before" != "$after" ]; then
+if [ "$live" = no ]; then
+  say "installed; gnomon.service starts at the next boot"
+elif [ "$before" != "$after" ]; then
   say "config.txt/cmdline.txt changed (originals: *.gnomon-orig): reboot now (sudo reboot)"
 else
   systemctl restart gnomon.service

@@ -28,11 +28,14 @@ ROOT_SSH=${GNOMON_ROOT_SSH:-/root/.ssh}
 
 say() { printf 'gnomon-firstboot: %s\n' "$*"; }
 
-# The gnomon CLI; GNOMON_CLI replaces it in tests.
+# The gnomon CLI: /usr/bin/gnomon knows which Node to use (Raspberry Pi OS may have an older one at
+# /usr/bin/node, install-on-raspios.sh); GNOMON_CLI replaces it in tests.
 gnomon_cli() {
   if [ -n "${GNOMON_CLI:-}" ]; then
     # shellcheck disable=SC2086 # a command line with its arguments, on purpose
     $GNOMON_CLI "$@"
+  elif [ -x /usr/bin/gnomon ]; then
+    /usr/bin/gnomon "$@"
   else
     /usr/bin/node /opt/gnomon/dist/src/cli/main.js "$@"
   fi
