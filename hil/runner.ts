@@ -4,16 +4,16 @@
  * Box, the client transport and the Operator differ.
  */
 import { catCommand } from './box.js';
-import { readStatus, watch, type RigContext } from './observe.js';
+import { readStatus, sleep, watch, type RigContext } from './observe.js';
 import {
-  distanceFromSecondNs, nmeaWithFix, parseAssert, parseGnomonQuery, parseNtpdig, parsePeers, ppsOffsetVsServedNs,
+  distanceFromSecondNs, nmeaWithFix, parseAssert, parseGnomonQuery, parseNtpdig, parsePeers, parseStatus, ppsOffsetVsServedNs,
   ppsPeer, ppsTracking, type AssertReading, type ClientAnswer, type StatusView,
 } from './parse.js';
 import {
   conditionResult, failedResult, makeReport, numericResult, type CheckResult, type Report,
 } from './results.js';
 import { runScenario } from './scenarios.js';
-import { display } from './thresholds.js';
+import { display, MIN_PULSES_BEFORE_MEASURING } from './thresholds.js';
 import { shellQuote } from './transport.js';
 
 async function readAssert(ctx: RigContext): Promise<AssertReading> {
@@ -45,10 +45,47 @@ function count(r: StatusView['nmea'], key: string, driverKey?: string): number {
   return r?.counters[key] ?? (driverKey !== undefined ? r?.driverCounters[driverKey] : undefined) ?? NaN;
 }
 
-/** Waits for PPS tracking up to settleS; returns the note. */
+interface WindowSample {
+  readonly status: StatusView;
+  /** The assert file read in the same command, just before the status. */
+  readonly assert: AssertReading | undefined;
+  readonly atMs: number;
+}
+
+/**
+ * One sample a second for `ms`: the PPS assert file and `gnomon status --json` in one command, so
+ * each edge's kernel timestamp comes with the correction the daemon applied at (nearly) that time.
+ */
+async function sampleWindow(ctx: RigContext, ms: number): Promise<WindowSample[]> {
+  const out: WindowSample[] = [];
+  const t0 = Date.now();
+  const command = `${catCommand(ctx.box.paths.ppsAssert)}; ${ctx.box.commands.status}`;
+  while (Date.now() - t0 < ms || out.length === 0) {
+    const started = Date.now();
+    const r = await ctx.box.transport.run(command, 15_000);
+    const nl = r.stdout.indexOf('\n');
+    let assert: AssertReading | undefined;
+    try {
+      assert = parseAssert(r.stdout.slice(0, nl));
+    } catch {
+      assert = undefined;
+    }
+    try {
+      out.push({ status: parseStatus(r.stdout.slice(nl + 1)), assert, atMs: Date.now() });
+    } catch (err) {
+      ctx.log(`window sample: ${(err as Error).message}`);
+      if (Date.now() - t0 > ms + 30_000) break;
+    }
+    await sleep(Math.max(0, 1000 - (Date.now() - started)));
+  }
+  return out;
+}
+
+/** Waits up to settleS for PPS tracking with MIN_PULSES_BEFORE_MEASURING pulses used. */
 async function settle(ctx: RigContext): Promise<void> {
   const t0 = Date.now();
-  const locked = await watch(ctx, ppsTracking, ctx.options.settleS * 1000);
+  const locked = await watch(ctx, (s) => ppsTracking(s) && (s.pps?.counters.pulsesAccepted ?? 0) >= MIN_PULSES_BEFORE_MEASURING,
+    ctx.options.settleS * 1000);
   ctx.log(locked ? `box tracks PPS (after ${((locked.atMs - t0) / 1000).toFixed(1)} s of waiting)`
     : `box did not track PPS within ${ctx.options.settleS} s; measuring anyway`);
 }
@@ -71,11 +108,10 @@ export async function baseline(ctx: RigContext): Promise<CheckResult[]> {
   }
   const s0 = await readStatus(ctx);
   const t0 = Date.now();
-  const samples: StatusView[] = [];
-  const end = await watch(ctx, () => Date.now() - t0 >= ctx.options.windowS * 1000, ctx.options.windowS * 1000 + 30_000,
-    (o) => samples.push(o.status));
+  const window = await sampleWindow(ctx, ctx.options.windowS * 1000);
+  const samples = window.map((w) => w.status);
   const s1 = samples[samples.length - 1];
-  const windowS = ((end?.atMs ?? Date.now()) - t0) / 1000;
+  const windowS = ((window[window.length - 1]?.atMs ?? Date.now()) - t0) / 1000;
   let last: AssertReading | undefined;
   try {
     last = await readAssert(ctx);
@@ -121,12 +157,17 @@ export async function baseline(ctx: RigContext): Promise<CheckResult[]> {
     // The two counters are read a moment apart: a pulse may be counted as used in s1 but not yet as seen in s0.
     out.push(numericResult('pairing.locked', rig, pulses > 0 ? Math.min(1, used / pulses) : NaN,
       `phase ${s1.pps.phaseState ?? 'none'}, ${used}/${pulses} pulses used`, s1.pps.phaseState === 'ok'));
-    const offsets = samples.map(ppsOffsetVsServedNs).filter((v): v is number => v !== null);
+    // Each edge once: the kernel's timestamp of it (raw clock) + the correction read with it = the edge in served time.
+    const edges = new Map<number, number>();
+    for (const w of window) if (w.assert && w.assert.seq > 0) edges.set(w.assert.seq, distanceFromSecondNs(w.assert.ns + BigInt(Math.round(w.status.correctionNs))));
+    const offsets = [...edges.values()];
+    const estimates = samples.map(ppsOffsetVsServedNs).filter((v): v is number => v !== null);
     const jitters = samples.map((s) => s.pps?.jitterNs ?? null).filter((v): v is number => v !== null);
-    if (offsets.length === 0) out.push(failedResult('pps.offset', rig, 'no PPS estimate'));
+    if (offsets.length < 3) out.push(failedResult('pps.offset', rig, `${offsets.length} edges read in the window`));
     else {
       const maxAbs = Math.max(...offsets.map(Math.abs));
-      out.push(numericResult('pps.offset', rig, rms(offsets), `RMS ${display(rms(offsets), 'ns')}, max ${display(maxAbs, 'ns')}, n=${offsets.length}`));
+      out.push(numericResult('pps.offset', rig, rms(offsets), `RMS ${display(rms(offsets), 'ns')}, max ${display(maxAbs, 'ns')} over `
+        + `${offsets.length} edges${estimates.length > 0 ? `; daemon's estimate RMS ${display(rms(estimates), 'ns')}` : ''}`));
     }
     if (jitters.length === 0) out.push(failedResult('pps.jitter', rig, 'no PPS estimate'));
     else out.push(numericResult('pps.jitter', rig, median(jitters), `median ${display(median(jitters), 'ns')}, max ${display(Math.max(...jitters), 'ns')}`));

@@ -37,7 +37,10 @@ export interface VirtualRigOptions {
   readonly holdoverS?: number;
   /** /24 prefix of the veth link, box .1, client .2 (default 10.250.130). */
   readonly subnet?: string;
-  /** Simulated second at which the first scenario's fault starts (default 26: lock ~9 s + an 8 s window + ~2 s of queries + slack). */
+  /**
+   * Simulated second at which the first scenario's fault starts (default 31: PPS selected at ~9 s,
+   * 8 pulses used at ~17 s, an 8 s window, ~2 s of ntpq and ntpdig, slack).
+   */
   readonly firstFaultAtS?: number;
   /** Extra simulator options (e.g. --receiver mtk). */
   readonly simArgs?: readonly string[];
@@ -119,7 +122,7 @@ export async function startVirtualRig(options: VirtualRigOptions): Promise<Virtu
   const cliNs = `gnm-hil-${tag}-cli`;
   const dir = mkdtempSync(join(tmpdir(), 'gnm-hil-'));
   const simDir = join(dir, 'sim');
-  const schedule = faultSchedule(options.scenarios, holdoverS, options.firstFaultAtS ?? 26);
+  const schedule = faultSchedule(options.scenarios, holdoverS, options.firstFaultAtS ?? 31);
   let demo: ChildProcess | undefined;
   let output = '';
   let bootCount = 0;

@@ -258,11 +258,11 @@ describe('scenarios', () => {
   });
 
   it("the virtual rig's fault schedule: antenna then unplug, windows matching the simulator's", () => {
-    const s = faultSchedule(['antenna', 'unplug', 'reboot'], 12, 26);
-    expect(s.args).toEqual(['--fault', 'antenna-unplugged@26+18', '--fault', 'unplug@46+10']);
-    expect(s.antenna).toEqual({ start: 26, end: 44 });
+    const s = faultSchedule(['antenna', 'unplug', 'reboot'], 12, 28);
+    expect(s.args).toEqual(['--fault', 'antenna-unplugged@28+18', '--fault', 'unplug@48+10']);
+    expect(s.antenna).toEqual({ start: 28, end: 46 });
     // unplug@S+10: the pty is gone in S+4..S+6 and back at S+7 (docs/simulator.md).
-    expect(s.unplug).toEqual({ start: 50, end: 53 });
+    expect(s.unplug).toEqual({ start: 52, end: 55 });
     expect(faultSchedule(['unplug'], 12, 26).args).toEqual(['--fault', 'unplug@26+10']);
     expect(faultSchedule(['reboot'], 12, 26).args).toEqual([]);
     // A holdover shorter than the 8 s the estimate stays fresh still gets a window long enough to see the change.

@@ -34,7 +34,7 @@ async function runVirtual(scenarios: readonly ScenarioName[], subnet: string): P
 }
 
 describe('HIL runner on the virtual rig', () => {
-  it('every check and scenario passes with the hardware thresholds (~55 s)', async () => {
+  it('every check and scenario passes with the hardware thresholds (~60 s)', async () => {
     if (typeof process.getuid === 'function' && process.getuid() !== 0) {
       throw new Error('the virtual HIL rig needs root (network namespaces, port 123); run npm test as root. Not skipping.');
     }
