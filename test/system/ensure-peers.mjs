@@ -30,11 +30,15 @@ const PEERS = [
   { name: 'tcpdump', pkg: 'tcpdump' },
   { name: 'tshark', pkg: 'tshark' }, // broadcast.test.ts: decodes the captured mode 5 packets
   { name: 'chromium', pkg: 'chromium' }, // web.test.ts: the web page in a real browser (playwright-core, headless)
+  // test/unit/image: the appliance's units, scripts and device-tree overlays
+  { name: 'systemd-analyze', pkg: 'systemd' },
+  { name: 'shellcheck', pkg: 'shellcheck' },
+  { name: 'dtc', pkg: 'device-tree-compiler' },
 ];
 
 // The package list of ../shared/PEERS.md, "Install".
 const APT_PACKAGES = ['ntpsec', 'ntpsec-ntpdig', 'ntpsec-ntpdate', 'ntpstat', 'socat', 'gpsd', 'gpsd-tools',
-  'gpsd-clients', 'pps-tools', 'iproute2', 'tcpdump', 'tshark', 'chromium'];
+  'gpsd-clients', 'pps-tools', 'iproute2', 'tcpdump', 'tshark', 'chromium', 'systemd', 'shellcheck', 'device-tree-compiler'];
 const APT_LINE = `apt-get install -y --no-install-recommends ${APT_PACKAGES.join(' ')}`;
 const CHRONY_LINE = `cd "$(mktemp -d)" && apt-get download chrony && dpkg -x chrony_*.deb ${CHRONY_ROOT}`;
 

@@ -1,8 +1,8 @@
 /**
  * The host tools the image tests run: systemd-analyze (systemd), shellcheck, dtc
- * (device-tree-compiler), systemd-sysusers. Missing ones are installed with apt-get when running as
- * root on Debian, as test/system/ensure-peers.mjs does for the NTP peers; otherwise the test fails
- * naming the package. Nothing is skipped.
+ * (device-tree-compiler), systemd-sysusers. `npm test`'s pretest installs them
+ * (test/system/ensure-peers.mjs); run on its own, a missing one is installed with apt-get when
+ * running as root on Debian, otherwise the test fails naming the package. Nothing is skipped.
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
