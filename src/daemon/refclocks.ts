@@ -64,7 +64,8 @@ interface Running {
   readonly source: RefclockSource;
   readonly config: RefclockConfig;
   readonly dependants: RefclockSource[];
-  readonly drivers: { readonly driver: RefclockDriver; readonly status: DriverStatus }[];
+  /** `changed`: one log line per change of state, kept across init retries (each retry gets a new context). */
+  readonly drivers: { readonly driver: RefclockDriver; readonly status: DriverStatus; readonly changed: ReturnType<typeof stateChangeFilter> }[];
   readonly pollLog2S: number;
   timecode: string;
 }
@@ -125,6 +126,7 @@ export class RefclockSet {
       if (p.labeller !== null) source.labeller = sources[p.labeller] ?? null;
       const drivers = driversFor(p.config, log).map(({ driver, name, device }) => ({
         driver, status: { driver: name, device, state: 'starting' as DriverState, counters: {} } satisfies DriverStatus,
+        changed: stateChangeFilter(),
       }));
       this.running.push({ source, config: p.config, dependants, drivers, pollLog2S: p.config.minpoll ?? DEFAULT_REFCLOCK_POLL_LOG2_S, timecode: '' });
     });
@@ -160,7 +162,7 @@ export class RefclockSet {
   }
 
   private startDriver(r: Running, d: Running['drivers'][number], retryMs: number): void {
-    const ctx = this.context(r, d.status);
+    const ctx = this.context(r, d.status, d.changed);
     d.driver.init(ctx).catch((err: Error & { code?: string }) => {
       if (this.stopped) return;
       // The context has logged the failure (state 'stopped' with the code) once; retry quietly.
@@ -174,8 +176,7 @@ export class RefclockSet {
     });
   }
 
-  private context(r: Running, status: DriverStatus): DriverContext {
-    const changed = stateChangeFilter();
+  private context(r: Running, status: DriverStatus, changed: ReturnType<typeof stateChangeFilter>): DriverContext {
     const name = r.source.config.name;
     return {
       name,

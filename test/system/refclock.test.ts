@@ -160,6 +160,26 @@ describe('NMEA refclock on a socat pty, through the daemon', () => {
     writer.stop();
   }, 60_000);
 
+  it('a device missing at start is one error line, not one per retry (1, 2, 4 s ...), and is picked up when it appears', async () => {
+    const dir = new TempDir('gnm-refclock-missing-');
+    teardown.add('temp dir', () => dir.remove());
+    const device = dir.file('gps1');
+    const daemon = await GnomonDaemon.start({
+      config: [`refclock nmea unit 0 path ${device} baud 9600`, 'restrict default', 'port 12102', 'interface listen 127.0.0.1'].join('\n'),
+      listen: '127.0.0.1:12102',
+    });
+    teardown.add('daemon', () => daemon.stop());
+    await sleep(7500); // retries at 1, 3 and 7 s
+    const errors = daemon.logs.filter((l) => l.refclock === 'GPS_NMEA(0)' && l.code === 'NMEA_DEVICE_MISSING');
+    expect(errors, daemon.describe()).toHaveLength(1);
+    // It appears: the next retry (within 8 s) opens it.
+    const writerPath = dir.file('gps0');
+    const socat = await startSocat(writerPath, device);
+    teardown.add('socat', () => socat.stop('SIGTERM', 2000));
+    const running = await pollUntil(async () => (nmeaOf(await daemon.status()).drivers[0]!.state === 'running' || undefined), 12_000, 250);
+    expect(running, daemon.describe()).toBe(true);
+  }, 40_000);
+
   it('garbage and binary bursts around every epoch: no good sentence is lost', async () => {
     const { daemon, writer } = await startRig(12101, true, 8);
     await sleep(9500);
