@@ -73,6 +73,23 @@ export class Timescale {
     out.nsec = totalNs - carry * 1e9;
   }
 
+  /** Reads the raw system clock (no correction) into `out`: for comparing with kernel timestamps, which are raw too. */
+  readRaw(out: TimeSpec): void {
+    this.raw.read(out);
+  }
+
+  /**
+   * Converts a raw clock reading taken earlier (a kernel receive timestamp, a `readRaw`) into
+   * served time in place, with the correction at that raw instant. Same arithmetic as `read`; no
+   * clock read, no allocation.
+   */
+  toServed(t: TimeSpec): void {
+    const totalNs = t.nsec + Math.round(this.correctionNs + this.slopeNsPerS * ((t.sec - this.t0Sec) + (t.nsec - this.t0Nsec) / 1e9));
+    const carry = Math.floor(totalNs / 1e9);
+    t.sec += carry;
+    t.nsec = totalNs - carry * 1e9;
+  }
+
   /** Writes served "now" as a big-endian NTP timestamp at `offset`. */
   writeNtp(buf: Buffer, offset: number): void {
     const t = this.scratch;

@@ -46,6 +46,8 @@ export interface ControlViewSources {
   readonly startedMonotonicS: number;
   readonly version: string;
   readonly controlRequests: () => number;
+  /** Where the server's receive timestamps come from (src/server/udp.ts rxStamps.source). */
+  readonly rxTimestamps?: () => string;
 }
 
 function servedNow(ts: Timescale): NtpTimestamp {
@@ -167,6 +169,7 @@ export function daemonControlView(s: ControlViewSources): ControlView {
       sysJitterMs: e ? e.jitterNs / 1e6 : 0, clkJitterMs: e ? e.jitterNs / 1e6 : 0, clkWanderPpm: e ? e.model.freqSdPpm : 0,
       processor: machine(), system: `${type()}/${release()}`, version: s.version,
       statusWord: ((cell.leap & 3) << 14) | (source << 8),
+      ...(s.rxTimestamps ? { rxTimestamps: s.rxTimestamps() } : {}),
     };
   };
 

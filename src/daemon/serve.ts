@@ -124,10 +124,13 @@ export async function serve(opts: ServeOptions): Promise<number> {
     view: daemonControlView({
       reference, state, counters, timescale, limiter: () => limiter, monotonicS, startedMonotonicS: monotonicS(),
       version: `gnomon ${packageVersion()}`, controlRequests: () => counters.controlRequests,
+      rxTimestamps: () => udp.rxStamps.source,
     }),
     responder: new Mode6Responder({ nonceSecret: randomBytes(32) }),
   });
-  const udp = new NtpUdpServer(handler, timescale, monotonic, (where, err) => log.error({ where, err: err.message }, 'socket error'));
+  // GNOMON_RX_TIMESTAMPS=user: the JS read even where kernel stamps work (bench/quality.mjs compares the two).
+  const udp = new NtpUdpServer(handler, timescale, monotonic, (where, err) => log.error({ where, err: err.message }, 'socket error'),
+    { rxTimestamps: process.env.GNOMON_RX_TIMESTAMPS === 'user' ? 'user' : 'auto' });
 
   let addresses: ListenAddress[];
   try {
@@ -143,6 +146,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     return 1;
   }
 
+  log.info({ source: udp.rxStamps.source, ...(udp.rxStamps.reason ? { reason: udp.rxStamps.reason } : {}) }, 'receive timestamps');
   const started = Date.now();
   const controlPath = opts.controlSocket ?? defaultControlSocket();
   let reloading: Promise<void> = Promise.resolve();
@@ -150,7 +154,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
   const control = await listenControl(controlPath, (request) => {
     switch (request.command) {
       case 'status':
-        return statusReport({ configPath, started, state, reference, counters, listening: udp.boundAddresses() });
+        return statusReport({ configPath, started, state, reference, counters, listening: udp.boundAddresses(), rxTimestamps: udp.rxStamps });
       case 'reload': {
         // Serialised with SIGHUP reloads; the caller (gnomon config, the web page) gets the outcome.
         log.info({ file: configPath }, 'control: reloading configuration');
@@ -172,7 +176,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
   // Both are opened before the privilege drop: the socket's folder and the web's assets may be root's.
   const web = await startWeb(opts.web, {
     configPath, controlSocket: controlPath, log,
-    status: () => statusReport({ configPath, started, state, reference, counters, listening: udp.boundAddresses() }),
+    status: () => statusReport({ configPath, started, state, reference, counters, listening: udp.boundAddresses(), rxTimestamps: udp.rxStamps }),
     rateLimitTable: () => ({ entries: limiter.entries().length, capacity: limiter.capacity }),
   });
 
@@ -259,7 +263,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
 
   return new Promise<number>((resolve) => {
     const stop = (signal: string) => {
-      log.info({ signal, counters: { ...counters }, sendErrors: udp.sendErrors }, 'stopping');
+      log.info({ signal, counters: { ...counters }, sendErrors: udp.sendErrors, rxTimestamps: udp.rxStamps }, 'stopping');
       process.off('SIGHUP', onHup);
       void reloading
         .finally(() => Promise.all([udp.close(), broadcaster.close(), associations.stop(), reference.stop(), control ? closeControl(control, controlPath) : undefined, web?.close()]))

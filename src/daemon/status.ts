@@ -8,6 +8,7 @@ import type { ServerStateCell } from '../server/state.js';
 import type { Reference } from './reference.js';
 import type { RefclockStatus } from './refclocks.js';
 import type { AssociationStatus } from '../assoc/types.js';
+import type { RxTimestampStats } from '../server/udp.js';
 
 export interface StatusReport {
   readonly daemon: { readonly pid: number; readonly uptimeS: number; readonly config: string; readonly listening: readonly { address: string; port: number }[] };
@@ -25,6 +26,10 @@ export interface StatusReport {
     readonly freqPpm: number;
     /** Served time − raw system clock, ns (what the discipline corrects; + = the system clock is behind). */
     readonly correctionNs: number;
+    /** Where receive timestamps come from: "kernel (SIOCGSTAMPNS)" or "user space" (src/server/udp.ts). */
+    readonly rxTimestamps?: string;
+    /** Why user space, when it is; and how many datagrams got the kernel's stamp or fell back to the JS read, and why. */
+    readonly rxTimestampStats?: RxTimestampStats;
   };
   readonly refclocks: readonly RefclockStatus[];
   /** Upstream servers, peers and broadcasters (src/assoc), with the discipline's verdict. */
@@ -40,6 +45,8 @@ export interface StatusSources {
   readonly reference: Reference;
   readonly counters: ServerCounters;
   readonly listening: readonly { address: string; port: number }[];
+  /** The UDP server's receive-timestamp source and counters. */
+  readonly rxTimestamps?: RxTimestampStats;
 }
 
 /** bigint fields (instants) become strings: JSON has no bigint. */
@@ -64,6 +71,7 @@ export function statusReport(s: StatusSources): StatusReport {
       selected: ref.selected,
       freqPpm: ref.freqPpm,
       correctionNs: ref.correctionNs,
+      ...(s.rxTimestamps ? { rxTimestamps: s.rxTimestamps.source, rxTimestampStats: s.rxTimestamps } : {}),
     },
     refclocks: ref.refclocks,
     associations: control.associations.map((a) => ({ ...a, falseticker: control.falsetickers.has(a.name) })),

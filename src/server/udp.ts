@@ -1,9 +1,12 @@
 /**
  * The portable IO shell around the request handler: node:dgram sockets.
  *
- * The receive timestamp is taken first thing in the 'message' callback. That is as early as
- * node:dgram allows, and it still carries the event loop's wake-up (~120-650 µs here,
- * PLATFORM.md); kernel timestamps need the batched fast path (a later issue).
+ * The receive timestamp: where the kernel allows (Linux x86_64, arm64, armhf), the kernel's own
+ * receive time of the datagram, read with ioctl(SIOCGSTAMPNS) first thing in the 'message'
+ * callback (src/server/kernel-rx-stamp.ts); otherwise, and for any datagram whose kernel stamp
+ * fails the sanity checks below, the clock read first thing in the callback, which carries the
+ * event loop's wake-up (~120-650 µs here, PLATFORM.md). Chosen automatically at start; reported as
+ * `rxTimestamps` (status, mode 6) with counters of the fallbacks.
  * Replies go out of a small ring of preallocated buffers: dgram may queue a send, so the buffer
  * of a queued reply must not be reused by the next packet.
  *
@@ -19,6 +22,7 @@ import { newTimeSpec } from '../clock/clock.js';
 import type { Timescale } from '../clock/timescale.js';
 import { ntpFractionOf, ntpSecondsOf } from '../clock/timescale.js';
 import type { NtpRequestHandler, RequestMeta } from './handler/handler.js';
+import { dgramSocketFd, kernelRxStamper, type KernelRxStamper } from './kernel-rx-stamp.js';
 
 const RING = 256;
 /** Largest reply the handler writes (header + crypto-NAK). */
@@ -40,6 +44,46 @@ function replySlot(): ReplySlot {
   return { buf, header: buf.subarray(0, 48), withNak: buf.subarray(0, 52), signed16: buf.subarray(0, 68), signed20: buf.subarray(0, 72) };
 }
 
+/**
+ * A kernel stamp older than this before the JS read is not trusted (the JS read is used and
+ * counted). Legitimate lags reach ~6 ms here when a burst queues up on a busy machine (measured
+ * by test/unit/server/kernel-rx-stamp.test.ts's bursts); a stale stamp or a clock step shows up as
+ * a larger gap or as a stamp after the JS read.
+ */
+export const MAX_KERNEL_RX_LAG_NS = 10_000_000;
+
+/** What the receive stamps came from, and how often the kernel's was not used. */
+export interface RxTimestampStats {
+  /** "kernel (SIOCGSTAMPNS)" or "user space". */
+  source: string;
+  /** Why not the kernel's, when source is "user space". */
+  reason?: string;
+  /** Datagrams stamped with the kernel's receive time. */
+  kernel: number;
+  /** Datagrams stamped in user space although kernel stamps were on: the ioctl failed ... */
+  ioctlFailed: number;
+  /** ... the kernel stamp was after the JS read or more than MAX_KERNEL_RX_LAG_NS before it ... */
+  outOfWindow: number;
+  /** ... or it repeated the previous datagram's stamp on that socket (a batched read would). */
+  repeated: number;
+}
+
+export interface UdpServerOptions {
+  /** 'auto' (default): kernel stamps where available; 'user': always the JS read (benchmarks, comparisons). */
+  readonly rxTimestamps?: 'auto' | 'user';
+  /** Override the stamper (tests); null = none. */
+  readonly stamper?: KernelRxStamper | null;
+}
+
+/** One bound socket and what the receive path keeps for it. */
+interface Bound {
+  readonly socket: dgram.Socket;
+  /** -1 = no kernel stamps on this socket. */
+  fd: number;
+  lastSec: number;
+  lastNsec: number;
+}
+
 export interface ListenAddress {
   readonly address: string;
   readonly port: number;
@@ -47,6 +91,10 @@ export interface ListenAddress {
 
 export class NtpUdpServer {
   private readonly sockets = new Map<string, dgram.Socket>();
+  private readonly bound = new Map<string, Bound>();
+  private readonly stamper: KernelRxStamper | null;
+  private readonly kernelSpec: TimeSpec = newTimeSpec();
+  readonly rxStamps: RxTimestampStats;
   private readonly ring: ReplySlot[] = Array.from({ length: RING }, replySlot);
   private next = 0;
   private readonly rxSpec: TimeSpec = newTimeSpec();
@@ -60,7 +108,35 @@ export class NtpUdpServer {
     private readonly timescale: Timescale,
     private readonly monotonic: MonotonicClock,
     private readonly onSocketError: (where: string, err: Error) => void,
-  ) {}
+    options: UdpServerOptions = {},
+  ) {
+    let reason: string | undefined;
+    if (options.stamper !== undefined) {
+      this.stamper = options.stamper;
+      if (!this.stamper) reason = 'disabled';
+    } else if (options.rxTimestamps === 'user') {
+      this.stamper = null;
+      reason = 'user-space stamps requested';
+    } else {
+      const choice = kernelRxStamper();
+      this.stamper = choice.stamper ?? null;
+      reason = choice.reason;
+    }
+    this.rxStamps = { source: 'user space', ...(reason ? { reason } : {}), kernel: 0, ioctlFailed: 0, outOfWindow: 0, repeated: 0 };
+  }
+
+  /** "kernel (SIOCGSTAMPNS)" when every bound socket gets kernel stamps, else "user space" (with the reason in rxStamps). */
+  private updateSource(): void {
+    const bound = [...this.bound.values()];
+    const allKernel = this.stamper !== null && bound.length > 0 && bound.every((b) => b.fd >= 0);
+    if (allKernel) {
+      this.rxStamps.source = this.stamper!.description;
+      delete this.rxStamps.reason;
+    } else {
+      this.rxStamps.source = 'user space';
+      if (this.stamper && bound.length > 0) this.rxStamps.reason = 'SIOCGSTAMPNS refused on a socket (no descriptor, or the ioctl failed)';
+    }
+  }
 
   private key(l: ListenAddress): string {
     return isIPv6(l.address) ? `[${l.address}]:${l.port}` : `${l.address}:${l.port}`;
@@ -85,9 +161,16 @@ export class NtpUdpServer {
         this.sendErrors++;
         if (this.sendErrors === 1) this.onSocketError(k, err); // log the first; count the rest
       });
-      socket.on('message', (msg, rinfo) => this.onMessage(socket, msg, rinfo));
+      const b: Bound = { socket, fd: -1, lastSec: 0, lastNsec: 0 };
+      if (this.stamper) {
+        const fd = dgramSocketFd(socket);
+        if (fd >= 0 && this.stamper.enable(fd)) b.fd = fd;
+      }
+      socket.on('message', (msg, rinfo) => this.onMessage(b, msg, rinfo));
       this.sockets.set(k, socket);
+      this.bound.set(k, b);
     }
+    this.updateSource();
   }
 
   /** Closes sockets whose address is not in `keep` (used by reload). */
@@ -97,6 +180,7 @@ export class NtpUdpServer {
       if (!wanted.has(k)) {
         await new Promise<void>((resolve) => s.close(() => resolve()));
         this.sockets.delete(k);
+        this.bound.delete(k);
       }
     }
   }
@@ -159,8 +243,38 @@ export class NtpUdpServer {
     });
   }
 
-  private onMessage(socket: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    this.timescale.read(this.rxSpec);
+  /**
+   * Replaces the JS read in rxSpec (raw clock) with the kernel's receive time of this datagram
+   * when it passes the checks, and counts why not otherwise. Never throws (the stamper does not).
+   */
+  private kernelStamp(b: Bound): void {
+    const k = this.kernelSpec;
+    const rx = this.rxSpec;
+    if (!this.stamper!.read(b.fd, k)) {
+      this.rxStamps.ioctlFailed++;
+      return;
+    }
+    const lagNs = (rx.sec - k.sec) * 1e9 + (rx.nsec - k.nsec);
+    if (!(lagNs >= 0 && lagNs <= MAX_KERNEL_RX_LAG_NS)) {
+      this.rxStamps.outOfWindow++;
+      return;
+    }
+    if (k.sec === b.lastSec && k.nsec === b.lastNsec) {
+      this.rxStamps.repeated++;
+      return;
+    }
+    b.lastSec = k.sec;
+    b.lastNsec = k.nsec;
+    rx.sec = k.sec;
+    rx.nsec = k.nsec;
+    this.rxStamps.kernel++;
+  }
+
+  private onMessage(b: Bound, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const socket = b.socket;
+    this.timescale.readRaw(this.rxSpec);
+    if (b.fd >= 0) this.kernelStamp(b);
+    this.timescale.toServed(this.rxSpec);
     this.monotonic.read(this.mono);
     const meta = this.meta;
     meta.address = rinfo.address;

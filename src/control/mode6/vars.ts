@@ -135,6 +135,8 @@ export const SYS_VARS: readonly S[] = ((): S[] => {
     'nts_server_recv_bad', 'nts_cookie_make', 'nts_cookie_decode', 'nts_cookie_decode_old', 'nts_cookie_decode_old2',
     'nts_cookie_decode_older', 'nts_cookie_decode_too_old', 'nts_cookie_decode_error', 'nts_ke_serves_good',
     'nts_ke_serves_bad', 'nts_ke_probes_good', 'nts_ke_probes_bad']) t.push(zero(n));
+  // Gnomon's own, after ntpd's codes so theirs keep their numbers: sent by default (ntpq -c rv shows it).
+  t.push({ name: 'rxtimestamps', def: true, put: (c) => (c.sys.rxTimestamps !== undefined ? quoted('rxtimestamps', c.sys.rxTimestamps) : undefined) });
   t[18] = varList('sys_var_list', t);
   return t;
 })();

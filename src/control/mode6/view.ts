@@ -48,6 +48,11 @@ export interface SystemVariables {
   readonly leapSmearOffsetMs?: number;
   /** Root distance, ms (`rootdist`, ntpq sysinfo); default rootdelay/2 + rootdisp. */
   readonly rootDistanceMs?: number;
+  /**
+   * Where the server's receive timestamps come from: "kernel (SIOCGSTAMPNS)" or "user space"
+   * (`rxtimestamps`, Gnomon's own variable: ntpq -c rv prints it like any other).
+   */
+  readonly rxTimestamps?: string;
 }
 
 export interface ClockVariables {

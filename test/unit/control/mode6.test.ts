@@ -137,6 +137,12 @@ describe('errors and refusals, as ntpd', () => {
     expect(ask(r, Buffer.concat([request(2), Buffer.from('0000000100112233445566778899aabbccddeeff', 'hex')]))).toEqual(plain);
   });
 
+  it('rxtimestamps (Gnomon\'s): in the default READVAR when the daemon reports it, absent otherwise', () => {
+    const withRx = { ...base, system: () => ({ ...base.system(), rxTimestamps: 'kernel (SIOCGSTAMPNS)' }) };
+    expect(responseText(ask(r, request(2), withRx))).toMatch(/rxtimestamps="kernel \(SIOCGSTAMPNS\)"\r\n$/);
+    expect(responseText(ask(r, request(2)))).not.toContain('rxtimestamps');
+  });
+
   it('explicit lists come back in ntpd table order, each variable once', () => {
     expect(responseText(ask(r, request(2, 'refid,stratum, stratum')))).toBe('stratum=2, refid=10.250.0.1\r\n');
   });
@@ -162,7 +168,7 @@ describe('fragmentation and the amplification bound', () => {
     const r = new Mode6Responder({ nonceSecret: SECRET });
     const all = responseText(ask(r, request(2, 'sys_var_list')));
     const names = /sys_var_list="([^"]+)"/.exec(all)![1]!.split(',');
-    expect(names.length).toBe(142);
+    expect(names.length).toBe(143); // ntpd's 142 + Gnomon's rxtimestamps
     expect(ask(r, request(2, 'sys_var_list')).length).toBeLessThanOrEqual(MODE6_MAX_PLAIN_DATAGRAMS);
     // As many names as fit in one request (468 bytes), all of them over a few requests.
     const parts: string[] = [''];

@@ -1,0 +1,125 @@
+/**
+ * Linux socket ABI facts Gnomon needs for kernel timestamps, per architecture: the numbers and
+ * byte layouts a C program gets from the headers, written down once (issue 9: "struct layouts and
+ * constants for x86_64, arm64 and armhf Linux kept in one module"). Pure: no syscalls here. The
+ * shells that make the calls (src/server/kernel-rx-stamp.ts) pick an entry with `linuxSocketAbi`
+ * and test/unit/net/linux-abi.test.ts checks the entry for the running machine against its kernel.
+ *
+ * Sources: include/uapi/asm-generic/socket.h (x86_64, arm64 and arm all use the generic file:
+ * SOL_SOCKET 1, SO_TIMESTAMPNS_OLD 35, SO_TIMESTAMPNS_NEW 64), include/uapi/asm-generic/sockios.h
+ * (SIOCGSTAMPNS_OLD 0x8907) and include/uapi/linux/sockios.h (SIOCGSTAMPNS_NEW =
+ * _IOR(0x89, 0x07, long long[2]) = 0x80108907, Linux ≥ 5.1), net/socket.c (sock_ioctl: _OLD
+ * returns a `struct timespec` of the kernel's native `long`, i.e. 32-bit fields on a 32-bit kernel;
+ * _NEW always returns `struct __kernel_timespec`, two little-endian int64).
+ *
+ * What SIOCGSTAMPNS returns (net/core/sock.c sock_gettstamp): the receive time, CLOCK_REALTIME, of
+ * the datagram most recently *read* from the socket (recvmsg stores skb->tstamp in sk_stamp). The
+ * first call enables timestamping for the socket and, before any stamped datagram was read, fails
+ * with ENOENT; a datagram that arrived before stamping took effect reads back as "now".
+ *
+ * - x86_64, arm64 (LP64): time_t and long are 8 bytes; _OLD and _NEW give the same 16 bytes.
+ * - armhf (ILP32, EABI): a 32-bit `long` timespec from _OLD (8 bytes, ends in 2038); Gnomon asks
+ *   _NEW first (16 bytes, 64-bit seconds) and falls back to _OLD on kernels before 5.1 (ENOTTY).
+ * Anything else (other architectures, other systems): unsupported, the caller uses user-space stamps.
+ */
+
+export type LinuxAbiName = 'x86_64' | 'aarch64' | 'armhf';
+
+/** A `struct timespec` as the kernel writes it: two little-endian signed integers. */
+export interface TimespecLayout {
+  readonly size: number;
+  readonly secOffset: number;
+  readonly secBytes: 4 | 8;
+  readonly nsecOffset: number;
+  readonly nsecBytes: 4 | 8;
+}
+
+/** One way to ask the kernel for a socket's last receive time. */
+export interface StampIoctl {
+  /** The ioctl request number. */
+  readonly request: number;
+  /** "SIOCGSTAMPNS" (LP64, where _OLD = the 64-bit call), "SIOCGSTAMPNS_NEW", "SIOCGSTAMPNS_OLD". */
+  readonly name: string;
+  readonly timespec: TimespecLayout;
+}
+
+export interface LinuxSocketAbi {
+  readonly name: LinuxAbiName;
+  /** Node's process.arch for this ABI. */
+  readonly arch: string;
+  /** Bytes of a pointer / `long` / `size_t`. */
+  readonly longBytes: 4 | 8;
+  readonly SOL_SOCKET: number;
+  /** SO_TIMESTAMPNS for this ABI's default time_t (the _OLD value on LP64, where _OLD is 64-bit). */
+  readonly SO_TIMESTAMPNS: number;
+  /** SO_TIMESTAMPNS_NEW (64-bit time on every ABI, Linux ≥ 5.1). */
+  readonly SO_TIMESTAMPNS_NEW: number;
+  /** SIOCGSTAMPNS variants to try, best first. */
+  readonly stampIoctls: readonly StampIoctl[];
+}
+
+export const SOL_SOCKET = 1;
+export const SO_TIMESTAMPNS_OLD = 35;
+export const SO_TIMESTAMPNS_NEW = 64;
+export const SIOCGSTAMPNS_OLD = 0x8907;
+/** _IOR(SOCK_IOC_TYPE = 0x89, 0x07, long long[2]): (2 << 30) | (16 << 16) | (0x89 << 8) | 0x07. */
+export const SIOCGSTAMPNS_NEW = 0x80108907;
+
+/** errno values the stamping path tells apart (asm-generic/errno-base.h; the same on all three ABIs). */
+export const ENOENT = 2;
+export const EBADF = 9;
+export const EINVAL = 22;
+export const ENOTTY = 25;
+
+/** The _IOR encoding, kept so a test can recompute SIOCGSTAMPNS_NEW rather than trust the literal. */
+export function iocRead(type: number, nr: number, size: number): number {
+  const IOC_READ = 2;
+  return ((IOC_READ << 30) >>> 0) + (size << 16) + (type << 8) + nr;
+}
+
+const TIMESPEC64: TimespecLayout = { size: 16, secOffset: 0, secBytes: 8, nsecOffset: 8, nsecBytes: 8 };
+const TIMESPEC32: TimespecLayout = { size: 8, secOffset: 0, secBytes: 4, nsecOffset: 4, nsecBytes: 4 };
+
+const LP64_IOCTLS: readonly StampIoctl[] = [{ request: SIOCGSTAMPNS_OLD, name: 'SIOCGSTAMPNS', timespec: TIMESPEC64 }];
+
+export const LINUX_SOCKET_ABIS: Readonly<Record<LinuxAbiName, LinuxSocketAbi>> = {
+  x86_64: { name: 'x86_64', arch: 'x64', longBytes: 8, SOL_SOCKET, SO_TIMESTAMPNS: SO_TIMESTAMPNS_OLD, SO_TIMESTAMPNS_NEW, stampIoctls: LP64_IOCTLS },
+  aarch64: { name: 'aarch64', arch: 'arm64', longBytes: 8, SOL_SOCKET, SO_TIMESTAMPNS: SO_TIMESTAMPNS_OLD, SO_TIMESTAMPNS_NEW, stampIoctls: LP64_IOCTLS },
+  armhf: {
+    name: 'armhf', arch: 'arm', longBytes: 4, SOL_SOCKET, SO_TIMESTAMPNS: SO_TIMESTAMPNS_OLD, SO_TIMESTAMPNS_NEW,
+    stampIoctls: [
+      { request: SIOCGSTAMPNS_NEW, name: 'SIOCGSTAMPNS_NEW', timespec: TIMESPEC64 },
+      { request: SIOCGSTAMPNS_OLD, name: 'SIOCGSTAMPNS_OLD', timespec: TIMESPEC32 },
+    ],
+  },
+};
+
+/** The ABI for Node's (process.platform, process.arch), or undefined where Gnomon has none. */
+export function linuxSocketAbi(platform: string, arch: string): LinuxSocketAbi | undefined {
+  if (platform !== 'linux') return undefined;
+  for (const abi of Object.values(LINUX_SOCKET_ABIS)) if (abi.arch === arch) return abi;
+  return undefined;
+}
+
+/**
+ * Reads a kernel timespec from `buf` into `out` (allocation-free; runs per datagram). Returns false
+ * for a value that is not a valid instant (nsec outside [0, 1e9) or seconds ≤ 0).
+ */
+export function readKernelTimespec(buf: Uint8Array, layout: TimespecLayout, out: { sec: number; nsec: number }): boolean {
+  const sec = layout.secBytes === 8 ? int64LE(buf, layout.secOffset) : int32LE(buf, layout.secOffset);
+  const nsec = layout.nsecBytes === 8 ? int64LE(buf, layout.nsecOffset) : int32LE(buf, layout.nsecOffset);
+  if (!(sec > 0) || !(nsec >= 0 && nsec < 1e9)) return false;
+  out.sec = sec;
+  out.nsec = nsec;
+  return true;
+}
+
+function int32LE(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24));
+}
+
+/** A little-endian int64 as a double: exact up to 2^53 (a time in seconds or nanoseconds of a second is far below). */
+function int64LE(b: Uint8Array, at: number): number {
+  const lo = (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+  return lo + int32LE(b, at + 4) * 4_294_967_296;
+}

@@ -1,0 +1,185 @@
+// The Linux socket ABI table (src/net/linux-abi.ts): its arithmetic, its decoding, and the entry
+// for this machine against the running kernel (constants accepted with the meaning the table gives
+// them; timestamps read back in the layout it names, from a datagram just sent on loopback).
+import dgram from 'node:dgram';
+import { createRequire } from 'node:module';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ENOENT, LINUX_SOCKET_ABIS, SIOCGSTAMPNS_NEW, SIOCGSTAMPNS_OLD, SOL_SOCKET, SO_TIMESTAMPNS_NEW, SO_TIMESTAMPNS_OLD, iocRead, linuxSocketAbi, readKernelTimespec,
+} from '../../../src/net/linux-abi.js';
+import { dgramSocketFd } from '../../../src/server/kernel-rx-stamp.js';
+
+describe('linux socket ABI table', () => {
+  it('SIOCGSTAMPNS_NEW is _IOR(0x89, 0x07, long long[2])', () => {
+    expect(iocRead(0x89, 0x07, 16)).toBe(SIOCGSTAMPNS_NEW);
+    expect(SIOCGSTAMPNS_NEW).toBe(0x80108907);
+  });
+
+  it('picks by process.platform/arch; anything else is unsupported', () => {
+    expect(linuxSocketAbi('linux', 'x64')?.name).toBe('x86_64');
+    expect(linuxSocketAbi('linux', 'arm64')?.name).toBe('aarch64');
+    expect(linuxSocketAbi('linux', 'arm')?.name).toBe('armhf');
+    for (const [p, a] of [['linux', 'ia32'], ['linux', 'riscv64'], ['darwin', 'arm64'], ['win32', 'x64'], ['freebsd', 'x64']] as const) {
+      expect(linuxSocketAbi(p, a)).toBeUndefined();
+    }
+  });
+
+  it('LP64 asks the 64-bit SIOCGSTAMPNS (= _OLD there); armhf asks _NEW (64-bit time) first, then the 32-bit _OLD', () => {
+    for (const abi of [LINUX_SOCKET_ABIS.x86_64, LINUX_SOCKET_ABIS.aarch64]) {
+      expect(abi.stampIoctls.map((i) => [i.request, i.timespec.size])).toEqual([[SIOCGSTAMPNS_OLD, 16]]);
+    }
+    expect(LINUX_SOCKET_ABIS.armhf.stampIoctls.map((i) => [i.name, i.request, i.timespec.size, i.timespec.secBytes])).toEqual([
+      ['SIOCGSTAMPNS_NEW', SIOCGSTAMPNS_NEW, 16, 8],
+      ['SIOCGSTAMPNS_OLD', SIOCGSTAMPNS_OLD, 8, 4],
+    ]);
+  });
+
+  it('decodes both timespec layouts, little-endian, and refuses non-instants', () => {
+    const t = { sec: 0, nsec: 0 };
+    const b16 = Buffer.alloc(16);
+    b16.writeBigInt64LE(5_000_000_123n, 0); // past 2^32: the 64-bit seconds are read whole
+    b16.writeBigInt64LE(999_999_999n, 8);
+    expect(readKernelTimespec(b16, LINUX_SOCKET_ABIS.x86_64.stampIoctls[0]!.timespec, t)).toBe(true);
+    expect(t).toEqual({ sec: 5_000_000_123, nsec: 999_999_999 });
+    const b8 = Buffer.alloc(8);
+    b8.writeInt32LE(1_795_333_730, 0);
+    b8.writeInt32LE(123, 4);
+    expect(readKernelTimespec(b8, LINUX_SOCKET_ABIS.armhf.stampIoctls[1]!.timespec, t)).toBe(true);
+    expect(t).toEqual({ sec: 1_795_333_730, nsec: 123 });
+    b16.writeBigInt64LE(1_000_000_000n, 8);
+    expect(readKernelTimespec(b16, LINUX_SOCKET_ABIS.x86_64.stampIoctls[0]!.timespec, t)).toBe(false);
+    b16.writeBigInt64LE(-1n, 0);
+    b16.writeBigInt64LE(0n, 8);
+    expect(readKernelTimespec(b16, LINUX_SOCKET_ABIS.x86_64.stampIoctls[0]!.timespec, t)).toBe(false);
+    expect(t).toEqual({ sec: 1_795_333_730, nsec: 123 }); // untouched on refusal
+  });
+
+  it('any 16 bytes: never throws; accepted values are valid instants', () => {
+    fc.assert(fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.constantFrom(...Object.values(LINUX_SOCKET_ABIS).flatMap((a) => a.stampIoctls)), (bytes, io) => {
+      const t = { sec: -7, nsec: -7 };
+      if (readKernelTimespec(bytes, io.timespec, t)) {
+        expect(Number.isSafeInteger(t.sec) && t.sec > 0).toBe(true);
+        expect(Number.isInteger(t.nsec) && t.nsec >= 0 && t.nsec < 1e9).toBe(true);
+      } else {
+        expect(t).toEqual({ sec: -7, nsec: -7 });
+      }
+    }), { numRuns: 2000 });
+  });
+});
+
+/** libc through koffi, as the shells load it. */
+interface Libc {
+  ioctl: (fd: number, req: number, out: Buffer) => number;
+  setsockopt: (fd: number, level: number, name: number, val: Buffer, len: number) => number;
+  getsockopt: (fd: number, level: number, name: number, val: Buffer, len: Buffer) => number;
+  clockGettime: (id: number, out: Buffer) => number;
+  errno: () => number;
+}
+function libc(): Libc {
+  const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+  const lib = koffi.load('libc.so.6');
+  return {
+    ioctl: lib.func('int ioctl(int, unsigned long, _Out_ uint8_t *)') as Libc['ioctl'],
+    setsockopt: lib.func('int setsockopt(int, int, int, const uint8_t *, uint32_t)') as Libc['setsockopt'],
+    getsockopt: lib.func('int getsockopt(int, int, int, _Out_ uint8_t *, _Inout_ uint8_t *)') as Libc['getsockopt'],
+    clockGettime: lib.func('int clock_gettime(int, _Out_ uint8_t *)') as Libc['clockGettime'],
+    errno: () => koffi.errno(),
+  };
+}
+
+const abi = linuxSocketAbi(process.platform, process.arch);
+
+describe(`the running kernel (${process.platform}/${process.arch}) agrees with the table`, () => {
+  let c: Libc;
+  let server: dgram.Socket;
+  let client: dgram.Socket;
+  let fd: number;
+  beforeAll(async () => {
+    server = dgram.createSocket('udp4');
+    client = dgram.createSocket('udp4');
+    await new Promise<void>((r) => server.bind(0, '127.0.0.1', r));
+    await new Promise<void>((r) => client.bind(0, '127.0.0.1', r));
+    fd = dgramSocketFd(server);
+    if (abi) c = libc();
+  });
+  afterAll(() => {
+    server.close();
+    client.close();
+  });
+
+  it('is a supported machine, or the table says it is not', () => {
+    // This suite runs on x86_64 here and on arm64/armhf Pis; elsewhere the table must say "unsupported".
+    if (['x64', 'arm64', 'arm'].includes(process.arch) && process.platform === 'linux') expect(abi).toBeDefined();
+    else expect(abi).toBeUndefined();
+    expect(fd).toBeGreaterThanOrEqual(0);
+  });
+
+  it('SOL_SOCKET, SO_TIMESTAMPNS and SO_TIMESTAMPNS_NEW: setting one reads back as set, and not as the other', () => {
+    if (!abi) return;
+    expect(abi.SOL_SOCKET).toBe(SOL_SOCKET);
+    const probe = dgram.createSocket('udp4');
+    return new Promise<void>((resolve) => probe.bind(0, '127.0.0.1', () => {
+      const pfd = dgramSocketFd(probe);
+      const one = Buffer.alloc(4);
+      one.writeInt32LE(1);
+      const get = (name: number): number => {
+        const v = Buffer.alloc(4);
+        const len = Buffer.alloc(4);
+        len.writeUInt32LE(4);
+        expect(c.getsockopt(pfd, SOL_SOCKET, name, v, len)).toBe(0);
+        expect(len.readUInt32LE()).toBe(4);
+        return v.readInt32LE();
+      };
+      expect([get(SO_TIMESTAMPNS_OLD), get(SO_TIMESTAMPNS_NEW)]).toEqual([0, 0]);
+      expect(c.setsockopt(pfd, SOL_SOCKET, abi.SO_TIMESTAMPNS, one, 4)).toBe(0);
+      expect([get(SO_TIMESTAMPNS_OLD), get(SO_TIMESTAMPNS_NEW)]).toEqual([1, 0]);
+      expect(c.setsockopt(pfd, SOL_SOCKET, abi.SO_TIMESTAMPNS_NEW, one, 4)).toBe(0);
+      expect([get(SO_TIMESTAMPNS_OLD), get(SO_TIMESTAMPNS_NEW)]).toEqual([0, 1]);
+      probe.close();
+      resolve();
+    }));
+  });
+
+  it('SIOCGSTAMPNS in the table\'s layout returns the receive time of a datagram just sent on loopback', async () => {
+    if (!abi) return;
+    const io = abi.stampIoctls[0]!;
+    const buf = Buffer.alloc(16);
+    // Before any datagram: the first call turns stamping on and has nothing to return.
+    const first = c.ioctl(fd, io.request, buf);
+    expect(first === 0 || c.errno() === ENOENT).toBe(true);
+    const tb = Buffer.alloc(16);
+    const now = (): bigint => {
+      c.clockGettime(0, tb);
+      return tb.readBigInt64LE(0) * 1_000_000_000n + tb.readBigInt64LE(8);
+    };
+    const got: { before: bigint; stamp: bigint; after: bigint; raw: Buffer }[] = [];
+    for (let i = 0; i < 5; i++) {
+      const before = now();
+      const arrived = new Promise<void>((r) => server.once('message', () => {
+        const after = now();
+        buf.fill(0xa5);
+        expect(c.ioctl(fd, io.request, buf)).toBe(0);
+        const t = { sec: 0, nsec: 0 };
+        expect(readKernelTimespec(buf, io.timespec, t)).toBe(true);
+        got.push({ before, stamp: BigInt(t.sec) * 1_000_000_000n + BigInt(t.nsec), after, raw: Buffer.from(buf) });
+        r();
+      }));
+      client.send(Buffer.alloc(48), server.address().port, '127.0.0.1');
+      await arrived;
+    }
+    for (const g of got) {
+      expect(g.stamp).toBeGreaterThanOrEqual(g.before); // received after we sent it ...
+      expect(g.stamp).toBeLessThanOrEqual(g.after); // ... and before JS saw it
+      expect(g.after - g.stamp).toBeLessThan(50_000_000n); // within ms (50 ms: a busy CI machine)
+      // The layout's size is the kernel's: it wrote exactly timespec.size bytes (the filler after them is intact).
+      expect(g.raw.subarray(io.timespec.size).every((x) => x === 0xa5)).toBe(true);
+    }
+    if (abi.longBytes === 8) {
+      // LP64: _NEW (__kernel_timespec) must give the same 16 bytes as _OLD: the same layout.
+      const again = Buffer.alloc(16);
+      expect(c.ioctl(fd, SIOCGSTAMPNS_NEW, again)).toBe(0);
+      expect(again).toEqual(got.at(-1)!.raw.subarray(0, 16));
+    }
+  });
+});
