@@ -14,7 +14,6 @@ while [ "$i" -lt 200 ]; do
   if [ -n "$pid" ] && [ "$pid" != 0 ]; then
     echo "SMOKE process $(ps -o user=,group=,pid=,args= -p "$pid")"
     echo "SMOKE caps $(grep -E '^Cap(Eff|Prm|Amb)' "/proc/$pid/status" | tr '\t\n' '  ')"
-    echo "SMOKE sockets $(ss -Hulnp 2>/dev/null | grep "pid=$pid," | awk '{print $4}' | tr '\n' ' ')"
   fi
   echo "SMOKE module $(grep -E '^pps_gpio ' /proc/modules | cut -d' ' -f1,3)"
   for d in /sys/class/pps/pps*; do
@@ -22,6 +21,7 @@ while [ "$i" -lt 200 ]; do
   done
   echo "SMOKE dev $(ls -l /dev/pps0 2>&1)"
   echo "SMOKE rootfs $(df -Pm / | tail -n 1)"
+  echo "SMOKE mounts $(findmnt -n -o SOURCE,TARGET,FSTYPE /boot/firmware 2>&1) labels: $(find /dev/disk/by-label -mindepth 1 -printf '%f ' 2>&1) blkid: $(blkid /dev/vda1 2>&1)"
   echo "SMOKE sshkeys $(find /etc/ssh -name "ssh_host_*_key" | wc -l)"
   echo "SMOKE ip $(ip -4 -o addr show scope global | awk '{print $2, $4}' | tr '\n' ' ')"
   journalctl -b --no-pager -o short-monotonic --cursor-file="$cursor" -u gnomon.service -u gnomon-firstboot.service 2>&1 |
