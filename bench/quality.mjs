@@ -8,7 +8,9 @@
 // Servers, all at once on 127.0.0.1, each on its own port, pinned to CPU 0 (taskset):
 //   chronyd   chronyd 4.3 -x, `local stratum 1` (bench/runner/servers.mjs, as bench/run.mjs)
 //   gnomon    `gnomon demo`: the simulated GPS receiver + PPS and the server in one process; the
-//             measurement starts once it tracks PPS(0) and has settled (--settle)
+//             measurement starts once it tracks PPS(0) and has settled (--settle). Receive
+//             timestamps from the kernel (SIOCGSTAMPNS) where available, as the daemon chooses.
+//   gnomon-user  the same with GNOMON_RX_TIMESTAMPS=user: receive timestamps read in JS (as before)
 //   trivial-hr  bench/trivial-responder.mjs --clock hrtime (Node dgram, hrtime anchored to Date.now())
 //   trivial     bench/trivial-responder.mjs (Date.now(): millisecond steps)
 // Clients: one chronyd -x per server, `noselect` (offsets against the host clock, no virtual-clock
@@ -34,8 +36,9 @@ import { qualityTable, summarizeDiscipline, summarizeServer } from './runner/qua
 import { CHRONYD, GNOMON_MAIN, SERVER_CPU, startServer, stopServer } from './runner/servers.mjs';
 import { numberOption } from './runner/options.mjs';
 
-const KNOWN = ['chronyd', 'gnomon', 'trivial-hr', 'trivial'];
-const KIND = { chronyd: 'chronyd', gnomon: 'demo', 'trivial-hr': 'trivial-hr', trivial: 'trivial' };
+const KNOWN = ['chronyd', 'gnomon', 'gnomon-user', 'trivial-hr', 'trivial'];
+const KIND = { chronyd: 'chronyd', gnomon: 'demo', 'gnomon-user': 'demo-user', 'trivial-hr': 'trivial-hr', trivial: 'trivial' };
+const GNOMONS = ['gnomon', 'gnomon-user'];
 
 const { values: opt } = parseArgs({
   options: {
@@ -97,7 +100,7 @@ function selectServers() {
       process.exit(2);
     }
   }
-  if (wanted.includes('gnomon') && !fs.existsSync(GNOMON_MAIN)) throw new Error(`${path.relative(ROOT, GNOMON_MAIN)} not found: run npm run build`);
+  if (wanted.some((w) => GNOMONS.includes(w)) && !fs.existsSync(GNOMON_MAIN)) throw new Error(`${path.relative(ROOT, GNOMON_MAIN)} not found: run npm run build`);
   if (!fs.existsSync(CHRONYD)) throw new Error(`${CHRONYD} not found (see ../shared/PEERS.md): the clients are chronyd`);
   return wanted;
 }
@@ -126,6 +129,13 @@ function gnomonStatus(socketPath) {
       }
     });
   });
+}
+
+/** Each Gnomon's receive-timestamp counters at the end of the run (kernel stamps used, fallbacks). */
+async function rxStats(gnomons) {
+  const out = {};
+  for (const g of gnomons) out[g.name] = (await gnomonStatus(g.child.control))?.server.rxTimestampStats ?? null;
+  return out;
 }
 
 async function waitForPps(server) {
@@ -163,11 +173,17 @@ async function measure(names) {
       servers.push(s);
       log(`${name} pid ${s.child.pid} on 127.0.0.1:${s.port} (CPU ${SCPU}); first reply stratum ${s.reply.stratum} refid ${s.reply.refid}`);
     }
-    const gnomon = servers.find((s) => s.name === 'gnomon');
-    if (gnomon) {
+    const gnomons = servers.filter((s) => GNOMONS.includes(s.name));
+    const gnomon = gnomons[0];
+    const rxTimestamps = {};
+    for (const g of gnomons) {
       const t0 = Date.now();
-      const st = await waitForPps(gnomon);
-      log(`gnomon tracks PPS(0) after ${((Date.now() - t0) / 1000).toFixed(1)} s more (correction ${st.server.correctionNs.toFixed(0)} ns); settling ${SETTLE} s`);
+      const st = await waitForPps(g);
+      rxTimestamps[g.name] = st.server.rxTimestamps ?? 'not reported';
+      log(`${g.name} tracks PPS(0) after ${((Date.now() - t0) / 1000).toFixed(1)} s more (correction ${st.server.correctionNs.toFixed(0)} ns); receive timestamps: ${rxTimestamps[g.name]}`);
+    }
+    if (gnomons.length) {
+      log(`settling ${SETTLE} s`);
       await sleep(SETTLE * 1000);
     }
     const phases = opt.serial ? servers.map((s) => [s]) : [servers];
@@ -198,6 +214,8 @@ async function measure(names) {
       machine,
       options: { seconds: SECONDS, poll: POLL, settle: SETTLE, serial: opt.serial, capture: opt.capture, demo: opt.demo, serverCpu: SCPU, clientCpu: CCPU },
       rows,
+      rxTimestamps,
+      rxTimestampStats: await rxStats(gnomons),
       discipline: gnomon ? summarizeDiscipline(statuses) : null,
       load,
       raw: { samples, ntpdata, statuses },
@@ -269,7 +287,7 @@ async function main() {
   const stale = staleDist();
   if (stale.length) log(`warning: dist/ is older than ${stale.join(', ')} (run npm run build)`);
   // Hard bound on the whole invocation, whatever happens.
-  const budgetS = (opt.serial ? names.length : 1) * (SECONDS + 15) + SYNC_WAIT + SETTLE + 30 * names.length + 60;
+  const budgetS = (opt.serial ? names.length : 1) * (SECONDS + 15) + SYNC_WAIT * 2 + SETTLE + 30 * names.length + 60;
   setTimeout(() => {
     log(`exceeded ${budgetS} s, killing everything`);
     killAll('SIGKILL');
@@ -288,6 +306,9 @@ async function main() {
     console.log(`${m.nproc} CPUs (${m.cpu}), kernel ${m.kernel}, node ${m.node}, ${m.chronyd}`);
     console.log(`Gnomon: HEAD ${m.gnomonCommit}; ${m.uncommittedSrc} uncommitted files in src/ drivers/; dist built ${m.distBuilt}${m.staleDist.length ? `; STALE dist for ${m.staleDist.join(', ')}` : ''}\n`);
     console.log(qualityTable(result));
+    for (const [name, st] of Object.entries(result.rxTimestampStats ?? {})) {
+      if (st) console.log(`${name}: receive timestamps ${st.source}${st.reason ? ` (${st.reason})` : ''}; kernel ${st.kernel}, fell back: ioctl ${st.ioctlFailed}, out of window ${st.outOfWindow}, repeated ${st.repeated}`);
+    }
     console.log(`\nraw samples: ${path.relative(ROOT, out)}`);
   }
 }

@@ -13,6 +13,8 @@ export const GNOMON_MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const GNOMON_CONF = path.join(ROOT, 'bench', 'gnomon-bench.conf');
 const TRIVIAL = path.join(ROOT, 'bench', 'trivial-responder.mjs');
 export const SERVER_CPU = '0';
+/** Environment that makes Gnomon stamp receipts in JS although kernel stamps work (src/daemon/serve.ts). */
+const USER_STAMPS = { GNOMON_RX_TIMESTAMPS: 'user' };
 export const ALL_SERVERS = ['chronyd', 'trivial', 'gnomon'];
 export const LABELS = {
   chronyd: 'chronyd 4.3 (-x, no ratelimit)',
@@ -21,6 +23,8 @@ export const LABELS = {
   // bench/quality.mjs only:
   'trivial-hr': 'trivial Node responder, hrtime clock',
   demo: 'Gnomon demo (simulated GPS+PPS)',
+  'demo-user': 'Gnomon demo, user-space receive stamps',
+  'gnomon-user': 'Gnomon, user-space receive stamps (GNOMON_RX_TIMESTAMPS=user)',
 };
 
 function lineReader(stream, onLine) {
@@ -105,10 +109,11 @@ async function startChronyd(port, cpu = SERVER_CPU) {
   return child;
 }
 
-async function startNodeServer(name, script, args, nodeArgs = [], cpu = SERVER_CPU) {
+async function startNodeServer(name, script, args, nodeArgs = [], cpu = SERVER_CPU, env = {}) {
   const child = track(
     spawn('taskset', ['-c', cpu, process.execPath, ...nodeArgs, script, ...args], {
       cwd: ROOT,
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
     name,
@@ -124,7 +129,7 @@ async function startNodeServer(name, script, args, nodeArgs = [], cpu = SERVER_C
  * `gnomon demo` (the GPS simulator and the server in one process) with its simulator devices and
  * control socket in a temp dir of ours, removed even if the demo is killed. child.control = the socket.
  */
-async function startDemo(port, nodeArgs, demoArgs = [], cpu = SERVER_CPU) {
+async function startDemo(port, nodeArgs, demoArgs = [], cpu = SERVER_CPU, env = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gnomon-bench-demo-'));
   fs.chmodSync(dir, 0o700);
   const release = trackTemp(dir);
@@ -132,7 +137,7 @@ async function startDemo(port, nodeArgs, demoArgs = [], cpu = SERVER_CPU) {
   const control = path.join(dir, 'control.sock');
   try {
     const child = await startNodeServer('demo', GNOMON_MAIN,
-      ['demo', ...demoArgs, '--dir', path.join(dir, 'sim'), '--listen', `127.0.0.1:${port}`, '--control', control], nodeArgs, cpu);
+      ['demo', ...demoArgs, '--dir', path.join(dir, 'sim'), '--listen', `127.0.0.1:${port}`, '--control', control], nodeArgs, cpu, env);
     child.control = control;
     child.cleanup = release;
     return child;
@@ -154,6 +159,11 @@ function launch(name, port, nodeArgs, demoArgs, cpu) {
       return startNodeServer('gnomon', GNOMON_MAIN, ['serve', '--config', GNOMON_CONF, '--listen', `127.0.0.1:${port}`], nodeArgs, cpu);
     case 'demo':
       return startDemo(port, nodeArgs, demoArgs, cpu);
+    // The same with the receive timestamp read in JS (src/server/udp.ts), as before kernel stamps.
+    case 'demo-user':
+      return startDemo(port, nodeArgs, demoArgs, cpu, USER_STAMPS);
+    case 'gnomon-user':
+      return startNodeServer('gnomon-user', GNOMON_MAIN, ['serve', '--config', GNOMON_CONF, '--listen', `127.0.0.1:${port}`], nodeArgs, cpu, USER_STAMPS);
     default:
       throw new Error(`unknown server ${name}`);
   }
@@ -168,7 +178,7 @@ function launch(name, port, nodeArgs, demoArgs, cpu) {
 export async function startServer(name, { syncWaitS, nodeArgs, demoArgs, cpu = SERVER_CPU } = {}) {
   const port = await freeUdpPort();
   const child = await launch(name, port, nodeArgs, demoArgs, cpu);
-  const reply = await waitReady(name, port, child, name === 'gnomon' || name === 'demo' ? syncWaitS : 0);
+  const reply = await waitReady(name, port, child, ['gnomon', 'gnomon-user', 'demo', 'demo-user'].includes(name) ? syncWaitS : 0);
   return { name, port, child, reply };
 }
 
