@@ -21,6 +21,12 @@
  * - armhf (ILP32, EABI): a 32-bit `long` timespec from _OLD (8 bytes, ends in 2038); Gnomon asks
  *   _NEW first (16 bytes, 64-bit seconds) and falls back to _OLD on kernels before 5.1 (ENOTTY).
  * Anything else (other architectures, other systems): unsupported, the caller uses user-space stamps.
+ *
+ * Also here, for the batched recvmmsg/sendmmsg path (issue 9) and checked against the kernel by the
+ * same test with a known datagram: struct iovec, msghdr, mmsghdr, cmsghdr and sockaddr_in, from
+ * include/linux/socket.h, include/uapi/linux/uio.h and glibc's bits/socket.h, natural alignment
+ * (gcc on all three ABIs). LP64: pointers and size_t 8 bytes (msghdr 56, mmsghdr 64, cmsghdr 16);
+ * armhf: 4 (msghdr 28, mmsghdr 32, cmsghdr 12, CMSG_ALIGN to 4).
  */
 
 export type LinuxAbiName = 'x86_64' | 'aarch64' | 'armhf';
@@ -43,6 +49,19 @@ export interface StampIoctl {
   readonly timespec: TimespecLayout;
 }
 
+/** Byte offsets of the structs recvmsg/recvmmsg take. */
+export interface MessageLayouts {
+  readonly iovec: { readonly size: number; readonly base: number; readonly len: number };
+  readonly msghdr: {
+    readonly size: number; readonly name: number; readonly namelen: number; readonly iov: number; readonly iovlen: number;
+    readonly control: number; readonly controllen: number; readonly flags: number;
+  };
+  /** struct mmsghdr { struct msghdr msg_hdr; unsigned int msg_len; }. */
+  readonly mmsghdr: { readonly size: number; readonly len: number };
+  /** struct cmsghdr { size_t cmsg_len; int cmsg_level; int cmsg_type; } and where the data starts (CMSG_DATA). */
+  readonly cmsghdr: { readonly len: number; readonly level: number; readonly type: number; readonly data: number };
+}
+
 export interface LinuxSocketAbi {
   readonly name: LinuxAbiName;
   /** Node's process.arch for this ABI. */
@@ -56,6 +75,49 @@ export interface LinuxSocketAbi {
   readonly SO_TIMESTAMPNS_NEW: number;
   /** SIOCGSTAMPNS variants to try, best first. */
   readonly stampIoctls: readonly StampIoctl[];
+  readonly messages: MessageLayouts;
+  /** The SCM_TIMESTAMPNS payload for SO_TIMESTAMPNS (the ABI's native timespec) and for SO_TIMESTAMPNS_NEW (always 64-bit). */
+  readonly cmsgTimespec: TimespecLayout;
+  readonly cmsgTimespecNew: TimespecLayout;
+}
+
+/** Address families, socket type and recv flags (the same numbers on all three ABIs). */
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const SOCK_DGRAM = 2;
+export const MSG_DONTWAIT = 0x40;
+/** struct sockaddr_in: family u16 (host order) at 0, port u16 big-endian at 2, address 4 bytes at 4; 16 bytes. */
+export const SOCKADDR_IN = { size: 16, family: 0, port: 2, addr: 4 } as const;
+/** struct sockaddr_in6: family at 0, port (BE) at 2, flowinfo at 4, address 16 bytes at 8, scope id at 24; 28 bytes. */
+export const SOCKADDR_IN6 = { size: 28, family: 0, port: 2, flowinfo: 4, addr: 8, scopeId: 24 } as const;
+
+/** Lays out the message structs for a pointer/size_t width, with C's natural alignment. */
+function messageLayouts(p: 4 | 8): MessageLayouts {
+  const align = (n: number, a: number): number => Math.ceil(n / a) * a;
+  // msghdr: void *name; socklen_t namelen; struct iovec *iov; size_t iovlen; void *control; size_t controllen; int flags;
+  const name = 0;
+  const namelen = p;
+  const iov = align(namelen + 4, p);
+  const iovlen = iov + p;
+  const control = iovlen + p;
+  const controllen = control + p;
+  const flags = controllen + p;
+  const size = align(flags + 4, p);
+  return {
+    iovec: { size: 2 * p, base: 0, len: p },
+    msghdr: { size, name, namelen, iov, iovlen, control, controllen, flags },
+    mmsghdr: { size: align(size + 4, p), len: size },
+    cmsghdr: { len: 0, level: p, type: p + 4, data: align(p + 8, p) },
+  };
+}
+
+/** CMSG_ALIGN, CMSG_LEN and CMSG_SPACE for an ABI (cmsghdr aligned to sizeof(size_t)). */
+export function cmsgLen(abi: LinuxSocketAbi, dataBytes: number): number {
+  return abi.messages.cmsghdr.data + dataBytes;
+}
+export function cmsgSpace(abi: LinuxSocketAbi, dataBytes: number): number {
+  const a = abi.longBytes;
+  return abi.messages.cmsghdr.data + Math.ceil(dataBytes / a) * a;
 }
 
 export const SOL_SOCKET = 1;
@@ -81,12 +143,20 @@ const TIMESPEC64: TimespecLayout = { size: 16, secOffset: 0, secBytes: 8, nsecOf
 const TIMESPEC32: TimespecLayout = { size: 8, secOffset: 0, secBytes: 4, nsecOffset: 4, nsecBytes: 4 };
 
 const LP64_IOCTLS: readonly StampIoctl[] = [{ request: SIOCGSTAMPNS_OLD, name: 'SIOCGSTAMPNS', timespec: TIMESPEC64 }];
+const LP64_MESSAGES = messageLayouts(8);
 
 export const LINUX_SOCKET_ABIS: Readonly<Record<LinuxAbiName, LinuxSocketAbi>> = {
-  x86_64: { name: 'x86_64', arch: 'x64', longBytes: 8, SOL_SOCKET, SO_TIMESTAMPNS: SO_TIMESTAMPNS_OLD, SO_TIMESTAMPNS_NEW, stampIoctls: LP64_IOCTLS },
-  aarch64: { name: 'aarch64', arch: 'arm64', longBytes: 8, SOL_SOCKET, SO_TIMESTAMPNS: SO_TIMESTAMPNS_OLD, SO_TIMESTAMPNS_NEW, stampIoctls: LP64_IOCTLS },
+  x86_64: {
+    name: 'x86_64', arch: 'x64', longBytes: 8, SOL_SOCKET, SO_TIMESTAMPNS: SO_TIMESTAMPNS_OLD, SO_TIMESTAMPNS_NEW, stampIoctls: LP64_IOCTLS,
+    messages: LP64_MESSAGES, cmsgTimespec: TIMESPEC64, cmsgTimespecNew: TIMESPEC64,
+  },
+  aarch64: {
+    name: 'aarch64', arch: 'arm64', longBytes: 8, SOL_SOCKET, SO_TIMESTAMPNS: SO_TIMESTAMPNS_OLD, SO_TIMESTAMPNS_NEW, stampIoctls: LP64_IOCTLS,
+    messages: LP64_MESSAGES, cmsgTimespec: TIMESPEC64, cmsgTimespecNew: TIMESPEC64,
+  },
   armhf: {
     name: 'armhf', arch: 'arm', longBytes: 4, SOL_SOCKET, SO_TIMESTAMPNS: SO_TIMESTAMPNS_OLD, SO_TIMESTAMPNS_NEW,
+    messages: messageLayouts(4), cmsgTimespec: TIMESPEC32, cmsgTimespecNew: TIMESPEC64,
     stampIoctls: [
       { request: SIOCGSTAMPNS_NEW, name: 'SIOCGSTAMPNS_NEW', timespec: TIMESPEC64 },
       { request: SIOCGSTAMPNS_OLD, name: 'SIOCGSTAMPNS_OLD', timespec: TIMESPEC32 },

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  AF_INET, MSG_DONTWAIT, SOCKADDR_IN, SOCK_DGRAM, cmsgLen, cmsgSpace,
   ENOENT, LINUX_SOCKET_ABIS, SIOCGSTAMPNS_NEW, SIOCGSTAMPNS_OLD, SOL_SOCKET, SO_TIMESTAMPNS_NEW, SO_TIMESTAMPNS_OLD, iocRead, linuxSocketAbi, readKernelTimespec,
 } from '../../../src/net/linux-abi.js';
 import { dgramSocketFd } from '../../../src/server/kernel-rx-stamp.js';
@@ -33,6 +34,25 @@ describe('linux socket ABI table', () => {
       ['SIOCGSTAMPNS_NEW', SIOCGSTAMPNS_NEW, 16, 8],
       ['SIOCGSTAMPNS_OLD', SIOCGSTAMPNS_OLD, 8, 4],
     ]);
+  });
+
+  it('message structs: LP64 and armhf offsets as a C compiler lays them out', () => {
+    const lp64 = {
+      iovec: { size: 16, base: 0, len: 8 },
+      msghdr: { size: 56, name: 0, namelen: 8, iov: 16, iovlen: 24, control: 32, controllen: 40, flags: 48 },
+      mmsghdr: { size: 64, len: 56 },
+      cmsghdr: { len: 0, level: 8, type: 12, data: 16 },
+    };
+    expect(LINUX_SOCKET_ABIS.x86_64.messages).toEqual(lp64);
+    expect(LINUX_SOCKET_ABIS.aarch64.messages).toEqual(lp64);
+    expect(LINUX_SOCKET_ABIS.armhf.messages).toEqual({
+      iovec: { size: 8, base: 0, len: 4 },
+      msghdr: { size: 28, name: 0, namelen: 4, iov: 8, iovlen: 12, control: 16, controllen: 20, flags: 24 },
+      mmsghdr: { size: 32, len: 28 },
+      cmsghdr: { len: 0, level: 4, type: 8, data: 12 },
+    });
+    expect([cmsgLen(LINUX_SOCKET_ABIS.x86_64, 16), cmsgSpace(LINUX_SOCKET_ABIS.x86_64, 16), cmsgSpace(LINUX_SOCKET_ABIS.x86_64, 4)]).toEqual([32, 32, 24]);
+    expect([cmsgLen(LINUX_SOCKET_ABIS.armhf, 8), cmsgSpace(LINUX_SOCKET_ABIS.armhf, 8), cmsgSpace(LINUX_SOCKET_ABIS.armhf, 16)]).toEqual([20, 20, 28]);
   });
 
   it('decodes both timespec layouts, little-endian, and refuses non-instants', () => {
@@ -74,6 +94,13 @@ interface Libc {
   setsockopt: (fd: number, level: number, name: number, val: Buffer, len: number) => number;
   getsockopt: (fd: number, level: number, name: number, val: Buffer, len: Buffer) => number;
   clockGettime: (id: number, out: Buffer) => number;
+  socket: (domain: number, type: number, proto: number) => number;
+  bind: (fd: number, addr: Buffer, len: number) => number;
+  getsockname: (fd: number, addr: Buffer, len: Buffer) => number;
+  recvmsg: (fd: number, msg: unknown, flags: number) => number;
+  recvmmsg: (fd: number, msgs: unknown, vlen: number, flags: number, timeout: null) => number;
+  close: (fd: number) => number;
+  koffi: typeof import('koffi');
   errno: () => number;
 }
 function libc(): Libc {
@@ -84,6 +111,13 @@ function libc(): Libc {
     setsockopt: lib.func('int setsockopt(int, int, int, const uint8_t *, uint32_t)') as Libc['setsockopt'],
     getsockopt: lib.func('int getsockopt(int, int, int, _Out_ uint8_t *, _Inout_ uint8_t *)') as Libc['getsockopt'],
     clockGettime: lib.func('int clock_gettime(int, _Out_ uint8_t *)') as Libc['clockGettime'],
+    socket: lib.func('int socket(int, int, int)') as Libc['socket'],
+    bind: lib.func('int bind(int, const uint8_t *, uint32_t)') as Libc['bind'],
+    getsockname: lib.func('int getsockname(int, _Out_ uint8_t *, _Inout_ uint8_t *)') as Libc['getsockname'],
+    recvmsg: lib.func('long recvmsg(int, void *, int)') as Libc['recvmsg'],
+    recvmmsg: lib.func('int recvmmsg(int, void *, unsigned int, int, void *)') as Libc['recvmmsg'],
+    close: lib.func('int close(int)') as Libc['close'],
+    koffi,
     errno: () => koffi.errno(),
   };
 }
@@ -180,6 +214,148 @@ describe(`the running kernel (${process.platform}/${process.arch}) agrees with t
       const again = Buffer.alloc(16);
       expect(c.ioctl(fd, SIOCGSTAMPNS_NEW, again)).toBe(0);
       expect(again).toEqual(got.at(-1)!.raw.subarray(0, 16));
+    }
+  });
+});
+
+describe(`message structs against the running kernel (${process.platform}/${process.arch}): a known datagram through recvmsg and recvmmsg`, () => {
+  /** A socket of our own (koffi), bound to 127.0.0.1, SO_TIMESTAMPNS on; its port. */
+  function ownSocket(c: Libc, a: NonNullable<typeof abi>): { fd: number; port: number } {
+    const fd = c.socket(AF_INET, SOCK_DGRAM, 0);
+    expect(fd).toBeGreaterThanOrEqual(0);
+    const sa = Buffer.alloc(SOCKADDR_IN.size);
+    sa.writeUInt16LE(AF_INET, SOCKADDR_IN.family);
+    Buffer.from([127, 0, 0, 1]).copy(sa, SOCKADDR_IN.addr);
+    expect(c.bind(fd, sa, sa.length)).toBe(0);
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(sa.length);
+    expect(c.getsockname(fd, sa, len)).toBe(0);
+    const one = Buffer.alloc(4);
+    one.writeInt32LE(1);
+    expect(c.setsockopt(fd, a.SOL_SOCKET, a.SO_TIMESTAMPNS, one, 4)).toBe(0);
+    return { fd, port: sa.readUInt16BE(SOCKADDR_IN.port) };
+  }
+
+  /** Memory koffi keeps at a fixed address, and a Buffer over it. */
+  function region(c: Libc, bytes: number): { ptr: unknown; buf: Buffer; at: bigint } {
+    const ptr = c.koffi.alloc('uint8_t', bytes);
+    const buf = Buffer.from(c.koffi.view(ptr, bytes) as ArrayBuffer);
+    buf.fill(0);
+    return { ptr, buf, at: BigInt(c.koffi.address(ptr) as bigint) };
+  }
+
+  function putPtr(a: NonNullable<typeof abi>, b: Buffer, off: number, v: bigint | number): void {
+    if (a.longBytes === 8) b.writeBigUInt64LE(BigInt(v), off);
+    else b.writeUInt32LE(Number(v), off);
+  }
+  function getWord(a: NonNullable<typeof abi>, b: Buffer, off: number): number {
+    return a.longBytes === 8 ? Number(b.readBigUInt64LE(off)) : b.readUInt32LE(off);
+  }
+
+  /** One msghdr (at `m`, offset `o`) over fresh name/iov/payload/control regions. */
+  function msghdr(c: Libc, a: NonNullable<typeof abi>, m: Buffer, o: number) {
+    const L = a.messages;
+    const name = region(c, SOCKADDR_IN.size);
+    const payload = region(c, 256);
+    const iov = region(c, L.iovec.size);
+    const control = region(c, 128);
+    putPtr(a, iov.buf, L.iovec.base, payload.at);
+    putPtr(a, iov.buf, L.iovec.len, 256);
+    putPtr(a, m, o + L.msghdr.name, name.at);
+    m.writeUInt32LE(SOCKADDR_IN.size, o + L.msghdr.namelen);
+    putPtr(a, m, o + L.msghdr.iov, iov.at);
+    putPtr(a, m, o + L.msghdr.iovlen, 1);
+    putPtr(a, m, o + L.msghdr.control, control.at);
+    putPtr(a, m, o + L.msghdr.controllen, 128);
+    m.writeInt32LE(-1, o + L.msghdr.flags);
+    return { name, payload, control, keep: [iov] };
+  }
+
+  /** Checks what the kernel wrote for one datagram: sender, payload, one SCM_TIMESTAMPNS between the send and now. */
+  function checkReceived(c: Libc, a: NonNullable<typeof abi>, m: Buffer, o: number, r: ReturnType<typeof msghdr>, n: number, text: string, clientPort: number, sentNs: bigint, nowNs: bigint) {
+    const L = a.messages;
+    expect(n).toBe(text.length);
+    expect(r.payload.buf.subarray(0, n).toString()).toBe(text);
+    expect(m.readUInt32LE(o + L.msghdr.namelen)).toBe(SOCKADDR_IN.size);
+    expect(r.name.buf.readUInt16LE(SOCKADDR_IN.family)).toBe(AF_INET);
+    expect(r.name.buf.readUInt16BE(SOCKADDR_IN.port)).toBe(clientPort);
+    expect([...r.name.buf.subarray(SOCKADDR_IN.addr, SOCKADDR_IN.addr + 4)]).toEqual([127, 0, 0, 1]);
+    expect(m.readInt32LE(o + L.msghdr.flags)).toBe(0); // no MSG_TRUNC / MSG_CTRUNC
+    const ts = a.cmsgTimespec;
+    expect(getWord(a, m, o + L.msghdr.controllen)).toBe(cmsgSpace(a, ts.size));
+    const cm = r.control.buf;
+    expect(getWord(a, cm, L.cmsghdr.len)).toBe(cmsgLen(a, ts.size));
+    expect(cm.readInt32LE(L.cmsghdr.level)).toBe(a.SOL_SOCKET);
+    expect(cm.readInt32LE(L.cmsghdr.type)).toBe(a.SO_TIMESTAMPNS); // SCM_TIMESTAMPNS == SO_TIMESTAMPNS
+    const t = { sec: 0, nsec: 0 };
+    expect(readKernelTimespec(cm.subarray(L.cmsghdr.data), ts, t)).toBe(true);
+    const stamp = BigInt(t.sec) * 1_000_000_000n + BigInt(t.nsec);
+    expect(stamp).toBeGreaterThanOrEqual(sentNs);
+    expect(stamp).toBeLessThanOrEqual(nowNs);
+  }
+
+  it('recvmsg: name, iovec, control and flags where the table says; the SCM_TIMESTAMPNS stamp in the table\'s timespec', async () => {
+    if (!abi) return;
+    const c = libc();
+    const { fd, port } = ownSocket(c, abi);
+    const client = dgram.createSocket('udp4');
+    try {
+      await new Promise<void>((r) => client.bind(0, '127.0.0.1', r));
+      const tb = Buffer.alloc(16);
+      const now = (): bigint => {
+        c.clockGettime(0, tb);
+        return tb.readBigInt64LE(0) * 1_000_000_000n + tb.readBigInt64LE(8);
+      };
+      const sentNs = now();
+      await new Promise<void>((r, j) => client.send('gnomon abi probe', port, '127.0.0.1', (e) => (e ? j(e) : r())));
+      const m = region(c, abi.messages.msghdr.size);
+      const r = msghdr(c, abi, m.buf, 0);
+      let n = -1;
+      for (let i = 0; i < 200 && n < 0; i++) {
+        n = c.recvmsg(fd, m.ptr, MSG_DONTWAIT);
+        if (n < 0) await new Promise((res) => setTimeout(res, 5));
+      }
+      checkReceived(c, abi, m.buf, 0, r, n, 'gnomon abi probe', client.address().port, sentNs, now());
+    } finally {
+      client.close();
+      c.close(fd);
+    }
+  });
+
+  it('recvmmsg: two datagrams, msg_len at the table\'s offset, entries at the table\'s stride', async () => {
+    if (!abi) return;
+    const c = libc();
+    const { fd, port } = ownSocket(c, abi);
+    const client = dgram.createSocket('udp4');
+    try {
+      await new Promise<void>((r) => client.bind(0, '127.0.0.1', r));
+      const tb = Buffer.alloc(16);
+      const now = (): bigint => {
+        c.clockGettime(0, tb);
+        return tb.readBigInt64LE(0) * 1_000_000_000n + tb.readBigInt64LE(8);
+      };
+      const sentNs = now();
+      const texts = ['first datagram', 'the second, longer one'];
+      for (const t of texts) await new Promise<void>((r, j) => client.send(t, port, '127.0.0.1', (e) => (e ? j(e) : r())));
+      const M = abi.messages.mmsghdr;
+      const v = region(c, 2 * M.size);
+      const rs = [msghdr(c, abi, v.buf, 0), msghdr(c, abi, v.buf, M.size)];
+      v.buf.writeUInt32LE(0xdeadbeef, M.len);
+      v.buf.writeUInt32LE(0xdeadbeef, M.size + M.len);
+      let got = 0;
+      for (let i = 0; i < 200 && got < 2; i++) {
+        // Both were sent before the first call on loopback; ask for both at once.
+        got = c.recvmmsg(fd, v.ptr, 2, MSG_DONTWAIT, null);
+        if (got < 2) await new Promise((res) => setTimeout(res, 5));
+      }
+      expect(got).toBe(2);
+      const end = now();
+      for (let i = 0; i < 2; i++) {
+        checkReceived(c, abi, v.buf, i * M.size, rs[i]!, v.buf.readUInt32LE(i * M.size + M.len), texts[i]!, client.address().port, sentNs, end);
+      }
+    } finally {
+      client.close();
+      c.close(fd);
     }
   });
 });
