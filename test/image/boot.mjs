@@ -113,7 +113,7 @@ function prepare() {
 
   const dtb = join(WORK, 'virt-pps.dtb');
   run('sh', [join(q, 'make-dtb.sh'), dtb, ...MACHINE]);
-  return { disk, kernel, initrd, dtb, version, cmdline };
+  return { disk, kernel, initrd, dtb, version, cmdline, rootSizeMib: Math.round(rootPart.size * sector / 2 ** 20) };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -182,7 +182,7 @@ function ntpQuery() {
 
 async function main() {
   if (!existsSync(join(REPO, 'dist/src/cli/main.js'))) run('npm', ['run', '--silent', 'build']);
-  const { disk, kernel, initrd, dtb, cmdline } = prepare();
+  const { disk, kernel, initrd, dtb, cmdline, rootSizeMib } = prepare();
   mark('prepared: copy, kernel/initrd from the image, probe, device tree');
   note(`the image's cmdline.txt: ${cmdline}`);
   check(`cmdline.txt mounts the root by label (root=LABEL=${ROOT_LABEL}) and has no serial console`,
@@ -281,8 +281,15 @@ async function main() {
     check(`Gnomon's kernel-PPS driver counts them (gnomon status)`, counted - counted0 >= PULSES, `${counted0} → ${counted}`);
     check('the guest did not power off on system_powerdown', qemuExit === null && !/reboot: Power down|System is powering down/.test(text()), `probe block ${after.n} after the pulses`);
     const fb = first(after, 'firstboot');
-    check('first boot ran (gnomon-firstboot.service)', /^active success/.test(fb), fb);
-    note(`root file system: ${first(after, 'rootfs')}; ssh host keys: ${first(after, 'sshkeys')}; ${first(after, 'system')}`);
+    check('first boot succeeded (gnomon-firstboot.service)', /ActiveState=active/.test(fb) && /Result=success/.test(fb), fb);
+    check('first boot made SSH host keys and sshd runs', Number(first(after, 'sshkeys')) >= 1 && first(after, 'ssh') === 'active',
+      `${first(after, 'sshkeys')} keys, ssh.service ${first(after, 'ssh')}`);
+    // The copy is 512 MiB larger than the image: the root partition and file system must have grown into it.
+    const rootfs = first(after, 'rootfs');
+    const m = /^\S+\s+(\d+)\s+\d+\s+\d+\s+\S+\s+\S+\s+disk-mib (\d+) part-mib (\d+)/.exec(rootfs);
+    check('first boot grew the root partition and file system to the end of the disk',
+      !!m && Number(m[3]) > rootSizeMib + 400 && Number(m[1]) > rootSizeMib + 300, `image's root partition ${rootSizeMib} MiB; now: ${rootfs}`);
+    note(`system state: ${first(after, 'system')}`);
 
     console.log('\n--- gnomon and first-boot journal (from the probe) ---');
     for (const b of probeBlocks(text())) for (const j of values(b, 'journal')) console.log(j);
