@@ -215,6 +215,34 @@ describe('a failing stamper never throws and never costs a reply: the JS read is
     expect(s.udp.rxStamps.kernel + s.udp.rxStamps.ioctlFailed).toBe(0);
   });
 
+  it('property: any sequence of stamper outcomes (throw, error, garbage, any instant near or far from now) → every request answered, counters add up', async () => {
+    const outcome = fc.oneof(
+      fc.constant({ kind: 'throw' as const }),
+      fc.integer({ min: -3, max: 3 }).filter((x) => x !== 0).map((rc) => ({ kind: 'rc' as const, rc })),
+      fc.uint8Array({ minLength: 16, maxLength: 16 }).map((bytes) => ({ kind: 'bytes' as const, bytes })),
+      fc.integer({ min: -3_000_000_000, max: 1_000_000_000 }).map((offsetNs) => ({ kind: 'near' as const, offsetNs })),
+    );
+    await fc.assert(fc.asyncProperty(fc.array(outcome, { minLength: 1, maxLength: 4 }), async (script) => {
+      let i = 0;
+      const s = await server({
+        stamper: scripted((out) => {
+          const o = script[i++ % script.length]!;
+          if (o.kind === 'throw') throw new Error('x');
+          if (o.kind === 'rc') return o.rc;
+          if (o.kind === 'bytes') out.set(o.bytes);
+          else writeNs(out, nowNs() + o.offsetNs);
+          return 0;
+        }),
+      });
+      const ex = await exchange(s.port, script.length);
+      expect(ex).toHaveLength(script.length);
+      const r = s.udp.rxStamps;
+      expect(r.kernel + r.ioctlFailed + r.outOfWindow + r.repeated).toBe(script.length);
+      expect(s.errors).toEqual([]);
+      await s.udp.close();
+    }), { numRuns: 40 });
+  });
+
   it('property: any ioctl result (code, bytes, throw) → read() returns a boolean and a valid TimeSpec or leaves it alone', () => {
     fc.assert(fc.property(fc.oneof(fc.constant('throw' as const), fc.integer({ min: -5, max: 5 })), fc.uint8Array({ minLength: 16, maxLength: 16 }), (rc, bytes) => {
       const st = stamperWithIoctl((_fd, _r, out) => {
