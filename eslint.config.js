@@ -32,7 +32,7 @@ const PURE_CORE = [
 const SHELL_EXCEPTIONS = ['src/config/load.ts', 'src/config/store.ts'];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'bench/build/**', 'image/build/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'bench/build/**', 'image/build/**', 'image/out/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

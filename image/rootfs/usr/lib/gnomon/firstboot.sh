@@ -65,8 +65,9 @@ root_ssh_keys() {
 }
 
 grow_root() {
-  majmin=$(findmnt -n -o MAJ:MIN /) || { say "cannot find the root device; not growing it"; return 0; }
-  fstype=$(findmnt -n -o FSTYPE /)
+  # -r: raw output; without it findmnt pads the column ("254:2  ") and the sysfs lookup below misses.
+  majmin=$(findmnt -n -r -o MAJ:MIN /) || { say "cannot find the root device; not growing it"; return 0; }
+  fstype=$(findmnt -n -r -o FSTYPE /)
   sys=/sys/dev/block/$majmin
   if [ ! -e "$sys/partition" ]; then
     say "the root file system is not on a partition ($majmin); not growing it"
@@ -115,7 +116,8 @@ password_from_boot() {
 
 generate_password() {
   # 16 characters from 55 unambiguous ones: about 92 bits.
-  password=$(LC_ALL=C tr -dc 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789' </dev/urandom | head -c 16)
+  # A bounded read first: `tr </dev/urandom | head` leaves tr writing into a closed pipe ("Broken pipe" in the journal).
+  password=$(head -c 4096 /dev/urandom | LC_ALL=C tr -dc 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789' | cut -c 1-16)
   [ "${#password}" -eq 16 ] || return 1
   printf '%s\n' "$password" | set_password || return 1
   # Shown at the console login prompt until the next reboot (/etc/issue.d/gnomon-password.issue
