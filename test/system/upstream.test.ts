@@ -105,7 +105,7 @@ describe('Gnomon as a client of real servers', () => {
     // chronyd's local reference's refid is 127.127.1.1 (0x7f7f0101), unprintable as ASCII at stratum 1.
     expect(refid).toMatch(/^\..*\.$/);
     expect([st, t]).toEqual(['1', 'u']);
-    expect(Number(when)).toBeLessThan(64);
+    expect(when === '-' ? 0 : Number(when), `when: ${when}`).toBeLessThan(64); // ntpq prints '-' under one second
     expect(poll).toBe('64');
     expect(parseInt(reach!, 8)).toBeGreaterThan(0);
     expect(Number(delay)).toBeGreaterThan(0);
