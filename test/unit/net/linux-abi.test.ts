@@ -238,6 +238,15 @@ describe(`message structs against the running kernel (${process.platform}/${proc
     return { fd, port: sa.readUInt16BE(SOCKADDR_IN.port) };
   }
 
+  /** CLOCK_REALTIME through the same libc, ns (the kernel stamps are on this clock). */
+  function realtimeNs(c: Libc): () => bigint {
+    const tb = Buffer.alloc(16);
+    return () => {
+      c.clockGettime(0, tb);
+      return tb.readBigInt64LE(0) * 1_000_000_000n + tb.readBigInt64LE(8);
+    };
+  }
+
   /** Memory koffi keeps at a fixed address, and a Buffer over it. */
   function region(c: Libc, bytes: number): { ptr: unknown; buf: Buffer; at: bigint } {
     const ptr = c.koffi.alloc('uint8_t', bytes);
@@ -302,11 +311,7 @@ describe(`message structs against the running kernel (${process.platform}/${proc
     const client = dgram.createSocket('udp4');
     try {
       await new Promise<void>((r) => client.bind(0, '127.0.0.1', r));
-      const tb = Buffer.alloc(16);
-      const now = (): bigint => {
-        c.clockGettime(0, tb);
-        return tb.readBigInt64LE(0) * 1_000_000_000n + tb.readBigInt64LE(8);
-      };
+      const now = realtimeNs(c);
       const sentNs = now();
       await new Promise<void>((r, j) => client.send('gnomon abi probe', port, '127.0.0.1', (e) => (e ? j(e) : r())));
       const m = region(c, abi.messages.msghdr.size);
@@ -329,11 +334,7 @@ describe(`message structs against the running kernel (${process.platform}/${proc
     const client = dgram.createSocket('udp4');
     try {
       await new Promise<void>((r) => client.bind(0, '127.0.0.1', r));
-      const tb = Buffer.alloc(16);
-      const now = (): bigint => {
-        c.clockGettime(0, tb);
-        return tb.readBigInt64LE(0) * 1_000_000_000n + tb.readBigInt64LE(8);
-      };
+      const now = realtimeNs(c);
       const sentNs = now();
       const texts = ['first datagram', 'the second, longer one'];
       for (const t of texts) await new Promise<void>((r, j) => client.send(t, port, '127.0.0.1', (e) => (e ? j(e) : r())));
