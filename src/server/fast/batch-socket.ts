@@ -1,0 +1,418 @@
+/**
+ * A UDP socket of Gnomon's own (not node:dgram), read with recvmmsg and written with sendmmsg
+ * through koffi: the IO half of the batched fast path (issue 9, docs/server.md "The fast path").
+ *
+ * Everything the kernel reads or writes is allocated once, at a fixed address (koffi.alloc) and
+ * seen from JS through zero-copy views (koffi.view): BATCH message headers, iovecs, sockaddr
+ * buffers, 2 KiB payload buffers, control buffers for the SCM_TIMESTAMPNS receive stamp, and on
+ * the send side BATCH reply headers, iovecs and 72-byte reply buffers. Per batch the shell
+ * resets the lengths the kernel overwrote (name and control lengths) and, per reply, copies a
+ * header prepared at start (name → that request's sockaddr, iov → that slot's reply buffer) into
+ * the next free place of the send array: no pointer is computed and nothing allocated per packet.
+ *
+ * Layouts and constants come from src/net/linux-abi.ts (checked against the running kernel by
+ * test/unit/net/linux-abi.test.ts); the few socket options only this path needs are below.
+ *
+ * Blocking: the socket is blocking with SO_RCVTIMEO, and recvmmsg gets MSG_WAITFORONE, so a call
+ * returns as soon as one datagram is there (with whatever else is queued, up to BATCH) or after
+ * the timeout with nothing: the worker checks its stop flag at least that often. Sends use
+ * MSG_DONTWAIT: a full send buffer drops replies (counted), it never blocks the receive loop.
+ */
+import { createRequire } from 'node:module';
+import type { TimeSpec } from '../../clock/clock.js';
+import { parseAddress, ParsedAddress } from '../../net/address.js';
+import {
+  AF_INET, AF_INET6, MSG_DONTWAIT, SOCKADDR_IN, SOCKADDR_IN6, SOCK_DGRAM, cmsgSpace, readKernelTimespec, type LinuxSocketAbi,
+} from '../../net/linux-abi.js';
+
+/** Datagrams per recvmmsg / sendmmsg. */
+export const BATCH = 64;
+/** Bytes kept of a request; a longer one is truncated by the kernel (MSG_TRUNC) and dropped. */
+export const PAYLOAD_BYTES = 2048;
+/** Largest reply of the time path: header + key ID + 20-byte MAC (the handler's REPLY_BYTES). */
+export const REPLY_BYTES = 72;
+/** A sockaddr_in6 rounded up to 8. */
+const NAME_BYTES = 32;
+const CONTROL_BYTES = 64;
+
+/** Socket options of asm-generic/socket.h and in.h / in6.h (the same numbers on x86_64, arm64 and arm). */
+export const SO_REUSEADDR = 2;
+export const SO_RCVBUF = 8;
+export const SO_REUSEPORT = 15;
+/** SO_RCVTIMEO_OLD: a struct timeval of two native `long`s (16 bytes on LP64, 8 on armhf). */
+export const SO_RCVTIMEO = 20;
+export const IPPROTO_IPV6 = 41;
+export const IPV6_V6ONLY = 26;
+/** recvmmsg: turn on MSG_DONTWAIT after the first datagram. */
+export const MSG_WAITFORONE = 0x10000;
+/** msg_flags: the datagram was longer than the buffer. */
+export const MSG_TRUNC = 0x20;
+export const EAGAIN = 11;
+export const EINTR = 4;
+
+type Ptr = unknown;
+interface SocketLibc {
+  readonly koffi: typeof import('koffi');
+  socket(domain: number, type: number, proto: number): number;
+  setsockopt(fd: number, level: number, name: number, val: Buffer, len: number): number;
+  bind(fd: number, addr: Buffer, len: number): number;
+  getsockname(fd: number, addr: Buffer, len: Buffer): number;
+  close(fd: number): number;
+  recvmmsg(fd: number, msgs: Ptr, vlen: number, flags: number, timeout: null): number;
+  sendmmsg(fd: number, msgs: Ptr, vlen: number, flags: number): number;
+  sendto(fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, addrLen: number): number;
+}
+
+let libc: SocketLibc | undefined;
+
+/** libc's socket calls through koffi, declared once per thread (koffi works in worker threads when loaded there). */
+export function socketLibc(): SocketLibc {
+  if (libc) return libc;
+  const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+  const lib = koffi.load('libc.so.6');
+  libc = {
+    koffi,
+    socket: lib.func('int socket(int, int, int)') as SocketLibc['socket'],
+    setsockopt: lib.func('int setsockopt(int, int, int, const uint8_t *, uint32_t)') as SocketLibc['setsockopt'],
+    bind: lib.func('int bind(int, const uint8_t *, uint32_t)') as SocketLibc['bind'],
+    getsockname: lib.func('int getsockname(int, _Out_ uint8_t *, _Inout_ uint8_t *)') as SocketLibc['getsockname'],
+    close: lib.func('int close(int)') as SocketLibc['close'],
+    recvmmsg: lib.func('int recvmmsg(int, void *, unsigned int, int, void *)') as SocketLibc['recvmmsg'],
+    sendmmsg: lib.func('int sendmmsg(int, void *, unsigned int, int)') as SocketLibc['sendmmsg'],
+    sendto: lib.func('long sendto(int, const uint8_t *, size_t, int, const uint8_t *, uint32_t)') as SocketLibc['sendto'],
+  };
+  return libc;
+}
+
+/** An OS error from a socket call, with the errno name's number and the call. */
+export class SocketCallError extends Error {
+  constructor(readonly call: string, readonly errno: number, readonly address: string) {
+    super(`${call} failed for ${address}: errno ${errno}${errno === 98 ? ' (EADDRINUSE)' : errno === 13 ? ' (EACCES)' : ''}`);
+  }
+}
+
+export interface BatchSocketOptions {
+  readonly address: string;
+  readonly port: number;
+  /** SO_RCVBUF bytes (0: the system default). */
+  readonly rcvbuf?: number;
+  /** SO_RCVTIMEO, ms: the longest a receive blocks (default 50). */
+  readonly receiveTimeoutMs?: number;
+  /** SO_REUSEPORT (default true: one socket per worker later). */
+  readonly reusePort?: boolean;
+}
+
+/** Writes a sockaddr for (address, port) into `out`; its length, or 0 when the text is not an address. */
+export function writeSockaddr(address: string, port: number, out: Uint8Array, scratch: ParsedAddress = new ParsedAddress()): number {
+  if (!parseAddress(address, scratch)) return 0;
+  out.fill(0, 0, SOCKADDR_IN6.size);
+  const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  if (scratch.family === 4) {
+    v.setUint16(SOCKADDR_IN.family, AF_INET, true);
+    v.setUint16(SOCKADDR_IN.port, port, false);
+    v.setUint32(SOCKADDR_IN.addr, scratch.words[3]!, false);
+    return SOCKADDR_IN.size;
+  }
+  v.setUint16(SOCKADDR_IN6.family, AF_INET6, true);
+  v.setUint16(SOCKADDR_IN6.port, port, false);
+  for (let w = 0; w < 4; w++) v.setUint32(SOCKADDR_IN6.addr + 4 * w, scratch.words[w]!, false);
+  return SOCKADDR_IN6.size;
+}
+
+const HEX = '0123456789abcdef';
+function hex16(g: number): string {
+  // No leading zeros (RFC 5952 4.1).
+  if (g >= 0x1000) return HEX[g >> 12]! + HEX[(g >> 8) & 15]! + HEX[(g >> 4) & 15]! + HEX[g & 15]!;
+  if (g >= 0x100) return HEX[g >> 8]! + HEX[(g >> 4) & 15]! + HEX[g & 15]!;
+  if (g >= 0x10) return HEX[g >> 4]! + HEX[g & 15]!;
+  return HEX[g]!;
+}
+
+const sixGroups = new Uint16Array(8);
+
+/**
+ * The text of the address in a sockaddr (as node:dgram gives rinfo.address: dotted quad, or
+ * RFC 5952 IPv6 with the longest run of ≥ 2 zero groups as "::" and a v4-mapped tail in dotted
+ * form). Returns '' for another family.
+ */
+export function sockaddrAddress(b: Uint8Array, at = 0): string {
+  const family = b[at]! | (b[at + 1]! << 8);
+  if (family === AF_INET) {
+    const a = at + SOCKADDR_IN.addr;
+    return `${b[a]!}.${b[a + 1]!}.${b[a + 2]!}.${b[a + 3]!}`;
+  }
+  if (family !== AF_INET6) return '';
+  const a = at + SOCKADDR_IN6.addr;
+  for (let i = 0; i < 8; i++) sixGroups[i] = (b[a + 2 * i]! << 8) | b[a + 2 * i + 1]!;
+  if (sixGroups[0] === 0 && sixGroups[1] === 0 && sixGroups[2] === 0 && sixGroups[3] === 0 && sixGroups[4] === 0 && sixGroups[5] === 0xffff) {
+    return `::ffff:${b[a + 12]!}.${b[a + 13]!}.${b[a + 14]!}.${b[a + 15]!}`;
+  }
+  let bestAt = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8;) {
+    if (sixGroups[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && sixGroups[j] === 0) j++;
+    if (j - i > bestLen) { bestAt = i; bestLen = j - i; }
+    i = j;
+  }
+  let s = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestAt) {
+      s += '::';
+      i += bestLen - 1;
+      continue;
+    }
+    if (s.length > 0 && !s.endsWith(':')) s += ':';
+    s += hex16(sixGroups[i]!);
+  }
+  return s;
+}
+
+/** The port (host order) in a sockaddr_in / sockaddr_in6. */
+export function sockaddrPort(b: Uint8Array, at = 0): number {
+  return (b[at + 2]! << 8) | b[at + 3]!;
+}
+
+/** One batch slot: zero-copy views of what the kernel fills and what the shell replies with. */
+export interface Slot {
+  /** The request's bytes (PAYLOAD_BYTES; the datagram's length is `length(i)`). */
+  readonly payload: Buffer;
+  /** The sender's sockaddr. */
+  readonly name: Buffer;
+  /** The reply buffer (REPLY_BYTES). */
+  readonly reply: Buffer;
+}
+
+export class BatchSocket {
+  readonly fd: number;
+  readonly family: 4 | 6;
+  /** The bound port (port 0 resolves here). */
+  readonly port: number;
+  readonly address: string;
+  readonly slots: readonly Slot[];
+  /** Replies queued since the last flush. */
+  private queued = 0;
+  /** Replies the kernel did not take (send buffer full, unreachable). */
+  sendDropped = 0;
+  private readonly c: SocketLibc;
+  private readonly rxPtr: Ptr;
+  private readonly txPtr: Ptr;
+  private readonly rx: Buffer;
+  private readonly tx: Buffer;
+  /** Per slot, the send header prepared at start (name → slot's sockaddr, iov → slot's reply iovec). */
+  private readonly txTemplates: Buffer;
+  private readonly txIov: Buffer;
+  private readonly control: Buffer;
+  private readonly controlData: Buffer[];
+  private readonly controlSpace: number;
+  private closed = false;
+
+  constructor(private readonly abi: LinuxSocketAbi, opts: BatchSocketOptions) {
+    const c = socketLibc();
+    this.c = c;
+    const k = c.koffi;
+    const sa = Buffer.alloc(NAME_BYTES);
+    const saLen = writeSockaddr(opts.address, opts.port, sa);
+    if (saLen === 0) throw new SocketCallError('parse', 22, opts.address);
+    this.family = saLen === SOCKADDR_IN.size ? 4 : 6;
+    const fd = c.socket(this.family === 4 ? AF_INET : AF_INET6, SOCK_DGRAM, 0);
+    if (fd < 0) throw new SocketCallError('socket', k.errno(), opts.address);
+    const fail = (call: string): never => {
+      const e = k.errno();
+      c.close(fd);
+      throw new SocketCallError(call, e, `${opts.address}:${opts.port}`);
+    };
+    const int = Buffer.alloc(4);
+    const setInt = (level: number, name: number, v: number, call: string): void => {
+      int.writeInt32LE(v, 0);
+      if (c.setsockopt(fd, level, name, int, 4) !== 0) fail(call);
+    };
+    setInt(abi.SOL_SOCKET, SO_REUSEADDR, 1, 'setsockopt(SO_REUSEADDR)');
+    if (opts.reusePort ?? true) setInt(abi.SOL_SOCKET, SO_REUSEPORT, 1, 'setsockopt(SO_REUSEPORT)');
+    setInt(abi.SOL_SOCKET, abi.SO_TIMESTAMPNS, 1, 'setsockopt(SO_TIMESTAMPNS)');
+    if (opts.rcvbuf) setInt(abi.SOL_SOCKET, SO_RCVBUF, opts.rcvbuf, 'setsockopt(SO_RCVBUF)');
+    if (this.family === 6) setInt(IPPROTO_IPV6, IPV6_V6ONLY, 1, 'setsockopt(IPV6_V6ONLY)'); // as dgram's ipv6Only
+    const tv = Buffer.alloc(2 * abi.longBytes);
+    const ms = opts.receiveTimeoutMs ?? 50;
+    const sec = Math.floor(ms / 1000);
+    const usec = (ms - sec * 1000) * 1000;
+    if (abi.longBytes === 8) {
+      tv.writeBigInt64LE(BigInt(sec), 0);
+      tv.writeBigInt64LE(BigInt(usec), 8);
+    } else {
+      tv.writeInt32LE(sec, 0);
+      tv.writeInt32LE(usec, 4);
+    }
+    if (c.setsockopt(fd, abi.SOL_SOCKET, SO_RCVTIMEO, tv, tv.length) !== 0) fail('setsockopt(SO_RCVTIMEO)');
+    if (c.bind(fd, sa, saLen) !== 0) fail('bind');
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(NAME_BYTES);
+    if (c.getsockname(fd, sa, len) !== 0) fail('getsockname');
+    this.fd = fd;
+    this.port = sockaddrPort(sa);
+    this.address = sockaddrAddress(sa);
+
+    const m = abi.messages;
+    this.controlSpace = Math.min(CONTROL_BYTES, cmsgSpace(abi, 16) * 2);
+    // Memory the kernel sees: one region for the data, one per message array (passed as pointers).
+    const iovBytes = BATCH * m.iovec.size;
+    const dataBytes = BATCH * (NAME_BYTES + PAYLOAD_BYTES + CONTROL_BYTES + REPLY_BYTES) + 2 * iovBytes;
+    const dataPtr = k.alloc('uint8_t', dataBytes);
+    this.rxPtr = k.alloc('uint8_t', BATCH * m.mmsghdr.size);
+    this.txPtr = k.alloc('uint8_t', BATCH * m.mmsghdr.size);
+    const data = Buffer.from(k.view(dataPtr, dataBytes) as ArrayBuffer);
+    data.fill(0);
+    this.rx = Buffer.from(k.view(this.rxPtr, BATCH * m.mmsghdr.size) as ArrayBuffer);
+    this.tx = Buffer.from(k.view(this.txPtr, BATCH * m.mmsghdr.size) as ArrayBuffer);
+    this.rx.fill(0);
+    this.tx.fill(0);
+    const base = BigInt(k.address(dataPtr) as bigint);
+    const namesAt = 0;
+    const payloadAt = namesAt + BATCH * NAME_BYTES;
+    const controlAt = payloadAt + BATCH * PAYLOAD_BYTES;
+    const replyAt = controlAt + BATCH * CONTROL_BYTES;
+    const rxIovAt = replyAt + BATCH * REPLY_BYTES;
+    const txIovAt = rxIovAt + iovBytes;
+    this.txIov = data.subarray(txIovAt, txIovAt + iovBytes);
+    this.control = data.subarray(controlAt, controlAt + BATCH * CONTROL_BYTES);
+    this.txTemplates = Buffer.alloc(BATCH * m.msghdr.size);
+    const slots: Slot[] = [];
+    this.controlData = [];
+    for (let i = 0; i < BATCH; i++) {
+      const nameOff = namesAt + i * NAME_BYTES;
+      const payOff = payloadAt + i * PAYLOAD_BYTES;
+      const ctlOff = controlAt + i * CONTROL_BYTES;
+      const repOff = replyAt + i * REPLY_BYTES;
+      // Receive: iovec → payload; msghdr → name, iovec, control.
+      this.putWord(data, rxIovAt + i * m.iovec.size + m.iovec.base, base + BigInt(payOff));
+      this.putWord(data, rxIovAt + i * m.iovec.size + m.iovec.len, PAYLOAD_BYTES);
+      const h = i * m.mmsghdr.size;
+      this.putWord(this.rx, h + m.msghdr.name, base + BigInt(nameOff));
+      this.putWord(this.rx, h + m.msghdr.iov, base + BigInt(rxIovAt + i * m.iovec.size));
+      this.putWord(this.rx, h + m.msghdr.iovlen, 1);
+      this.putWord(this.rx, h + m.msghdr.control, base + BigInt(ctlOff));
+      // Send template: name → the same sockaddr the request came from, iovec → the reply buffer.
+      this.putWord(data, txIovAt + i * m.iovec.size + m.iovec.base, base + BigInt(repOff));
+      const t = i * m.msghdr.size;
+      this.putWord(this.txTemplates, t + m.msghdr.name, base + BigInt(nameOff));
+      this.putWord(this.txTemplates, t + m.msghdr.iov, base + BigInt(txIovAt + i * m.iovec.size));
+      this.putWord(this.txTemplates, t + m.msghdr.iovlen, 1);
+      slots.push({ name: data.subarray(nameOff, nameOff + NAME_BYTES), payload: data.subarray(payOff, payOff + PAYLOAD_BYTES), reply: data.subarray(repOff, repOff + REPLY_BYTES) });
+      this.controlData.push(data.subarray(ctlOff + m.cmsghdr.data, ctlOff + CONTROL_BYTES));
+    }
+    this.slots = slots;
+  }
+
+  private putWord(b: Buffer, at: number, v: bigint | number): void {
+    if (this.abi.longBytes === 8) b.writeBigUInt64LE(BigInt(v), at);
+    else b.writeUInt32LE(Number(v), at);
+  }
+
+  /** A native-width word, as a number (lengths: small). */
+  private word(b: Buffer, at: number): number {
+    return this.abi.longBytes === 8 ? b.readUInt32LE(at) + b.readUInt32LE(at + 4) * 4_294_967_296 : b.readUInt32LE(at);
+  }
+
+  /**
+   * Waits (up to the receive timeout) for datagrams and reads up to `max` (≤ BATCH). Returns how
+   * many (0 on timeout or EINTR), or -errno on another error.
+   */
+  receive(max = BATCH): number {
+    const m = this.abi.messages;
+    const rx = this.rx;
+    const lb = this.abi.longBytes;
+    // The kernel overwrote these on the last call: give every slot its full lengths back.
+    for (let i = 0; i < max; i++) {
+      const h = i * m.mmsghdr.size;
+      rx.writeUInt32LE(NAME_BYTES, h + m.msghdr.namelen);
+      rx.writeUInt32LE(this.controlSpace, h + m.msghdr.controllen);
+      if (lb === 8) rx.writeUInt32LE(0, h + m.msghdr.controllen + 4);
+      rx.writeUInt32LE(0, h + m.msghdr.flags);
+    }
+    const n = this.c.recvmmsg(this.fd, this.rxPtr, max, MSG_WAITFORONE, null);
+    if (n >= 0) return n;
+    const e = this.c.koffi.errno();
+    return e === EAGAIN || e === EINTR ? 0 : -e;
+  }
+
+  /** Bytes of datagram i of the last receive. */
+  length(i: number): number {
+    return this.rx.readUInt32LE(i * this.abi.messages.mmsghdr.size + this.abi.messages.mmsghdr.len);
+  }
+
+  /** Whether datagram i was longer than PAYLOAD_BYTES (cut by the kernel). */
+  truncated(i: number): boolean {
+    return (this.rx.readInt32LE(i * this.abi.messages.mmsghdr.size + this.abi.messages.msghdr.flags) & MSG_TRUNC) !== 0;
+  }
+
+  /** The sockaddr length the kernel wrote for datagram i. */
+  nameLength(i: number): number {
+    return this.rx.readUInt32LE(i * this.abi.messages.mmsghdr.size + this.abi.messages.msghdr.namelen);
+  }
+
+  /**
+   * The kernel's receive time (raw CLOCK_REALTIME) of datagram i, from its SCM_TIMESTAMPNS control
+   * message, into `out`. False when there is none (or it is not a valid instant).
+   */
+  rxStamp(i: number, out: TimeSpec): boolean {
+    const m = this.abi.messages;
+    const h = i * m.mmsghdr.size;
+    const clen = this.word(this.rx, h + m.msghdr.controllen);
+    if (clen < m.cmsghdr.data + this.abi.cmsgTimespec.size) return false;
+    const c = this.control;
+    const at = i * CONTROL_BYTES;
+    // SO_TIMESTAMPNS is the only option that adds a control message here: it is the first one.
+    if (c.readInt32LE(at + m.cmsghdr.level) !== this.abi.SOL_SOCKET || c.readInt32LE(at + m.cmsghdr.type) !== this.abi.SO_TIMESTAMPNS) return false;
+    return readKernelTimespec(this.controlData[i]!, this.abi.cmsgTimespec, out);
+  }
+
+  /** Queues slot i's reply (`bytes` long, already in slot.reply) to the sender of datagram i. */
+  queueReply(i: number, bytes: number): void {
+    const m = this.abi.messages;
+    const j = this.queued++;
+    this.txTemplates.copy(this.tx, j * m.mmsghdr.size, i * m.msghdr.size, (i + 1) * m.msghdr.size);
+    this.tx.writeUInt32LE(this.nameLength(i), j * m.mmsghdr.size + m.msghdr.namelen);
+    this.txIov.writeUInt32LE(bytes, i * m.iovec.size + m.iovec.len);
+  }
+
+  /** Sends every queued reply with sendmmsg (retrying once where the kernel took only part); returns how many went. */
+  flush(): number {
+    const q = this.queued;
+    if (q === 0) return 0;
+    this.queued = 0;
+    let sent = this.c.sendmmsg(this.fd, this.txPtr, q, MSG_DONTWAIT);
+    if (sent < 0) sent = 0;
+    if (sent < q) {
+      // One reply was refused (sendmmsg stops there): skip it and send the rest from its place.
+      const m = this.abi.messages;
+      const rest = q - sent - 1;
+      if (rest > 0) {
+        this.tx.copy(this.tx, 0, (sent + 1) * m.mmsghdr.size, q * m.mmsghdr.size);
+        const more = this.c.sendmmsg(this.fd, this.txPtr, rest, MSG_DONTWAIT);
+        const ok = more > 0 ? more : 0;
+        this.sendDropped += 1 + rest - ok;
+        return sent + ok;
+      }
+      this.sendDropped += 1;
+    }
+    return sent;
+  }
+
+  /** Sends one datagram to a sockaddr (replies the main thread answers; peers' packets). Thread-safe in the kernel. */
+  sendTo(bytes: Uint8Array, length: number, name: Uint8Array, nameLength: number): boolean {
+    if (this.closed) return false;
+    return this.c.sendto(this.fd, bytes, length, MSG_DONTWAIT, name, nameLength) === length;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.c.close(this.fd);
+  }
+}
+
+/** sendto on a descriptor another thread owns (the main thread answering through the worker's socket). */
+export function sendToFd(fd: number, bytes: Uint8Array, length: number, name: Uint8Array, nameLength: number): boolean {
+  return socketLibc().sendto(fd, bytes, length, MSG_DONTWAIT, name, nameLength) === length;
+}

@@ -1,0 +1,135 @@
+// The fast path's own socket (src/server/fast/batch-socket.ts) against the running kernel: batches of
+// known datagrams through recvmmsg with their SCM_TIMESTAMPNS stamps and senders, replies through one
+// sendmmsg back to each sender, a receive that times out empty, and the sockaddr text helpers.
+import dgram from 'node:dgram';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { linuxSocketAbi } from '../../../../src/net/linux-abi.js';
+import { BATCH, BatchSocket, sockaddrAddress, sockaddrPort, writeSockaddr } from '../../../../src/server/fast/batch-socket.js';
+import { systemRealtimeClock } from '../../../../src/clock/posix.js';
+
+const found = linuxSocketAbi(process.platform, process.arch);
+if (!found) throw new Error(`no socket ABI for ${process.platform}/${process.arch}: run these tests on Linux x86_64, arm64 or armhf`);
+const abi = found;
+const clock = systemRealtimeClock();
+const nowNs = (): number => {
+  const t = { sec: 0, nsec: 0 };
+  clock.read(t);
+  return t.sec * 1e9 + t.nsec;
+};
+
+describe('sockaddr text', () => {
+  it('formats as node:dgram does and round-trips through writeSockaddr', () => {
+    const b = Buffer.alloc(32);
+    for (const [text, want] of [
+      ['127.0.0.1', '127.0.0.1'], ['::1', '::1'], ['::', '::'], ['2001:db8::1', '2001:db8::1'], ['2001:0db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
+      ['fe80::a:b:c:d', 'fe80::a:b:c:d'], ['1:0:2:3:4:5:6:7', '1:0:2:3:4:5:6:7'], ['1:2:3:4:5:6:7:0', '1:2:3:4:5:6:7:0'],
+    ] as const) {
+      expect(writeSockaddr(text, 4242, b)).toBe(text.includes(':') ? 28 : 16);
+      expect(sockaddrAddress(b)).toBe(want);
+      expect(sockaddrPort(b)).toBe(4242);
+    }
+    expect(writeSockaddr('not an address', 1, b)).toBe(0);
+    // v4-mapped (the address parser reads it as IPv4, so written by hand): dotted tail, as dgram prints it.
+    writeSockaddr('::1', 1, b);
+    b.fill(0, 8, 24);
+    b.writeUInt16BE(0xffff, 18);
+    Buffer.from([10, 1, 2, 3]).copy(b, 20);
+    expect(sockaddrAddress(b)).toBe('::ffff:10.1.2.3');
+  });
+});
+
+describe(`BatchSocket on loopback (${process.platform}/${process.arch})`, () => {
+  let sock: BatchSocket;
+  let client: dgram.Socket;
+  beforeAll(async () => {
+    sock = new BatchSocket(abi, { address: '127.0.0.1', port: 0, receiveTimeoutMs: 20, rcvbuf: 1 << 20 });
+    client = dgram.createSocket('udp4');
+    await new Promise<void>((r) => client.bind(0, '127.0.0.1', r));
+  });
+  afterAll(() => {
+    sock.close();
+    client.close();
+  });
+
+  it('a receive with nothing queued returns 0 (the timeout), not an error', () => {
+    expect(sock.port).toBeGreaterThan(0);
+    expect(sock.address).toBe('127.0.0.1');
+    expect(sock.receive()).toBe(0);
+  });
+
+  it('reads a burst in batches: each datagram its bytes, sender and kernel stamp; answers all with sendmmsg', async () => {
+    const count = BATCH + 36;
+    const sentAt: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const d = Buffer.alloc(48 + (i % 3) * 4, i & 0xff);
+      sentAt.push(nowNs());
+      await new Promise<void>((r) => client.send(d, sock.port, '127.0.0.1', () => r()));
+    }
+    const got: { len: number; first: number; stamp: number; from: string; port: number }[] = [];
+    const t = { sec: 0, nsec: 0 };
+    const replies = new Promise<Buffer[]>((resolve) => {
+      const rs: Buffer[] = [];
+      client.on('message', (m) => {
+        rs.push(m);
+        if (rs.length === count) resolve(rs);
+      });
+    });
+    for (let tries = 0; got.length < count && tries < 100; tries++) {
+      const n = sock.receive();
+      expect(n).toBeGreaterThanOrEqual(0);
+      expect(n).toBeLessThanOrEqual(BATCH);
+      const readAt = nowNs();
+      for (let i = 0; i < n; i++) {
+        expect(sock.rxStamp(i, t)).toBe(true);
+        const stamp = t.sec * 1e9 + t.nsec;
+        expect(stamp).toBeLessThanOrEqual(readAt + 1000); // doubles: ~200 ns of rounding at 1.8e18
+        const s = sock.slots[i]!;
+        got.push({ len: sock.length(i), first: s.payload[0]!, stamp, from: sockaddrAddress(s.name), port: sockaddrPort(s.name) });
+        expect(sock.truncated(i)).toBe(false);
+        s.reply.fill(0);
+        s.reply.writeUInt32BE(got.length - 1, 0);
+        sock.queueReply(i, 8 + (i % 2) * 40);
+      }
+      expect(sock.flush()).toBe(n);
+    }
+    expect(got.length).toBe(count);
+    for (let i = 0; i < count; i++) {
+      expect(got[i]).toMatchObject({ len: 48 + (i % 3) * 4, first: i & 0xff, from: '127.0.0.1', port: client.address().port });
+      expect(got[i]!.stamp).toBeGreaterThanOrEqual(sentAt[i]! - 1000); // received after it was sent ...
+      if (i > 0) expect(got[i]!.stamp).toBeGreaterThan(got[i - 1]!.stamp); // ... each its own stamp
+    }
+    const rs = await replies;
+    expect(rs.map((r) => r.readUInt32BE(0))).toEqual([...Array(count).keys()]);
+    expect(sock.sendDropped).toBe(0);
+  });
+
+  it('answers an IPv6 sender on an IPv6 socket', async () => {
+    const s6 = new BatchSocket(abi, { address: '::1', port: 0, receiveTimeoutMs: 20 });
+    const c6 = dgram.createSocket('udp6');
+    try {
+      await new Promise<void>((r) => c6.bind(0, '::1', r));
+      const reply = new Promise<Buffer>((r) => c6.once('message', r));
+      await new Promise<void>((r) => c6.send(Buffer.alloc(48, 7), s6.port, '::1', () => r())); // sent before receive() blocks
+      let n = 0;
+      for (let tries = 0; n === 0 && tries < 100; tries++) n = s6.receive();
+      expect(n).toBe(1);
+      expect(sockaddrAddress(s6.slots[0]!.name)).toBe('::1');
+      s6.slots[0]!.reply.fill(9, 0, 48);
+      s6.queueReply(0, 48);
+      expect(s6.flush()).toBe(1);
+      expect(await reply).toEqual(Buffer.alloc(48, 9));
+    } finally {
+      s6.close();
+      c6.close();
+    }
+  });
+
+  it('a port in use without SO_REUSEPORT is refused with the errno named', () => {
+    const d = dgram.createSocket('udp4');
+    return new Promise<void>((resolve) => d.bind(0, '127.0.0.1', () => {
+      expect(() => new BatchSocket(abi, { address: '127.0.0.1', port: d.address().port, reusePort: false })).toThrow(/EADDRINUSE/);
+      d.close();
+      resolve();
+    }));
+  });
+});
