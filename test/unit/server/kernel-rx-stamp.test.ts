@@ -200,8 +200,9 @@ describe('a failing stamper never throws and never costs a reply: the JS read is
 
   it('the same stamp twice (what a batched read would give): the repeat is refused', async () => {
     let last = 0;
-    // 100 µs before the first JS read (inside the window), then the same stamp for every later datagram.
-    const s = await server({ stamper: scripted((out) => { if (last === 0) last = nowNs() - 100_000; writeNs(out, last); return 0; }) });
+    // 50 ms before the stamper's first call (inside the 1 s window, and before the JS read even when a loaded
+    // machine runs the stamper well after it: 100 µs was not, under CI), then the same stamp for every later datagram.
+    const s = await server({ stamper: scripted((out) => { if (last === 0) last = nowNs() - 50_000_000; writeNs(out, last); return 0; }) });
     await exchange(s.port, 4);
     expect(s.udp.rxStamps.kernel).toBe(1);
     expect(s.udp.rxStamps.repeated).toBe(3);
