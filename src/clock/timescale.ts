@@ -23,6 +23,8 @@ export class Timescale {
   private t0Sec = 0;
   private t0Nsec = 0;
   private readonly scratch: TimeSpec = newTimeSpec();
+  /** Told after every change of the line (the fast path's shared-memory mirror, src/server/fast/shared.ts). */
+  private readonly mirrors: ((correctionNs: number, slopeNsPerS: number, t0Sec: number, t0Nsec: number) => void)[] = [];
 
   constructor(private readonly raw: RealtimeClock) {}
 
@@ -50,6 +52,18 @@ export class Timescale {
     this.slopeNsPerS = slopeNsPerS;
     this.t0Sec = t0Sec;
     this.t0Nsec = t0Nsec;
+    for (const m of this.mirrors) m(correctionNs, slopeNsPerS, t0Sec, t0Nsec);
+  }
+
+  /** The correction line as set (the fast path copies it into a worker's shared memory). */
+  line(): { correctionNs: number; slopeNsPerS: number; t0Sec: number; t0Nsec: number } {
+    return { correctionNs: this.correctionNs, slopeNsPerS: this.slopeNsPerS, t0Sec: this.t0Sec, t0Nsec: this.t0Nsec };
+  }
+
+  /** Calls `mirror` with the correction line now and after every change. */
+  onLine(mirror: (correctionNs: number, slopeNsPerS: number, t0Sec: number, t0Nsec: number) => void): void {
+    this.mirrors.push(mirror);
+    mirror(this.correctionNs, this.slopeNsPerS, this.t0Sec, this.t0Nsec);
   }
 
   /** The correction at raw time t (for status and the kernel hand-over), ns. */

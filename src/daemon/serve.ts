@@ -35,6 +35,8 @@ import { startWeb, type WebOptions } from '../web/daemon-hook.js';
 import { keyRingFor } from '../auth/keyfile.js';
 import type { KeyRing } from '../auth/mac.js';
 import { AssociationSet } from './associations.js';
+import { FastPathServer, keyMaterial } from '../server/fast/fast-server.js';
+import type { AccessSpec } from '../server/fast/protocol.js';
 
 /** The configuration compiled into the package: what `npm start` runs. */
 export const EMBEDDED_CONFIG = fileURLToPath(new URL('../../../config/gnomon.conf', import.meta.url));
@@ -53,6 +55,8 @@ export interface ServeOptions {
   readonly onListening?: (addresses: readonly { address: string; port: number }[]) => void;
   /** `--web ADDR:PORT|off`, `--web-password FILE`, `--web-public-status` (docs/web.md); default 127.0.0.1:8123. */
   readonly web?: WebOptions;
+  /** `--fast-path` (or GNOMON_FAST_PATH=1): the batched recvmmsg worker instead of node:dgram (issue 9; opt-in, docs/server.md). */
+  readonly fastPath?: boolean;
 }
 
 
@@ -129,8 +133,17 @@ export async function serve(opts: ServeOptions): Promise<number> {
     responder: new Mode6Responder({ nonceSecret: randomBytes(32) }),
   });
   // GNOMON_RX_TIMESTAMPS=user: the JS read even where kernel stamps work (bench/quality.mjs compares the two).
-  const udp = new NtpUdpServer(handler, timescale, monotonic, (where, err) => log.error({ where, err: err.message }, 'socket error'),
-    { rxTimestamps: process.env.GNOMON_RX_TIMESTAMPS === 'user' ? 'user' : 'auto' });
+  const onSocketError = (where: string, err: Error) => log.error({ where, err: err.message }, 'socket error');
+  // The batched fast path (src/server/fast/) only when asked for: it does not pass every system test yet (issue 9).
+  const fastPath = opts.fastPath === true || process.env.GNOMON_FAST_PATH === '1';
+  const fastUnavailable = fastPath ? FastPathServer.unavailableReason() : undefined;
+  if (fastUnavailable) log.warn({ reason: fastUnavailable }, 'fast path asked for but unavailable; serving with node:dgram');
+  const udp = fastPath && !fastUnavailable
+    ? new FastPathServer(handler, timescale, monotonic, state, counters, onSocketError, { rcvbuf: Number(process.env.GNOMON_FAST_RCVBUF ?? 0) || 0 })
+    : new NtpUdpServer(handler, timescale, monotonic, onSocketError,
+      { rxTimestamps: process.env.GNOMON_RX_TIMESTAMPS === 'user' ? 'user' : 'auto' });
+  const serverPath = udp instanceof FastPathServer ? udp.path : 'dgram';
+  if (udp instanceof FastPathServer) udp.configure(accessSpec(config, ring));
 
   let addresses: ListenAddress[];
   try {
@@ -146,6 +159,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     return 1;
   }
 
+  log.info({ path: serverPath }, 'server path');
   log.info({ source: udp.rxStamps.source, ...(udp.rxStamps.reason ? { reason: udp.rxStamps.reason } : {}) }, 'receive timestamps');
   const started = Date.now();
   const controlPath = opts.controlSocket ?? defaultControlSocket();
@@ -154,7 +168,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
   const control = await listenControl(controlPath, (request) => {
     switch (request.command) {
       case 'status':
-        return statusReport({ configPath, started, state, reference, counters, listening: udp.boundAddresses(), rxTimestamps: udp.rxStamps });
+        return statusReport({ configPath, started, state, reference, counters, listening: udp.boundAddresses(), rxTimestamps: udp.rxStamps, path: serverPath });
       case 'reload': {
         // Serialised with SIGHUP reloads; the caller (gnomon config, the web page) gets the outcome.
         log.info({ file: configPath }, 'control: reloading configuration');
@@ -176,7 +190,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
   // Both are opened before the privilege drop: the socket's folder and the web's assets may be root's.
   const web = await startWeb(opts.web, {
     configPath, controlSocket: controlPath, log,
-    status: () => statusReport({ configPath, started, state, reference, counters, listening: udp.boundAddresses(), rxTimestamps: udp.rxStamps }),
+    status: () => statusReport({ configPath, started, state, reference, counters, listening: udp.boundAddresses(), rxTimestamps: udp.rxStamps, path: serverPath }),
     rateLimitTable: () => ({ entries: limiter.entries().length, capacity: limiter.capacity }),
   });
 
@@ -249,6 +263,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     handler.reconfigure(a.restrict, a.limiter);
     handler.setKeys(nextKeys.ring);
     ring = nextKeys.ring;
+    if (udp instanceof FastPathServer) udp.configure(accessSpec(config, ring));
     limiter = a.limiter;
     await reference.reconfigure(config);
     await associations.reconfigure(config, ring);
@@ -304,6 +319,11 @@ function signWith(ring: KeyRing, packet: Buffer, headerLength: number, keyId: nu
   packet.writeUInt32BE(keyId, headerLength);
   key.sign(packet, headerLength, packet, headerLength + 4);
   return 4 + key.digestLength;
+}
+
+/** What a fast-path worker builds its restrict table, rate limiter and keys from (its own random hash seed). */
+function accessSpec(c: GnomonConfig, ring: KeyRing): AccessSpec {
+  return { restrict: c.restrict, sources: sourceAddresses(c), limiter: { ...c.discard, capacity: c.mru.maxdepth }, seed: randomInt(2 ** 31), keys: keyMaterial(ring) };
 }
 
 /** Literal addresses of configured servers and peers, for `restrict source` (names come with DNS, later). */

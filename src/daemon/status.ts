@@ -30,6 +30,8 @@ export interface StatusReport {
     readonly rxTimestamps?: string;
     /** Why user space, when it is; and how many datagrams got the kernel's stamp or fell back to the JS read, and why. */
     readonly rxTimestampStats?: RxTimestampStats;
+    /** How datagrams are read and answered: "dgram" (node:dgram) or "recvmmsg worker" (the fast path, src/server/fast). */
+    readonly path?: string;
   };
   readonly refclocks: readonly RefclockStatus[];
   /** Upstream servers, peers and broadcasters (src/assoc), with the discipline's verdict. */
@@ -47,6 +49,8 @@ export interface StatusSources {
   readonly listening: readonly { address: string; port: number }[];
   /** The UDP server's receive-timestamp source and counters. */
   readonly rxTimestamps?: RxTimestampStats;
+  /** "dgram" or "recvmmsg worker". */
+  readonly path?: string;
 }
 
 /** bigint fields (instants) become strings: JSON has no bigint. */
@@ -72,6 +76,7 @@ export function statusReport(s: StatusSources): StatusReport {
       freqPpm: ref.freqPpm,
       correctionNs: ref.correctionNs,
       ...(s.rxTimestamps ? { rxTimestamps: s.rxTimestamps.source, rxTimestampStats: s.rxTimestamps } : {}),
+      ...(s.path ? { path: s.path } : {}),
     },
     refclocks: ref.refclocks,
     associations: control.associations.map((a) => ({ ...a, falseticker: control.falsetickers.has(a.name) })),

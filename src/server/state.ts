@@ -42,6 +42,8 @@ export class ServerStateCell {
   private current: ServerSnapshot;
   /** LI bits (already shifted into place) for byte 0. */
   leapBits = 0;
+  /** Told after every publish (the fast path's shared-memory mirror, src/server/fast/shared.ts). */
+  private readonly mirrors: ((template: Buffer, leapBits: number) => void)[] = [];
 
   constructor(initial: ServerSnapshot) {
     this.current = initial;
@@ -60,6 +62,12 @@ export class ServerStateCell {
     this.encode(s);
   }
 
+  /** Calls `mirror` with the encoded snapshot now and after every publish. */
+  onPublish(mirror: (template: Buffer, leapBits: number) => void): void {
+    this.mirrors.push(mirror);
+    mirror(this.template, this.leapBits);
+  }
+
   private encode(s: ServerSnapshot): void {
     const t = this.template;
     t[1] = s.stratum;
@@ -70,5 +78,6 @@ export class ServerStateCell {
     t.writeUInt32BE(s.referenceTime.seconds >>> 0, 16);
     t.writeUInt32BE(s.referenceTime.fraction >>> 0, 20);
     this.leapBits = (s.leap & 3) << 6;
+    for (const m of this.mirrors) m(t, this.leapBits);
   }
 }

@@ -1,0 +1,163 @@
+/**
+ * The fast-path worker (node:worker_threads): owns one BatchSocket and answers time requests
+ * (mode 3, and v1 mode 0) in batches with the same pure NtpRequestHandler the dgram path uses,
+ * built here from the access config and keys the main thread sends (start and reload).
+ *
+ * Loop: recvmmsg (blocks ≤ the receive timeout) → read the shared snapshot and correction line
+ * (seqlock, once per batch) → per datagram: kernel receive stamp (SCM_TIMESTAMPNS), served time,
+ * handler → one sendmmsg for the batch → control messages (receiveMessageOnPort: the loop never
+ * yields to the event loop) → counters to the main thread every 250 ms. The stop flag in shared
+ * memory is checked after every receive, so a SIGTERM ends the worker within the receive timeout.
+ *
+ * Everything else (mode 6, mode 1/2/5: what the handler would give the control responder or the
+ * associations, or answer passively) goes to the main thread as bytes + sender + raw receive
+ * stamp; the main thread answers with sendto on this socket's descriptor (docs/server.md).
+ */
+import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import { newTimeSpec } from '../../clock/clock.js';
+import { systemMonotonicClock, systemRealtimeClock } from '../../clock/posix.js';
+import { ntpFractionOf, ntpSecondsOf, Timescale } from '../../clock/timescale.js';
+import { KeyRing } from '../../auth/mac.js';
+import { LINUX_SOCKET_ABIS, type LinuxAbiName } from '../../net/linux-abi.js';
+import { RateLimiter } from '../access/ratelimit.js';
+import { RestrictTable } from '../access/restrict.js';
+import { ServerCounters } from '../counters.js';
+import { NtpRequestHandler, type RequestMeta } from '../handler/handler.js';
+import { ServerStateCell, unsynchronisedSnapshot } from '../state.js';
+import { MAX_KERNEL_RX_LAG_NS } from '../udp.js';
+import { BatchSocket, sockaddrAddress, sockaddrPort } from './batch-socket.js';
+import { SharedServerView, type CorrectionLine } from './shared.js';
+import type { AccessSpec, FromWorker, ToWorker, WorkerStart } from './protocol.js';
+
+const start = workerData as WorkerStart;
+const control = start.control as MessagePort;
+const post = (m: FromWorker): void => parentPort!.postMessage(m);
+
+function accessFrom(spec: AccessSpec): { restrict: RestrictTable; limiter: RateLimiter; keys: KeyRing } {
+  return {
+    restrict: new RestrictTable(spec.restrict, spec.sources),
+    limiter: new RateLimiter(spec.limiter, spec.seed),
+    keys: new KeyRing(spec.keys.map((k) => ({ ...k, secret: Buffer.from(k.secret) })), spec.keys.map((k) => k.id)),
+  };
+}
+
+function run(): void {
+  const abi = LINUX_SOCKET_ABIS[start.abi as LinuxAbiName];
+  let sock: BatchSocket;
+  try {
+    sock = new BatchSocket(abi, { address: start.address, port: start.port, rcvbuf: start.rcvbuf, receiveTimeoutMs: start.receiveTimeoutMs });
+  } catch (err) {
+    post({ kind: 'error', message: (err as Error).message, errno: (err as { errno?: number }).errno ?? 0 });
+    return;
+  }
+  const shared = new SharedServerView(start.shared);
+  const timescale = new Timescale(systemRealtimeClock());
+  const monotonic = systemMonotonicClock();
+  const state = new ServerStateCell(unsynchronisedSnapshot(-20));
+  const counters = new ServerCounters();
+  const a = accessFrom(start.access);
+  const handler = new NtpRequestHandler(timescale, state, a.restrict, a.limiter, counters);
+  handler.setKeys(a.keys);
+  post({ kind: 'ready', fd: sock.fd, address: sock.address, port: sock.port });
+
+  const line: CorrectionLine = { correctionNs: 0, slopeNsPerS: 0, t0Sec: 0, t0Nsec: 0 };
+  let seq = -1;
+  const refresh = (): void => {
+    const s = shared.sequence();
+    if (s === seq) return;
+    const leap = shared.read(state.template, line);
+    if (leap < 0) return;
+    state.leapBits = leap;
+    timescale.setCorrectionLine(line.correctionNs, line.slopeNsPerS, line.t0Sec, line.t0Nsec);
+    seq = s;
+  };
+
+  const meta: RequestMeta = { address: '', rxSeconds: 0, rxFraction: 0, monoS: 0 };
+  const now = newTimeSpec();
+  const rx = newTimeSpec();
+  const mono = newTimeSpec();
+  const rxStats = { kernel: 0, missing: 0, outOfWindow: 0, forwarded: 0, receiveErrors: 0 };
+  const sent = new ServerCounters();
+  const keys = Object.keys(counters) as (keyof ServerCounters)[];
+  const delta: Record<string, number> = {};
+  let lastFlushS = 0;
+  const flushStats = (): void => {
+    for (const k of keys) {
+      const v = counters[k];
+      if (typeof v !== 'number') continue;
+      delta[k] = v - (sent[k] as number);
+      (sent as unknown as Record<string, number>)[k] = v;
+    }
+    post({ kind: 'stats', counters: delta, rx: rxStats, sendDropped: sock.sendDropped });
+  };
+
+  while (!shared.stopping) {
+    const n = sock.receive();
+    if (n < 0) {
+      rxStats.receiveErrors++;
+    } else if (n > 0) {
+      refresh();
+      timescale.readRaw(now);
+      monotonic.read(mono);
+      meta.monoS = mono.sec + mono.nsec / 1e9;
+      for (let i = 0; i < n; i++) {
+        const slot = sock.slots[i]!;
+        const len = sock.length(i);
+        // The kernel's stamp where it is there and plausible (as udp.ts checks its SIOCGSTAMPNS), else the read after recvmmsg.
+        let stamped = sock.rxStamp(i, rx);
+        if (stamped) {
+          const lagNs = (now.sec - rx.sec) * 1e9 + (now.nsec - rx.nsec);
+          if (!(lagNs >= 0 && lagNs <= MAX_KERNEL_RX_LAG_NS)) {
+            rxStats.outOfWindow++;
+            stamped = false;
+          }
+        } else {
+          rxStats.missing++;
+        }
+        if (stamped) rxStats.kernel++;
+        else {
+          rx.sec = now.sec;
+          rx.nsec = now.nsec;
+        }
+        const b0 = len > 0 ? slot.payload[0]! : 0;
+        const mode = b0 & 7;
+        if (!sock.truncated(i) && (mode === 1 || mode === 2 || mode === 5 || mode === 6)) {
+          // Copies (new Uint8Array of a view): a posted view would clone the whole region under it.
+          // Not a time request: the main thread's handler routes it (control responder, associations, passive reply).
+          rxStats.forwarded++;
+          post({
+            kind: 'forward', bytes: new Uint8Array(slot.payload.subarray(0, len)), name: new Uint8Array(slot.name.subarray(0, sock.nameLength(i))),
+            address: sockaddrAddress(slot.name), port: sockaddrPort(slot.name), rxSec: rx.sec, rxNsec: rx.nsec,
+          });
+          continue;
+        }
+        timescale.toServed(rx);
+        meta.address = sockaddrAddress(slot.name);
+        meta.rxSeconds = ntpSecondsOf(rx);
+        meta.rxFraction = ntpFractionOf(rx);
+        const out = sock.truncated(i) ? 0 : handler.handle(slot.payload, len, meta, slot.reply);
+        if (out > 0) sock.queueReply(i, out);
+      }
+      sock.flush();
+    }
+    for (let m = receiveMessageOnPort(control); m !== undefined; m = receiveMessageOnPort(control)) {
+      const msg = m.message as ToWorker;
+      if (msg.kind === 'access') {
+        const next = accessFrom(msg.access);
+        handler.reconfigure(next.restrict, next.limiter);
+        handler.setKeys(next.keys);
+      }
+    }
+    monotonic.read(mono);
+    const t = mono.sec + mono.nsec / 1e9;
+    if (t - lastFlushS >= 0.25) {
+      lastFlushS = t;
+      flushStats();
+    }
+  }
+  flushStats();
+  sock.close();
+  post({ kind: 'stopped' });
+}
+
+run();

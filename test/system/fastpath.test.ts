@@ -1,0 +1,174 @@
+// The batched fast path (src/server/fast/, issue 9), selected with GNOMON_FAST_PATH=1 in the daemon's
+// environment (set for this file's children below): status proves it is the path in use with kernel stamps;
+// real clients (chronyd -Q, ntpdig, NTPsec's ntpq) are answered through it; a subset of restrict.test.ts's
+// cases (ignore, notrust, kod limited, nopeer / mode 1 passive) gives the same answers as on the dgram path;
+// SIGTERM under a closed-loop flood from bench/loadgen.c ends the daemon within 1 s.
+// Ports: 12810-12816 on loopback; 123 in this file's namespace.
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chronydOneShot } from './harness/chrony.js';
+import { GnomonDaemon, localClockConfig } from './harness/daemon.js';
+import { ntpdig } from './harness/ntpsec.js';
+import { gnomonSuite } from './harness/suite.js';
+import { pollUntil, Teardown } from './harness/process.js';
+import { buildNtpPacket, describeReplies, exchange, kissCode, MODE, type Reply } from './harness/udp.js';
+
+process.env.GNOMON_FAST_PATH = '1';
+
+const STRATUM = 3;
+const FAST = 'recvmmsg worker';
+const FAST_RX = 'kernel (SCM_TIMESTAMPNS, recvmmsg worker)';
+
+function config(port: number, lines: readonly string[]): string {
+  return ['server 127.127.1.0', `fudge 127.127.1.0 stratum ${STRATUM}`, ...lines, `port ${port}`, 'interface listen 127.0.0.1'].join('\n');
+}
+
+const CASES = {
+  ignore: { port: 12811, lines: ['restrict default ignore', 'restrict 127.0.0.2'] },
+  notrust: { port: 12812, lines: ['restrict default notrust', 'restrict 127.0.0.2'] },
+  kodLimited: { port: 12813, lines: ['restrict default kod limited', 'discard average 3 minimum 1'] },
+  nopeer: { port: 12814, lines: ['restrict default nopeer'] },
+  open: { port: 12815, lines: ['restrict default'] },
+} as const;
+type CaseName = keyof typeof CASES;
+
+describe('fast path on loopback: selected, reported, answering chronyd', () => {
+  const suite = gnomonSuite(localClockConfig(12810, STRATUM), '127.0.0.1:12810');
+
+  it('status reports the recvmmsg worker and kernel receive stamps; chronyd -Q is answered through it', async () => {
+    const before = await suite.gnomon.status();
+    expect(before.server.path, suite.gnomon.describe()).toBe(FAST);
+    expect(before.server.rxTimestamps).toBe(FAST_RX);
+    const q = await chronydOneShot('127.0.0.1', 12810, { samples: 4, poll: -4, timeoutS: 10 });
+    expect(q.ok, `${q.log}\n${suite.gnomon.describe()}`).toBe(true);
+    expect(q.samples.length).toBeGreaterThanOrEqual(1);
+    for (const s of q.samples) {
+      expect(s.stratum).toBe(STRATUM);
+      expect(Math.abs(s.offset), q.log).toBeLessThan(0.001);
+    }
+    // The worker's counts reach the daemon's counters (posted every 250 ms); every stamp the kernel's.
+    const after = await pollUntil(async () => {
+      const s = await suite.gnomon.status();
+      return (s.counters.processed ?? 0) >= q.samples.length ? s : undefined;
+    }, 3000, 100);
+    expect(after?.counters.processed, suite.gnomon.describe()).toBeGreaterThanOrEqual(q.samples.length);
+    expect(after?.server.rxTimestampStats?.kernel).toBeGreaterThanOrEqual(q.samples.length);
+    expect(after?.server.rxTimestampStats?.ioctlFailed).toBe(0);
+  });
+});
+
+describe('fast path: restrict, rate limit, KoD and mode 1 as on the dgram path (cases of restrict.test.ts)', () => {
+  const daemons = new Map<CaseName, GnomonDaemon>();
+  const teardown = new Teardown();
+  beforeAll(async () => {
+    const started = await Promise.allSettled(Object.entries(CASES).map(async ([name, c]) => {
+      const d = await GnomonDaemon.start({ config: config(c.port, c.lines), listen: `127.0.0.1:${c.port}` });
+      daemons.set(name as CaseName, d);
+      teardown.add(`gnomon (${name})`, () => d.stop());
+    }));
+    const failed = started.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed.length > 0) {
+      await teardown.run().catch(() => undefined);
+      throw new Error(failed.map((f) => String(f.reason)).join('\n'));
+    }
+  });
+  afterAll(() => teardown.run());
+
+  async function send(name: CaseName, requests: Buffer[], options: { from?: string; waitMs?: number } = {}) {
+    const replies = await exchange({ host: '127.0.0.1', port: CASES[name].port, requests, bindAddress: options.from ?? '127.0.0.1', waitMs: options.waitMs ?? 400 });
+    return { replies, why: `${name} from ${options.from ?? '127.0.0.1'}:\n${describeReplies(replies)}\n${daemons.get(name)?.describe() ?? ''}` };
+  }
+  function expectNormalReply(reply: Reply | undefined, request: Buffer, mode: number, why: string): void {
+    expect(reply?.header, why).toMatchObject({ leap: 0, mode, stratum: STRATUM, version: (request[0] ?? 0) >> 3 & 7 });
+    expect(reply?.header?.origin, why).toBe(request.readBigUInt64BE(40));
+  }
+
+  it('every case runs on the fast path', async () => {
+    for (const [name, d] of daemons) expect((await d.status()).server.path, name).toBe(FAST);
+  });
+
+  it.each(['ignore', 'notrust'] as const)('restrict default %s: no reply to 127.0.0.1; 127.0.0.2 (own line) answered', async (name) => {
+    const silent = await send(name, [buildNtpPacket(), buildNtpPacket({ version: 3 })]);
+    expect(silent.replies, silent.why).toEqual([]);
+    const request = buildNtpPacket();
+    const answered = await send(name, [request], { from: '127.0.0.2' });
+    expect(answered.replies, answered.why).toHaveLength(1);
+    expectNormalReply(answered.replies[0], request, MODE.server, answered.why);
+  });
+
+  it('kod limited: the first answered, a burst of 20 rate-limited with RATE kisses that carry the request\'s origin', async () => {
+    const requests = Array.from({ length: 20 }, () => buildNtpPacket());
+    const { replies, why } = await send('kodLimited', requests, { waitMs: 600 });
+    const kisses = replies.filter((r) => r.header !== undefined && kissCode(r.header) !== undefined);
+    const normal = replies.filter((r) => r.header?.stratum === STRATUM);
+    expect(normal.length, why).toBeGreaterThanOrEqual(1);
+    expect(normal.length, why).toBeLessThan(requests.length);
+    expect(kisses.length, why).toBeGreaterThanOrEqual(1);
+    const origins = requests.map((r) => r.readBigUInt64BE(40));
+    for (const kiss of kisses) {
+      expect(kiss.header, why).toMatchObject({ stratum: 0, refidAscii: 'RATE', mode: MODE.server, leap: 3 });
+      expect(origins, why).toContain(kiss.header?.origin);
+    }
+    expect(replies.length, why).toBe(normal.length + kisses.length);
+  });
+
+  it('mode 1 (forwarded to the main thread): dropped with nopeer, a mode 2 reply without; mode 3 still served with nopeer', async () => {
+    const refused = await send('nopeer', [buildNtpPacket({ mode: MODE.symmetricActive, stratum: 2 })]);
+    expect(refused.replies, refused.why).toEqual([]);
+    const m3 = buildNtpPacket();
+    const served = await send('nopeer', [m3]);
+    expect(served.replies, served.why).toHaveLength(1);
+    expectNormalReply(served.replies[0], m3, MODE.server, served.why);
+    const m1 = buildNtpPacket({ mode: MODE.symmetricActive, stratum: 2 });
+    const passive = await send('open', [m1]);
+    expect(passive.replies, passive.why).toHaveLength(1);
+    expectNormalReply(passive.replies[0], m1, MODE.symmetricPassive, passive.why);
+  });
+});
+
+describe('fast path: SIGTERM under load', () => {
+  it('a daemon flooded by bench/loadgen.c (closed loop, 128 in flight) exits 0 within 1 s of SIGTERM', async () => {
+    const { compileLoadgen } = await import('../../bench/runner/loadgen.mjs' as string) as { compileLoadgen: () => void };
+    compileLoadgen();
+    const d = await GnomonDaemon.start({ config: config(12816, ['restrict default']), listen: '127.0.0.1:12816' });
+    const loadgen = spawn('bench/build/loadgen', ['--port', '12816', '--duration', '6', '--window', '128', '--sockets', '16', '--label', 'sigterm'], { stdio: 'ignore' });
+    try {
+      // Under load: the worker has answered a good many requests.
+      const loaded = await pollUntil(async () => ((await d.status()).counters.processed ?? 0) > 5000 ? true : undefined, 5000, 100);
+      expect(loaded, d.describe()).toBe(true);
+      const t0 = performance.now();
+      const end = await d.proc.stop('SIGTERM', 5000);
+      const ms = performance.now() - t0;
+      expect(end, d.describe()).toMatchObject({ code: 0, killed: false });
+      expect(ms, d.describe()).toBeLessThan(1000);
+    } finally {
+      loadgen.kill('SIGKILL');
+      await d.stop().catch(() => undefined);
+    }
+  });
+});
+
+describe('fast path on port 123 in a namespace: ntpdig and ntpq', () => {
+  const suite = gnomonSuite(localClockConfig(123, STRATUM), 'port123');
+
+  it('ntpdig is answered (stratum 3, offset < 10 ms: it stamps in user space)', async () => {
+    const r = await ntpdig(suite.ns, '127.0.0.1');
+    expect(r.answer?.stratum, `${r.run.stdout}\n${r.run.stderr}\n${suite.gnomon.describe()}`).toBe(STRATUM);
+    expect(Math.abs(r.answer?.offset ?? 1)).toBeLessThan(0.01);
+  });
+
+  it('ntpq -c rv (mode 6, forwarded to the main thread) reports the fast path\'s receive stamps; sysstats counts the worker\'s replies', async () => {
+    const rv = await suite.ns.run('ntpq', ['-c', 'rv', '127.0.0.1'], { timeoutMs: 20_000 });
+    const why = `${rv.stdout}\n${rv.stderr}\n${suite.gnomon.describe()}`;
+    expect(rv.code, why).toBe(0);
+    expect(rv.stdout, why).toMatch(/stratum=3/);
+    expect(rv.stdout, why).toContain(FAST_RX);
+    // ntpdig's requests above were answered by the worker; its counts reach mode 6 (posted every 250 ms).
+    const counted = await pollUntil(async () => {
+      const r = await suite.ns.run('ntpq', ['-c', 'sysstats', '127.0.0.1'], { timeoutMs: 20_000 });
+      const m = /^processed for time:\s+(\d+)/m.exec(r.stdout);
+      return m && Number(m[1]) >= 1 ? r.stdout : undefined;
+    }, 5000, 200);
+    expect(counted, suite.gnomon.describe()).toMatch(/^control requests:\s+[1-9]/m);
+  });
+});
