@@ -108,7 +108,10 @@ describe('fast path: restrict, rate limit, KoD and mode 1 as on the dgram path (
     for (const kiss of kisses) {
       expect(kiss.header, why).toMatchObject({ stratum: 0, refidAscii: 'RATE', mode: MODE.server, leap: 3 });
       expect(origins, why).toContain(kiss.header?.origin);
+      // The batch's transmit restamp (worker.ts) leaves kisses alone: they carry the client's own timestamp.
+      expect(kiss.header?.transmit, why).toBe(kiss.header?.origin);
     }
+    for (const r of normal) expect(r.header!.transmit >= r.header!.receive, why).toBe(true);
     expect(replies.length, why).toBe(normal.length + kisses.length);
   });
 

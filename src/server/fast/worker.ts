@@ -25,7 +25,7 @@ import { ServerCounters } from '../counters.js';
 import { NtpRequestHandler, type RequestMeta } from '../handler/handler.js';
 import { ServerStateCell, unsynchronisedSnapshot } from '../state.js';
 import { MAX_KERNEL_RX_LAG_NS } from '../udp.js';
-import { BatchSocket, sockaddrAddress, sockaddrPort } from './batch-socket.js';
+import { BATCH, BatchSocket, sockaddrAddress, sockaddrPort } from './batch-socket.js';
 import { SharedServerView, type CorrectionLine } from './shared.js';
 import type { AccessSpec, FromWorker, ToWorker, WorkerStart } from './protocol.js';
 
@@ -76,6 +76,9 @@ function run(): void {
   const now = newTimeSpec();
   const rx = newTimeSpec();
   const mono = newTimeSpec();
+  const restamp = new Int32Array(BATCH);
+  let restamps = 0;
+  const txStamp = Buffer.alloc(8);
   const rxStats = { kernel: 0, missing: 0, outOfWindow: 0, forwarded: 0, receiveErrors: 0 };
   const sent = new ServerCounters();
   const keys = Object.keys(counters) as (keyof ServerCounters)[];
@@ -136,7 +139,22 @@ function run(): void {
         meta.rxSeconds = ntpSecondsOf(rx);
         meta.rxFraction = ntpFractionOf(rx);
         const out = sock.truncated(i) ? 0 : handler.handle(slot.payload, len, meta, slot.reply);
-        if (out > 0) sock.queueReply(i, out);
+        if (out > 0) {
+          sock.queueReply(i, out);
+          // An unsigned time reply (not a kiss: stratum ≠ 0) gets the batch's transmit stamp below.
+          if (out === 48 && slot.reply[1] !== 0) restamp[restamps++] = i;
+        }
+      }
+      // Transmit timestamps once more, right before the one sendmmsg: the handler wrote each when it
+      // built the reply, which is up to a batch of handler runs before the send. Signed replies keep
+      // theirs (the MAC covers it); kisses carry the client's own.
+      if (restamps > 0) {
+        timescale.writeNtp(txStamp, 0);
+        for (let r = 0; r < restamps; r++) {
+          const reply = sock.slots[restamp[r]!]!.reply;
+          for (let b = 0; b < 8; b++) reply[40 + b] = txStamp[b]!;
+        }
+        restamps = 0;
       }
       sock.flush();
     }
