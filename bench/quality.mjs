@@ -10,6 +10,7 @@
 //   gnomon    `gnomon demo`: the simulated GPS receiver + PPS and the server in one process; the
 //             measurement starts once it tracks PPS(0) and has settled (--settle). Receive
 //             timestamps from the kernel (SIOCGSTAMPNS) where available, as the daemon chooses.
+//   gnomon-fast  the same with GNOMON_FAST_PATH=1: the batched recvmmsg worker (src/server/fast)
 //   gnomon-user  the same with GNOMON_RX_TIMESTAMPS=user: receive timestamps read in JS (as before)
 //   trivial-hr  bench/trivial-responder.mjs --clock hrtime (Node dgram, hrtime anchored to Date.now())
 //   trivial     bench/trivial-responder.mjs (Date.now(): millisecond steps)
@@ -36,9 +37,9 @@ import { qualityTable, summarizeDiscipline, summarizeServer } from './runner/qua
 import { CHRONYD, GNOMON_MAIN, SERVER_CPU, startServer, stopServer } from './runner/servers.mjs';
 import { numberOption } from './runner/options.mjs';
 
-const KNOWN = ['chronyd', 'gnomon', 'gnomon-user', 'trivial-hr', 'trivial'];
-const KIND = { chronyd: 'chronyd', gnomon: 'demo', 'gnomon-user': 'demo-user', 'trivial-hr': 'trivial-hr', trivial: 'trivial' };
-const GNOMONS = ['gnomon', 'gnomon-user'];
+const KNOWN = ['chronyd', 'gnomon', 'gnomon-fast', 'gnomon-user', 'trivial-hr', 'trivial'];
+const KIND = { chronyd: 'chronyd', gnomon: 'demo', 'gnomon-fast': 'demo-fast', 'gnomon-user': 'demo-user', 'trivial-hr': 'trivial-hr', trivial: 'trivial' };
+const GNOMONS = ['gnomon', 'gnomon-fast', 'gnomon-user'];
 
 const { values: opt } = parseArgs({
   options: {

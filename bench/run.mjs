@@ -51,7 +51,7 @@ const { values: opt } = parseArgs({
 });
 
 if (opt.help) {
-  console.log(`usage: node bench/run.mjs [--only chronyd,trivial,gnomon] [--runs 3] [--duration 5] [--warmup 1]
+  console.log(`usage: node bench/run.mjs [--only chronyd,trivial,gnomon,gnomon-fast] [--runs 3] [--duration 5] [--warmup 1]
                          [--rate 20000 (fixed-rate pass; 0 = skip)] [--window 128] [--sockets 16]
                          [--sync-wait 30] [--max-wait 5] [--retries 3] [--build] [--profile [--perf]]
   --build runs \`npx tsc -p tsconfig.build.json\` first (otherwise a stale dist/ is only warned about).
@@ -85,7 +85,7 @@ function selectServers() {
     }
   }
   return wanted.filter((name) => {
-    if (name === 'gnomon' && !fs.existsSync(GNOMON_MAIN)) {
+    if (name.startsWith('gnomon') && !fs.existsSync(GNOMON_MAIN)) {
       console.error(`bench: ${path.relative(ROOT, GNOMON_MAIN)} not found (run \`npx tsc -p tsconfig.build.json\`); skipping Gnomon`);
       return false;
     }

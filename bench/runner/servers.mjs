@@ -15,11 +15,15 @@ const TRIVIAL = path.join(ROOT, 'bench', 'trivial-responder.mjs');
 export const SERVER_CPU = '0';
 /** Environment that makes Gnomon stamp receipts in JS although kernel stamps work (src/daemon/serve.ts). */
 const USER_STAMPS = { GNOMON_RX_TIMESTAMPS: 'user' };
-export const ALL_SERVERS = ['chronyd', 'trivial', 'gnomon'];
+/** Environment that selects Gnomon's batched recvmmsg worker (src/server/fast, issue 9; opt-in for now). */
+const FAST_PATH = { GNOMON_FAST_PATH: '1' };
+export const ALL_SERVERS = ['chronyd', 'trivial', 'gnomon', 'gnomon-fast'];
 export const LABELS = {
   chronyd: 'chronyd 4.3 (-x, no ratelimit)',
   trivial: 'trivial Node dgram responder',
   gnomon: 'Gnomon',
+  'gnomon-fast': 'Gnomon, fast path (recvmmsg worker, GNOMON_FAST_PATH=1)',
+  'demo-fast': 'Gnomon demo, fast path (recvmmsg worker)',
   // bench/quality.mjs only:
   'trivial-hr': 'trivial Node responder, hrtime clock',
   demo: 'Gnomon demo (simulated GPS+PPS)',
@@ -162,6 +166,10 @@ function launch(name, port, nodeArgs, demoArgs, cpu) {
     // The same with the receive timestamp read in JS (src/server/udp.ts), as before kernel stamps.
     case 'demo-user':
       return startDemo(port, nodeArgs, demoArgs, cpu, USER_STAMPS);
+    case 'gnomon-fast':
+      return startNodeServer('gnomon-fast', GNOMON_MAIN, ['serve', '--config', GNOMON_CONF, '--listen', `127.0.0.1:${port}`], nodeArgs, cpu, FAST_PATH);
+    case 'demo-fast':
+      return startDemo(port, nodeArgs, demoArgs, cpu, FAST_PATH);
     case 'gnomon-user':
       return startNodeServer('gnomon-user', GNOMON_MAIN, ['serve', '--config', GNOMON_CONF, '--listen', `127.0.0.1:${port}`], nodeArgs, cpu, USER_STAMPS);
     default:
@@ -178,7 +186,7 @@ function launch(name, port, nodeArgs, demoArgs, cpu) {
 export async function startServer(name, { syncWaitS, nodeArgs, demoArgs, cpu = SERVER_CPU } = {}) {
   const port = await freeUdpPort();
   const child = await launch(name, port, nodeArgs, demoArgs, cpu);
-  const reply = await waitReady(name, port, child, ['gnomon', 'gnomon-user', 'demo', 'demo-user'].includes(name) ? syncWaitS : 0);
+  const reply = await waitReady(name, port, child, ['gnomon', 'gnomon-user', 'gnomon-fast', 'demo', 'demo-user', 'demo-fast'].includes(name) ? syncWaitS : 0);
   return { name, port, child, reply };
 }
 
