@@ -3,8 +3,9 @@
 // real clients (chronyd -Q, ntpdig, NTPsec's ntpq) are answered through it; a subset of restrict.test.ts's
 // cases (ignore, notrust, kod limited, nopeer / mode 1 passive) gives the same answers as on the dgram path;
 // SIGTERM under a closed-loop flood from bench/loadgen.c ends the daemon within 1 s.
-// Ports: 12810-12816 on loopback; 123 in this file's namespace.
+// SIGHUP reaches the worker's restrict table. Ports: 12810-12817 on loopback; 123 in this file's namespace.
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chronydOneShot } from './harness/chrony.js';
 import { GnomonDaemon, localClockConfig } from './harness/daemon.js';
@@ -126,6 +127,26 @@ describe('fast path: restrict, rate limit, KoD and mode 1 as on the dgram path (
     const passive = await send('open', [m1]);
     expect(passive.replies, passive.why).toHaveLength(1);
     expectNormalReply(passive.replies[0], m1, MODE.symmetricPassive, passive.why);
+  });
+});
+
+describe('fast path: reload', () => {
+  it('SIGHUP with a new restrict line reaches the worker: 127.0.0.1 answered before, ignored after; 127.0.0.2 still answered', async () => {
+    const d = await GnomonDaemon.start({ config: config(12817, ['restrict default']), listen: '127.0.0.1:12817' });
+    try {
+      const ask = (from: string) => exchange({ host: '127.0.0.1', port: 12817, requests: [buildNtpPacket()], bindAddress: from, waitMs: 400 });
+      expect(await ask('127.0.0.1'), d.describe()).toHaveLength(1);
+      writeFileSync(d.configFile, `${config(12817, ['restrict default ignore', 'restrict 127.0.0.2'])}\n`);
+      process.kill(d.proc.pid, 'SIGHUP');
+      const reloaded = await pollUntil(() => (d.logs.some((l) => l.msg === 'configuration reloaded') ? true : undefined), 5000);
+      expect(reloaded, d.describe()).toBe(true);
+      // The worker applies it at its next loop turn (≤ one 50 ms receive timeout).
+      const ignored = await pollUntil(async () => ((await ask('127.0.0.1')).length === 0 ? true : undefined), 3000, 100);
+      expect(ignored, d.describe()).toBe(true);
+      expect(await ask('127.0.0.2'), d.describe()).toHaveLength(1);
+    } finally {
+      await d.stop();
+    }
   });
 });
 
