@@ -3,15 +3,16 @@
 // real clients (chronyd -Q, ntpdig, NTPsec's ntpq) are answered through it; a subset of restrict.test.ts's
 // cases (ignore, notrust, kod limited, nopeer / mode 1 passive) gives the same answers as on the dgram path;
 // SIGTERM under a closed-loop flood from bench/loadgen.c ends the daemon within 1 s.
-// SIGHUP reaches the worker's restrict table. Ports: 12810-12817 on loopback; 123 in this file's namespace.
+// SIGHUP reaches the worker's restrict table; signed requests (MD5, AES-CMAC) answered and a wrong MAC counted.
+// Ports: 12810-12818 on loopback; 123 in this file's namespace.
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chronydOneShot } from './harness/chrony.js';
+import { CHRONYD, chronydOneShot } from './harness/chrony.js';
 import { GnomonDaemon, localClockConfig } from './harness/daemon.js';
 import { ntpdig } from './harness/ntpsec.js';
 import { gnomonSuite } from './harness/suite.js';
-import { pollUntil, Teardown } from './harness/process.js';
+import { pollUntil, run, Teardown, TempDir } from './harness/process.js';
 import { buildNtpPacket, describeReplies, exchange, kissCode, MODE, type Reply } from './harness/udp.js';
 
 process.env.GNOMON_FAST_PATH = '1';
@@ -127,6 +128,50 @@ describe('fast path: restrict, rate limit, KoD and mode 1 as on the dgram path (
     const passive = await send('open', [m1]);
     expect(passive.replies, passive.why).toHaveLength(1);
     expectNormalReply(passive.replies[0], m1, MODE.symmetricPassive, passive.why);
+  });
+});
+
+describe('fast path: symmetric keys reach the worker (cases of auth.test.ts)', () => {
+  const dir = new TempDir('gnm-fast-auth-');
+  afterAll(() => dir.remove());
+  const ntpKeys = dir.file('ntp.keys');
+  writeFileSync(ntpKeys, '1 MD5 gnomonMD5secret\n3 AES128CMAC 2b7e151628aed2a6abf7158809cf4f3c\n', { mode: 0o600 });
+  const chronyKeys = (name: string, aes: string) => {
+    const path = dir.file(name);
+    writeFileSync(path, `1 MD5 HEX:${Buffer.from('gnomonMD5secret').toString('hex')}\n3 AES128 HEX:${aes}\n`, { mode: 0o600 });
+    return path;
+  };
+  const right = chronyKeys('right.keys', '2b7e151628aed2a6abf7158809cf4f3c');
+  const wrong = chronyKeys('wrong.keys', '2b7e151628aed2a6abf7158809cf4f3d');
+  const suite = gnomonSuite(localClockConfig(12818, STRATUM, [`keys ${ntpKeys}`, 'trustedkey 1 3']), '127.0.0.1:12818');
+
+  async function query(keyfile: string, key: number) {
+    const d = new TempDir('gnm-fast-authq-');
+    try {
+      const r = await run(CHRONYD, ['-x', '-u', 'root', '-Q', '-t', '4', `server 127.0.0.1 port 12818 iburst maxsamples 1 minpoll -4 maxpoll -4 key ${key}`,
+        `keyfile ${keyfile}`, `pidfile ${d.file('chronyd.pid')}`, `driftfile ${d.file('drift')}`], { timeoutMs: 15_000 });
+      return { ok: r.code === 0, why: r.stderr };
+    } finally {
+      d.remove();
+    }
+  }
+  /** The daemon's counters once the worker has posted `field` above `than` (every 250 ms). */
+  const countersWhen = (field: string, than: number) => pollUntil(async () => {
+    const c = (await suite.gnomon.status()).counters;
+    return (c[field] ?? 0) > than ? c : undefined;
+  }, 3000, 100);
+
+  it('MD5 and AES128-CMAC: chronyd gets authenticated samples; a wrong AES secret gets none and is counted as authFailed', async () => {
+    expect((await suite.gnomon.status()).server.path).toBe(FAST);
+    for (const key of [1, 3]) {
+      const q = await query(right, key);
+      expect(q.ok, `key ${key}: ${q.why}\n${suite.gnomon.describe()}`).toBe(true);
+    }
+    const signed = await countersWhen('authenticated', 1);
+    expect(signed?.authFailed, suite.gnomon.describe()).toBe(0);
+    const bad = await query(wrong, 3);
+    expect(bad.ok, bad.why).toBe(false);
+    expect(await countersWhen('authFailed', 0), suite.gnomon.describe()).toBeDefined();
   });
 });
 
