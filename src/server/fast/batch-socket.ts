@@ -207,6 +207,9 @@ export class BatchSocket {
   private readonly controlData: Buffer[];
   private readonly controlSpace: number;
   private closed = false;
+  /** Slots the kernel wrote on the last receive (their lengths need resetting); all of them before the first. */
+  private dirty = BATCH;
+  private readonly allocations: Ptr[];
 
   constructor(private readonly abi: LinuxSocketAbi, opts: BatchSocketOptions) {
     const c = socketLibc();
@@ -261,6 +264,7 @@ export class BatchSocket {
     const dataPtr = k.alloc('uint8_t', dataBytes);
     this.rxPtr = k.alloc('uint8_t', BATCH * m.mmsghdr.size);
     this.txPtr = k.alloc('uint8_t', BATCH * m.mmsghdr.size);
+    this.allocations = [dataPtr, this.rxPtr, this.txPtr];
     const data = Buffer.from(k.view(dataPtr, dataBytes) as ArrayBuffer);
     data.fill(0);
     this.rx = Buffer.from(k.view(this.rxPtr, BATCH * m.mmsghdr.size) as ArrayBuffer);
@@ -322,8 +326,9 @@ export class BatchSocket {
     const m = this.abi.messages;
     const rx = this.rx;
     const lb = this.abi.longBytes;
-    // The kernel overwrote these on the last call: give every slot its full lengths back.
-    for (let i = 0; i < max; i++) {
+    // The kernel overwrote these in the slots it filled last time: give them their full lengths back.
+    const dirty = Math.max(this.dirty, 0);
+    for (let i = 0; i < dirty; i++) {
       const h = i * m.mmsghdr.size;
       rx.writeUInt32LE(NAME_BYTES, h + m.msghdr.namelen);
       rx.writeUInt32LE(this.controlSpace, h + m.msghdr.controllen);
@@ -331,6 +336,7 @@ export class BatchSocket {
       rx.writeUInt32LE(0, h + m.msghdr.flags);
     }
     const n = this.c.recvmmsg(this.fd, this.rxPtr, max, MSG_WAITFORONE, null);
+    this.dirty = n > 0 ? n : 0;
     if (n >= 0) return n;
     const e = this.c.koffi.errno();
     return e === EAGAIN || e === EINTR ? 0 : -e;
@@ -405,10 +411,12 @@ export class BatchSocket {
     return this.c.sendto(this.fd, bytes, length, MSG_DONTWAIT, name, nameLength) === length;
   }
 
+  /** Closes the socket and frees the kernel-visible memory: no view of this socket may be used after. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.c.close(this.fd);
+    for (const p of this.allocations) this.c.koffi.free(p);
   }
 }
 

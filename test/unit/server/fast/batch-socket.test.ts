@@ -103,6 +103,22 @@ describe(`BatchSocket on loopback (${process.platform}/${process.arch})`, () => 
     expect(sock.sendDropped).toBe(0);
   });
 
+  it('a datagram longer than the payload buffer is flagged truncated; the slot is whole again for the next one', async () => {
+    const send = (d: Buffer) => new Promise<void>((r) => client.send(d, sock.port, '127.0.0.1', () => r()));
+    const readOne = (): number => {
+      let n = 0;
+      for (let tries = 0; n === 0 && tries < 100; tries++) n = sock.receive();
+      return n;
+    };
+    await send(Buffer.alloc(3000, 1));
+    expect(readOne()).toBe(1);
+    expect(sock.truncated(0)).toBe(true);
+    await send(Buffer.alloc(48, 2));
+    expect(readOne()).toBe(1);
+    expect([sock.truncated(0), sock.length(0), sockaddrAddress(sock.slots[0]!.name)]).toEqual([false, 48, '127.0.0.1']);
+    expect(sock.rxStamp(0, { sec: 0, nsec: 0 })).toBe(true);
+  });
+
   it('answers an IPv6 sender on an IPv6 socket', async () => {
     const s6 = new BatchSocket(abi, { address: '::1', port: 0, receiveTimeoutMs: 20 });
     const c6 = dgram.createSocket('udp6');
