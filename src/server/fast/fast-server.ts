@@ -169,7 +169,9 @@ export class FastPathServer {
         if (!ready) reject(Object.assign(err, { listenAddress: k }));
         else this.onSocketError(k, err);
       });
-      worker.on('exit', () => {
+      worker.on('exit', (code) => {
+        // Not asked to stop: nothing answers on this address any more; say so (once, at error level).
+        if (ready && r.fd >= 0) this.onSocketError(k, new Error(`fast-path worker exited unexpectedly (code ${code}); no longer serving ${k}`));
         r.fd = -1;
         channel.port1.close();
         exitedResolve();
