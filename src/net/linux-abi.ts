@@ -178,7 +178,8 @@ export function linuxSocketAbi(platform: string, arch: string): LinuxSocketAbi |
 export function readKernelTimespec(buf: Uint8Array, layout: TimespecLayout, out: { sec: number; nsec: number }): boolean {
   const sec = layout.secBytes === 8 ? int64LE(buf, layout.secOffset) : int32LE(buf, layout.secOffset);
   const nsec = layout.nsecBytes === 8 ? int64LE(buf, layout.nsecOffset) : int32LE(buf, layout.nsecOffset);
-  if (!(sec > 0) || !(nsec >= 0 && nsec < 1e9)) return false;
+  // A seconds field past 2^53 is garbage (and would not convert exactly): refused like a negative one.
+  if (!(sec > 0 && sec <= Number.MAX_SAFE_INTEGER) || !(nsec >= 0 && nsec < 1e9)) return false;
   out.sec = sec;
   out.nsec = nsec;
   return true;
