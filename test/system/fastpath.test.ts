@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHRONYD, chronydOneShot } from './harness/chrony.js';
-import { GnomonDaemon, localClockConfig } from './harness/daemon.js';
+import { GnomonDaemon, localClockConfig, startDaemonsPerCase } from './harness/daemon.js';
 import { ntpdig } from './harness/ntpsec.js';
 import { gnomonSuite } from './harness/suite.js';
 import { pollUntil, run, Teardown, TempDir } from './harness/process.js';
@@ -60,19 +60,10 @@ describe('fast path on loopback: selected, reported, answering chronyd', () => {
 });
 
 describe('fast path: restrict, rate limit, KoD and mode 1 as on the dgram path (cases of restrict.test.ts)', () => {
-  const daemons = new Map<CaseName, GnomonDaemon>();
+  let daemons = new Map<CaseName, GnomonDaemon>();
   const teardown = new Teardown();
   beforeAll(async () => {
-    const started = await Promise.allSettled(Object.entries(CASES).map(async ([name, c]) => {
-      const d = await GnomonDaemon.start({ config: config(c.port, c.lines), listen: `127.0.0.1:${c.port}` });
-      daemons.set(name as CaseName, d);
-      teardown.add(`gnomon (${name})`, () => d.stop());
-    }));
-    const failed = started.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed.length > 0) {
-      await teardown.run().catch(() => undefined);
-      throw new Error(failed.map((f) => String(f.reason)).join('\n'));
-    }
+    daemons = await startDaemonsPerCase(CASES, config, teardown);
   });
   afterAll(() => teardown.run());
 

@@ -3,7 +3,7 @@
 // from source address 127.0.0.2 must be answered: that proves the daemon is up and it is the rule that is silent.
 // Ports: 11220-11227 on loopback.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GnomonDaemon } from './harness/daemon.js';
+import { GnomonDaemon, startDaemonsPerCase } from './harness/daemon.js';
 import { ChronydClient } from './harness/chrony.js';
 import { pollUntil, Teardown } from './harness/process.js';
 import { buildNtpPacket, describeReplies, exchange, kissCode, MODE, type Reply } from './harness/udp.js';
@@ -28,20 +28,11 @@ const CASES = {
 } as const;
 type CaseName = keyof typeof CASES;
 
-const daemons = new Map<CaseName, GnomonDaemon>();
+let daemons = new Map<CaseName, GnomonDaemon>();
 const teardown = new Teardown();
 
 beforeAll(async () => {
-  const started = await Promise.allSettled(Object.entries(CASES).map(async ([name, c]) => {
-    const daemon = await GnomonDaemon.start({ config: config(c.port, c.lines), listen: `127.0.0.1:${c.port}` });
-    daemons.set(name as CaseName, daemon);
-    teardown.add(`gnomon (${name})`, () => daemon.stop());
-  }));
-  const failed = started.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed.length > 0) {
-    await teardown.run().catch(() => undefined);
-    throw new Error(failed.map((f) => String(f.reason)).join('\n'));
-  }
+  daemons = await startDaemonsPerCase(CASES, config, teardown);
 });
 afterAll(() => teardown.run());
 

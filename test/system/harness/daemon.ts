@@ -6,7 +6,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Netns } from './netns.js';
-import { LongRunning, TempDir, run } from './process.js';
+import { LongRunning, TempDir, run, type Teardown } from './process.js';
 import type { StatusReport } from '../../../src/daemon/status.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -128,6 +128,26 @@ export class GnomonDaemon {
 function splitListen(listen: string): [string, number] {
   const i = listen.lastIndexOf(':');
   return [listen.slice(0, i).replace(/^\[|\]$/g, ''), Number(listen.slice(i + 1))];
+}
+
+/**
+ * One daemon per case on 127.0.0.1:case.port, started together; if any fails to start, the others are
+ * stopped and the failures thrown together. Each is stopped by `teardown`.
+ */
+export async function startDaemonsPerCase<K extends string>(cases: Readonly<Record<K, { readonly port: number; readonly lines: readonly string[] }>>,
+  config: (port: number, lines: readonly string[]) => string, teardown: Teardown): Promise<Map<K, GnomonDaemon>> {
+  const daemons = new Map<K, GnomonDaemon>();
+  const started = await Promise.allSettled((Object.entries(cases) as [K, { port: number; lines: readonly string[] }][]).map(async ([name, c]) => {
+    const d = await GnomonDaemon.start({ config: config(c.port, c.lines), listen: `127.0.0.1:${c.port}` });
+    daemons.set(name, d);
+    teardown.add(`gnomon (${name})`, () => d.stop());
+  }));
+  const failed = started.filter((x): x is PromiseRejectedResult => x.status === 'rejected');
+  if (failed.length > 0) {
+    await teardown.run().catch(() => undefined);
+    throw new Error(failed.map((f) => String(f.reason)).join('\n'));
+  }
+  return daemons;
 }
 
 /** An ntp.conf for a synchronised server on the local clock driver at `stratum`, listening on 127.0.0.1:port. */
