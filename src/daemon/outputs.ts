@@ -129,7 +129,7 @@ export class DisciplineOutputs {
         if (!r.estimate) continue;
         const selected = r.name === tracking.name;
         this.stats.peer({
-          utcNs: v.servedNs, srcadr: r.address, status: peerStatusWord({ selected, usable: true, reachable: r.reach !== '0' }),
+          utcNs: v.servedNs, srcadr: r.address, status: peerStatusWord({ selected, usable: true, falseticker: r.falseticker === true, reachable: r.reach !== '0' }),
           offsetNs: r.estimate.offsetNs, delayNs: 0, dispersionNs: estimateDispersionS(r.estimate, v.precisionLog2S, v.nowNs) * 1e9,
           jitterNs: r.estimate.jitterNs,
         });
@@ -143,7 +143,7 @@ export class DisciplineOutputs {
         const selected = tracking?.name === a.name || (v.state.kind === 'holdover' && v.state.name === a.name);
         this.stats.peer({
           utcNs: v.servedNs, srcadr: a.address,
-          status: peerStatusWord({ selected, usable: !(v.falsetickers?.has(a.name) ?? false), reachable: a.reach !== 0 }),
+          status: peerStatusWord({ selected, usable: true, falseticker: v.falsetickers?.has(a.name) ?? false, reachable: a.reach !== 0 }),
           offsetNs: a.filter.offsetNs, delayNs: a.filter.delayNs, dispersionNs: a.filter.dispersionNs, jitterNs: a.filter.jitterNs,
         });
       }

@@ -193,7 +193,7 @@ export class Reference {
     if (this.outputs) {
       const view = {
         state: next, line: this.discipline.correctionModel, nowNs, servedNs: timeSpecToUnixNs(this.now), precisionLog2S: precision,
-        refclocks: () => this.refclocks.status(nowNs),
+        refclocks: () => this.refclockStatus(nowNs),
         associations: () => this.network?.status(nowNs) ?? [], falsetickers: this.discipline.falsetickers,
       };
       const change = this.outputs.steer(view);

@@ -161,6 +161,8 @@ export interface PeerStatusInput {
   readonly reachable: boolean;
   /** Configured in ntp.conf (every refclock is); default true. */
   readonly configured?: boolean;
+  /** Rejected by the intersection (ntpq's 'x', 1); wins over usable. Default false. */
+  readonly falseticker?: boolean;
   /** ntpd marks the PPS peer that disciplines the clock 'o' (7) instead of '*'. Default false. */
   readonly ppsPeer?: boolean;
   /** Event counter (0-15) and last event code (0-15), as ntpq shows them; default 0. */
@@ -170,7 +172,7 @@ export interface PeerStatusInput {
 
 export function peerStatusWord(s: PeerStatusInput): number {
   const selection = s.selected ? (s.ppsPeer ? PeerSelection.PpsPeer : PeerSelection.SysPeer)
-    : s.usable ? PeerSelection.Candidate : PeerSelection.Reject;
+    : s.falseticker ? PeerSelection.Falsetick : s.usable ? PeerSelection.Candidate : PeerSelection.Reject;
   const byte = ((s.configured ?? true) ? PEER_STATUS_CONFIG : 0) | (s.reachable ? PEER_STATUS_REACH : 0) | selection;
   return ((byte << 8) & 0xff00) | (((s.events ?? 0) << 4) & 0xf0) | ((s.lastEvent ?? 0) & 0xf);
 }

@@ -13,7 +13,7 @@ import { FakeServer, GNOMON_MAIN, GnomonDaemon } from './harness/daemon.js';
 import { startDemo, type Demo } from './harness/demo.js';
 import { ntpdig } from './harness/ntpsec.js';
 import { bestSample, chronydOneShot } from './harness/chrony.js';
-import { pollUntil, Teardown, TempDir } from './harness/process.js';
+import { pollUntil, sleep, Teardown, TempDir } from './harness/process.js';
 import { NTPQ, startChronydUpstream, startNtpsecUpstream, UpstreamLab, type ChronydUpstream, type NtpsecUpstream } from './harness/upstream.js';
 import type { StatusReport } from '../../src/daemon/status.js';
 
@@ -150,10 +150,10 @@ describe('Gnomon as a client of real servers', () => {
 });
 
 describe('falsetickers: GPS against upstream servers', () => {
-  async function demo(offsetMs: number, servers: readonly string[]): Promise<Demo & { host: string }> {
+  async function demo(offsetMs: number, servers: readonly string[], more: readonly string[] = []): Promise<Demo & { host: string }> {
     const extra = dir.file(`extra-${offsetMs}.conf`);
     // The demo's own restrict lines keep mode 6 to 127.0.0.1; this file's demos listen elsewhere on lo.
-    writeFileSync(extra, ['restrict 127.0.0.0 mask 255.0.0.0', ...servers.map((a) => `server ${a} iburst`)].join('\n') + '\n');
+    writeFileSync(extra, ['restrict 127.0.0.0 mask 255.0.0.0', ...servers.map((a) => `server ${a} iburst`), ...more].join('\n') + '\n');
     const host = nextListen();
     return Object.assign(await startDemo(['--listen', `${host}:123`, '--offset-ms', String(offsetMs), '--config', extra, '--web', 'off'], teardown, lab.client), { host });
   }
@@ -173,7 +173,11 @@ describe('falsetickers: GPS against upstream servers', () => {
   }, 90_000);
 
   it('the GPS right, one server right and one 300 ms off: the bad server is marked x, PPS followed at stratum 1', async () => {
-    const d = await demo(0, [chrony.address, wrong.address]);
+    const stats = dir.file('stats-falseticker');
+    mkdirSync(stats);
+    // Polled every 2 s, so peerstats gets lines after the verdict too (a 64 s poll would write the next one a minute later).
+    const d = await demo(0, [], [`server ${chrony.address} iburst minpoll 1 maxpoll 1`, `server ${wrong.address} iburst minpoll 1 maxpoll 1`,
+      `statsdir ${stats}/`, 'statistics peerstats']);
     const { s } = await statusUntil(() => d.status(),
       (x) => x.server.selected === 'PPS(0)' && x.associations.some((a) => a.address === wrong.address && a.falseticker), 40_000);
     expect(s.server, d.proc.describe()).toMatchObject({ synchronised: true, stratum: 1, selected: 'PPS(0)' });
@@ -183,6 +187,13 @@ describe('falsetickers: GPS against upstream servers', () => {
     expect(p.stdout.split('\n').find((l) => l.includes(wrong.address))?.startsWith('x'), p.stdout).toBe(true);
     const served = await servedOffsetS(d.host);
     expect(Math.abs(served.offset)).toBeLessThan(0.002);
+    // peerstats: the bad server's lines since the verdict have ntpd's falseticker selection code (status 0x91nn:
+    // configured, reachable, 1); before the GPS locked, two voters could not tell who was wrong.
+    await sleep(5000);
+    await pollUntil(() => readdirSync(stats).some((f) => f.startsWith('peerstats')) || undefined, 10_000);
+    const statuses = readdirSync(stats).filter((f) => f.startsWith('peerstats'))
+      .flatMap((f) => readFileSync(`${stats}/${f}`, 'utf8').split('\n')).filter((l) => l.split(' ')[2] === wrong.address).map((l) => l.split(' ')[3]);
+    expect(statuses.at(-1), statuses.join(' ')).toMatch(/^91/);
   }, 90_000);
 });
 

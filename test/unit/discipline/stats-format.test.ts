@@ -71,6 +71,7 @@ describe('peer status word (NTPsec ctlpeerstatus)', () => {
     expect(peerStatusWord({ selected: false, usable: true, reachable: true }).toString(16)).toBe('9400');
     expect(peerStatusWord({ selected: false, usable: false, reachable: true }).toString(16)).toBe('9000');
     expect(peerStatusWord({ selected: false, usable: false, reachable: false }).toString(16)).toBe('8000');
+    expect(peerStatusWord({ selected: false, usable: true, falseticker: true, reachable: true }).toString(16)).toBe('9100');
     expect(peerStatusWord({ selected: false, usable: false, reachable: false, configured: false })).toBe(0);
     expect(peerStatusWord({ selected: true, usable: true, reachable: true, events: 17, lastEvent: 0x1b }).toString(16)).toBe('961b');
   });
