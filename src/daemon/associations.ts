@@ -38,6 +38,7 @@ import type { Candidate } from '../discipline/select.js';
 import type { ClockChange } from '../discipline/steer.js';
 import type { Logger } from './log.js';
 import { Mode, NTP_HEADER_LENGTH } from '../ntp/constants.js';
+import { dgramSocketFd, kernelRxStamper, type KernelRxStamper } from '../server/kernel-rx-stamp.js';
 import { networkInterfaces } from 'node:os';
 
 /** This host's IPv4 addresses as refids (u32): a server reporting one of them is synchronised to us. */
@@ -95,6 +96,9 @@ export class AssociationSet {
   private stopped = false;
   private readonly resolveTimers = new Set<NodeJS.Timeout>();
   private readonly spec = newTimeSpec();
+  /** Kernel receive stamps for the association sockets, where the platform has them. */
+  private readonly stamper: KernelRxStamper | undefined = kernelRxStamper().stamper;
+  private readonly kernel = newTimeSpec();
   /** Mode 5 packets from broadcasters beyond MAX_BROADCASTERS. */
   private ignoredBroadcasters = 0;
   /** Mode 5 packets ignored for want of a verifying MAC (keys configured). */
@@ -197,6 +201,29 @@ export class AssociationSet {
     return { rawNs: timeSpecToUnixNs(this.spec), served: { seconds: ntpSecondsOf(this.served), fraction: ntpFractionOf(this.served) } };
   }
 
+  /**
+   * When the datagram just read on `fd` arrived: the kernel's receive stamp (SIOCGSTAMPNS) where the
+   * socket has one and it is sane (not after the JS read, less than 1 s before it), else the JS read.
+   * A reply's T4 read in JS carries the event loop's wake-up: hundreds of µs, milliseconds under load.
+   */
+  private arrival(fd: number): LocalTime {
+    this.o.raw.read(this.spec);
+    const jsNs = timeSpecToUnixNs(this.spec);
+    if (fd >= 0 && this.stamper?.read(fd, this.kernel)) {
+      const kNs = timeSpecToUnixNs(this.kernel);
+      if (kNs <= jsNs && jsNs - kNs < 1_000_000_000n) {
+        this.served.sec = this.kernel.sec;
+        this.served.nsec = this.kernel.nsec;
+        this.o.timescale.toServed(this.served);
+        return { rawNs: kNs, served: { seconds: ntpSecondsOf(this.served), fraction: ntpFractionOf(this.served) } };
+      }
+    }
+    this.served.sec = this.spec.sec;
+    this.served.nsec = this.spec.nsec;
+    this.o.timescale.toServed(this.served);
+    return { rawNs: jsNs, served: { seconds: ntpSecondsOf(this.served), fraction: ntpFractionOf(this.served) } };
+  }
+
   private async mobilise(line: AssociationLine, attempt: number): Promise<void> {
     const key = line.key !== undefined ? this.keys.get(line.key) : undefined;
     if (line.key !== undefined && !key) {
@@ -275,13 +302,22 @@ export class AssociationSet {
   }
 
   private openSocket(r: Running, address: string): Promise<dgram.Socket> {
-    const socket = dgram.createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4' });
+    // The address is a literal: answer dgram's lookup at once, or every send waits a tick for dns.lookup
+    // and leaves later than the T1 the association read (hundreds of µs: a bias of half that in the offset).
+    const v6 = isIPv6(address);
+    const socket = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', lookup: (host, _o, cb) => (cb as (e: null, a: string, f: number) => void)(null, host, v6 ? 6 : 4) });
+    let fd = -1;
     socket.on('message', (msg, rinfo) => {
+      const rx = this.arrival(fd); // first: the stamp belongs to the datagram just read
       if (rinfo.address !== address || rinfo.port !== r.port) return; // not the server we asked
-      this.act(r, r.assoc.receive(msg, msg.length, this.now()));
+      this.act(r, r.assoc.receive(msg, msg.length, rx));
     });
     socket.on('error', (err) => this.o.log.warn({ address, err: err.message }, 'association socket error'));
-    return new Promise((resolve) => socket.bind(0, () => resolve(socket)));
+    return new Promise((resolve) => socket.bind(0, () => {
+      const f = this.stamper ? dgramSocketFd(socket) : -1;
+      if (f >= 0 && this.stamper!.enable(f)) fd = f;
+      resolve(socket);
+    }));
   }
 
   private schedule(r: Running): void {
