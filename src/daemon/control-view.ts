@@ -187,9 +187,9 @@ export function daemonControlView(s: ControlViewSources): ControlView {
     const now = servedNow(s.timescale);
     const nowS = s.monotonicS();
     return s.limiter().entries().map((m) => ({
-      address: m.address, port: 0,
+      address: m.address, port: m.port,
       first: ntpAddNs(now, -(nowS - m.firstS) * 1e9), last: ntpAddNs(now, -(nowS - m.lastS) * 1e9),
-      count: m.count, restrictBits: 0, mode: 3, version: 4, score: 0, drop: 0,
+      count: m.count, restrictBits: 0, mode: m.mode, version: m.version, score: 0, drop: 0,
     }));
   };
 

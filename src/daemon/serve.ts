@@ -143,7 +143,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     : new NtpUdpServer(handler, timescale, monotonic, onSocketError,
       { rxTimestamps: process.env.GNOMON_RX_TIMESTAMPS === 'user' ? 'user' : 'auto' });
   const serverPath = udp instanceof FastPathServer ? udp.path : 'dgram';
-  if (udp instanceof FastPathServer) udp.configure(accessSpec(config, ring));
+  if (udp instanceof FastPathServer) udp.configure(accessSpec(config, ring, access.limiter));
 
   let addresses: ListenAddress[];
   try {
@@ -191,7 +191,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
   const web = await startWeb(opts.web, {
     configPath, controlSocket: controlPath, log,
     status: () => statusReport({ configPath, started, state, reference, counters, listening: udp.boundAddresses(), rxTimestamps: udp.rxStamps, path: serverPath }),
-    rateLimitTable: () => ({ entries: limiter.entries().length, capacity: limiter.capacity }),
+    rateLimitTable: () => ({ entries: limiter.occupied(), capacity: limiter.capacity }),
   });
 
   const user = opts.user ?? config.user;
@@ -263,7 +263,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     handler.reconfigure(a.restrict, a.limiter);
     handler.setKeys(nextKeys.ring);
     ring = nextKeys.ring;
-    if (udp instanceof FastPathServer) udp.configure(accessSpec(config, ring));
+    if (udp instanceof FastPathServer) udp.configure(accessSpec(config, ring, a.limiter));
     limiter = a.limiter;
     await reference.reconfigure(config);
     await associations.reconfigure(config, ring);
@@ -321,9 +321,9 @@ function signWith(ring: KeyRing, packet: Buffer, headerLength: number, keyId: nu
   return 4 + key.digestLength;
 }
 
-/** What a fast-path worker builds its restrict table, rate limiter and keys from (its own random hash seed). */
-function accessSpec(c: GnomonConfig, ring: KeyRing): AccessSpec {
-  return { restrict: c.restrict, sources: sourceAddresses(c), limiter: { ...c.discard, capacity: c.mru.maxdepth }, seed: randomInt(2 ** 31), keys: keyMaterial(ring) };
+/** What a fast-path worker builds its restrict table and keys from; its rate limiter is a view of `limiter`'s table. */
+function accessSpec(c: GnomonConfig, ring: KeyRing, limiter: RateLimiter): AccessSpec {
+  return { restrict: c.restrict, sources: sourceAddresses(c), limiter: { ...c.discard, capacity: c.mru.maxdepth }, rateTable: limiter.memory, keys: keyMaterial(ring) };
 }
 
 /** Literal addresses of configured servers and peers, for `restrict source` (names come with DNS, later). */

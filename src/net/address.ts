@@ -145,3 +145,55 @@ export function maskWords(family: 4 | 6, prefixLength: number): Uint32Array {
   }
   return m;
 }
+
+const HEX = '0123456789abcdef';
+function hex16(g: number): string {
+  // No leading zeros (RFC 5952 4.1).
+  if (g >= 0x1000) return HEX[g >> 12]! + HEX[(g >> 8) & 15]! + HEX[(g >> 4) & 15]! + HEX[g & 15]!;
+  if (g >= 0x100) return HEX[g >> 8]! + HEX[(g >> 4) & 15]! + HEX[g & 15]!;
+  if (g >= 0x10) return HEX[g >> 4]! + HEX[g & 15]!;
+  return HEX[g]!;
+}
+
+/**
+ * RFC 5952 text of eight IPv6 groups, as node:dgram reports addresses: lower-case hex without
+ * leading zeros, the longest run of ≥ 2 zero groups (the first of equal runs) as "::".
+ */
+export function formatIpv6Groups(g: ArrayLike<number>): string {
+  let bestAt = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8;) {
+    if (g[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) { bestAt = i; bestLen = j - i; }
+    i = j;
+  }
+  let s = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestAt) {
+      s += '::';
+      i += bestLen - 1;
+      continue;
+    }
+    if (s.length > 0 && !s.endsWith(':')) s += ':';
+    s += hex16(g[i]!);
+  }
+  return s;
+}
+
+const formatGroups = new Uint16Array(8);
+
+/** Text of a parsed address: a dotted quad for family 4 (mapped clients included), RFC 5952 for 6, '' otherwise. */
+export function formatAddress(family: number, words: ArrayLike<number>): string {
+  if (family === 4) {
+    const v = words[3]!;
+    return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+  }
+  if (family !== 6) return '';
+  for (let i = 0; i < 4; i++) {
+    formatGroups[2 * i] = words[i]! >>> 16;
+    formatGroups[2 * i + 1] = words[i]! & 0xffff;
+  }
+  return formatIpv6Groups(formatGroups);
+}

@@ -21,7 +21,7 @@ import type { MonotonicClock, TimeSpec } from '../clock/clock.js';
 import { newTimeSpec } from '../clock/clock.js';
 import type { Timescale } from '../clock/timescale.js';
 import { ntpFractionOf, ntpSecondsOf } from '../clock/timescale.js';
-import type { NtpRequestHandler, RequestMeta } from './handler/handler.js';
+import { RequestMeta, type NtpRequestHandler } from './handler/handler.js';
 import { dgramSocketFd, kernelRxStamper, type KernelRxStamper } from './kernel-rx-stamp.js';
 
 const RING = 256;
@@ -101,7 +101,7 @@ export class NtpUdpServer {
   private next = 0;
   private readonly rxSpec: TimeSpec = newTimeSpec();
   private readonly mono: TimeSpec = newTimeSpec();
-  private readonly meta: RequestMeta = { address: '', rxSeconds: 0, rxFraction: 0, monoS: 0 };
+  private readonly meta = new RequestMeta();
   /** Send errors (e.g. ENOBUFS under load), reported by the socket's 'error' event: counted, not logged per packet. */
   sendErrors = 0;
 
@@ -279,7 +279,7 @@ export class NtpUdpServer {
     this.timescale.toServed(this.rxSpec);
     this.monotonic.read(this.mono);
     const meta = this.meta;
-    meta.address = rinfo.address;
+    meta.setSourceText(rinfo.address, rinfo.port);
     meta.rxSeconds = ntpSecondsOf(this.rxSpec);
     meta.rxFraction = ntpFractionOf(this.rxSpec);
     meta.monoS = this.mono.sec + this.mono.nsec / 1e9;

@@ -10,7 +10,7 @@ import { ZERO_TIMESTAMP, ntpFromUnixNs } from '../../src/ntp/timestamp.js';
 import { RateLimiter } from '../../src/server/access/ratelimit.js';
 import { RestrictTable } from '../../src/server/access/restrict.js';
 import { ServerCounters } from '../../src/server/counters.js';
-import { NtpRequestHandler, type RequestMeta } from '../../src/server/handler/handler.js';
+import { NtpRequestHandler, RequestMeta } from '../../src/server/handler/handler.js';
 import { ServerStateCell, type ServerSnapshot } from '../../src/server/state.js';
 
 export const START_NS = 1_795_333_730_123_456_789n; // 2026-11-22
@@ -50,12 +50,12 @@ export function makeRig(rules: RestrictRule[] = [], snapshot: ServerSnapshot = s
   const counters = new ServerCounters();
   const handler = new NtpRequestHandler(timescale, state, new RestrictTable(rules), new RateLimiter({ ...discard, capacity: 64 }, 12345), counters);
   const out = Buffer.alloc(72); // the UDP shell's reply size: header + key ID + a 20-byte MAC
-  const meta: RequestMeta = { address: '', rxSeconds: 0, rxFraction: 0, monoS: 0 };
+  const meta = new RequestMeta();
   return {
     clock, handler, counters, state, out,
     send(req, address = '192.0.2.1') {
       const ts = ntpFromUnixNs(clock.nowNs());
-      meta.address = address;
+      meta.setSourceText(address, 123);
       meta.rxSeconds = ts.seconds;
       meta.rxFraction = ts.fraction;
       meta.monoS = Number(clock.nowNs()) / 1e9;

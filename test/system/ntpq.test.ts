@@ -106,5 +106,15 @@ describe('ntpq and ntpstat against Gnomon (simulated GPS + PPS)', () => {
     const time = await ntpdig(lan, `${NET}.1`);
     expect(time.answer, `${time.run.stdout}${time.run.stderr}`).toBeDefined();
     expect(time.answer!.stratum).toBe(1);
+    // The LAN client is in the MRU list with the mode, version and port of its request, whichever thread served it.
+    const mru = await ntpq('-n', '-c', 'mrulist');
+    expect(mru.code, mru.why).toBe(0);
+    const row = mru.stdout.split('\n').find((l) => l.trim().endsWith(`${NET}.2`));
+    expect(row, mru.why).toBeDefined();
+    // NTPsec's columns: lstint avgint rstr r m v count score drop rport remote-address
+    const [, mode, version, count, port] = /\s(\d)\s+(\d)\s+(\d+)\s+\S+\s+\d+\s+(\d+)\s+\S+$/.exec(row!) ?? [];
+    expect([mode, version], row).toEqual(['3', '4']);
+    expect(Number(count), row).toBeGreaterThanOrEqual(1);
+    expect(Number(port), row).toBeGreaterThan(0);
   }, 60_000);
 });

@@ -103,10 +103,15 @@ export class RestrictTable {
     else this.entries.push({ family, prefixLength: len, net, mask, bits });
   }
 
-  /** Restrict bits for a client address as dgram reports it; unknown text gets the IPv6 default. */
+  /** Restrict bits for a client address as text (dgram's rinfo.address); unknown text gets the IPv6 default + ignore. */
   lookup(address: string): number {
-    const a = this.scratch;
-    if (!parseAddress(address, a)) return this.defaultV6 | RestrictBits.ignore;
+    parseAddress(address, this.scratch); // family 0 when it is not an address
+    return this.lookupAddress(this.scratch);
+  }
+
+  /** Restrict bits for a parsed client address (family 0, not an address: the IPv6 default + ignore). */
+  lookupAddress(a: ParsedAddress): number {
+    if (a.family === 0) return this.defaultV6 | RestrictBits.ignore;
     const w = a.words;
     const entries = this.entries;
     for (let i = 0; i < entries.length; i++) {

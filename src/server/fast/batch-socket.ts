@@ -20,7 +20,7 @@
  */
 import { createRequire } from 'node:module';
 import type { TimeSpec } from '../../clock/clock.js';
-import { parseAddress, ParsedAddress } from '../../net/address.js';
+import { formatIpv6Groups, parseAddress, ParsedAddress } from '../../net/address.js';
 import {
   AF_INET, AF_INET6, MSG_DONTWAIT, SOCKADDR_IN, SOCKADDR_IN6, SOCK_DGRAM, cmsgSpace, readKernelTimespec, type LinuxSocketAbi,
 } from '../../net/linux-abi.js';
@@ -119,21 +119,13 @@ export function writeSockaddr(address: string, port: number, out: Uint8Array, sc
   return SOCKADDR_IN6.size;
 }
 
-const HEX = '0123456789abcdef';
-function hex16(g: number): string {
-  // No leading zeros (RFC 5952 4.1).
-  if (g >= 0x1000) return HEX[g >> 12]! + HEX[(g >> 8) & 15]! + HEX[(g >> 4) & 15]! + HEX[g & 15]!;
-  if (g >= 0x100) return HEX[g >> 8]! + HEX[(g >> 4) & 15]! + HEX[g & 15]!;
-  if (g >= 0x10) return HEX[g >> 4]! + HEX[g & 15]!;
-  return HEX[g]!;
-}
-
 const sixGroups = new Uint16Array(8);
 
 /**
  * The text of the address in a sockaddr (as node:dgram gives rinfo.address: dotted quad, or
  * RFC 5952 IPv6 with the longest run of ≥ 2 zero groups as "::" and a v4-mapped tail in dotted
- * form). Returns '' for another family.
+ * form). Returns '' for another family. Allocates a string: not for the per-datagram path
+ * (sockaddrToAddress is).
  */
 export function sockaddrAddress(b: Uint8Array, at = 0): string {
   const family = b[at]! | (b[at + 1]! << 8);
@@ -147,26 +139,38 @@ export function sockaddrAddress(b: Uint8Array, at = 0): string {
   if (sixGroups[0] === 0 && sixGroups[1] === 0 && sixGroups[2] === 0 && sixGroups[3] === 0 && sixGroups[4] === 0 && sixGroups[5] === 0xffff) {
     return `::ffff:${b[a + 12]!}.${b[a + 13]!}.${b[a + 14]!}.${b[a + 15]!}`;
   }
-  let bestAt = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (sixGroups[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && sixGroups[j] === 0) j++;
-    if (j - i > bestLen) { bestAt = i; bestLen = j - i; }
-    i = j;
+  return formatIpv6Groups(sixGroups);
+}
+
+/**
+ * The address in a sockaddr as words (ParsedAddress's form: IPv4 and v4-mapped IPv6 in word 3
+ * with family 4), without allocating. Family 0 for another address family.
+ */
+export function sockaddrToAddress(b: Uint8Array, out: ParsedAddress, at = 0): void {
+  const family = b[at]! | (b[at + 1]! << 8);
+  const w = out.words;
+  if (family === AF_INET) {
+    const a = at + SOCKADDR_IN.addr;
+    w[0] = w[1] = w[2] = 0;
+    w[3] = ((b[a]! << 24) | (b[a + 1]! << 16) | (b[a + 2]! << 8) | b[a + 3]!) >>> 0;
+    out.family = 4;
+    return;
   }
-  let s = '';
-  for (let i = 0; i < 8; i++) {
-    if (i === bestAt) {
-      s += '::';
-      i += bestLen - 1;
-      continue;
-    }
-    if (s.length > 0 && !s.endsWith(':')) s += ':';
-    s += hex16(sixGroups[i]!);
+  if (family !== AF_INET6) {
+    out.family = 0;
+    return;
   }
-  return s;
+  const a = at + SOCKADDR_IN6.addr;
+  for (let i = 0; i < 4; i++) {
+    const o = a + 4 * i;
+    w[i] = ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+  }
+  if (w[0] === 0 && w[1] === 0 && w[2] === 0xffff) {
+    w[2] = 0;
+    out.family = 4;
+  } else {
+    out.family = 6;
+  }
 }
 
 /** The port (host order) in a sockaddr_in / sockaddr_in6. */

@@ -19,7 +19,7 @@ import { ntpFractionOf, ntpSecondsOf } from '../../clock/timescale.js';
 import type { KeyRing } from '../../auth/mac.js';
 import { linuxSocketAbi } from '../../net/linux-abi.js';
 import type { ServerCounters } from '../counters.js';
-import type { NtpRequestHandler, RequestMeta } from '../handler/handler.js';
+import { RequestMeta, type NtpRequestHandler } from '../handler/handler.js';
 import type { ServerStateCell } from '../state.js';
 import type { ListenAddress, RxTimestampStats } from '../udp.js';
 import { sendToFd, writeSockaddr } from './batch-socket.js';
@@ -71,7 +71,7 @@ export class FastPathServer {
   private readonly running = new Map<string, Running>();
   private access: AccessSpec | undefined;
   private readonly abi = linuxSocketAbi(process.platform, process.arch);
-  private readonly meta: RequestMeta = { address: '', rxSeconds: 0, rxFraction: 0, monoS: 0 };
+  private readonly meta = new RequestMeta();
   private readonly rx: TimeSpec = newTimeSpec();
   private readonly mono: TimeSpec = newTimeSpec();
   private readonly out = Buffer.alloc(72);
@@ -209,7 +209,7 @@ export class FastPathServer {
     this.timescale.toServed(rx);
     this.monotonic.read(this.mono);
     const meta = this.meta;
-    meta.address = m.address;
+    meta.setSourceText(m.address, m.port);
     meta.rxSeconds = ntpSecondsOf(rx);
     meta.rxFraction = ntpFractionOf(rx);
     meta.monoS = this.mono.sec + this.mono.nsec / 1e9;

@@ -21,7 +21,8 @@ export interface AccessSpec {
   readonly restrict: readonly RestrictRule[];
   readonly sources: readonly string[];
   readonly limiter: RateLimitSettings;
-  readonly seed: number;
+  /** The main thread's rate table (RateLimiter.memory): every thread counts clients in the one table. */
+  readonly rateTable: SharedArrayBuffer;
   readonly keys: readonly KeyMaterial[];
 }
 

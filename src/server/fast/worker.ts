@@ -22,10 +22,10 @@ import { LINUX_SOCKET_ABIS, type LinuxAbiName } from '../../net/linux-abi.js';
 import { RateLimiter } from '../access/ratelimit.js';
 import { RestrictTable } from '../access/restrict.js';
 import { ServerCounters } from '../counters.js';
-import { NtpRequestHandler, type RequestMeta } from '../handler/handler.js';
+import { NtpRequestHandler, RequestMeta } from '../handler/handler.js';
 import { ServerStateCell, unsynchronisedSnapshot } from '../state.js';
 import { MAX_KERNEL_RX_LAG_NS } from '../udp.js';
-import { BATCH, BatchSocket, sockaddrAddress, sockaddrPort } from './batch-socket.js';
+import { BATCH, BatchSocket, sockaddrAddress, sockaddrPort, sockaddrToAddress } from './batch-socket.js';
 import { SharedServerView, type CorrectionLine } from './shared.js';
 import type { AccessSpec, FromWorker, ToWorker, WorkerStart } from './protocol.js';
 
@@ -36,7 +36,7 @@ const post = (m: FromWorker): void => parentPort!.postMessage(m);
 function accessFrom(spec: AccessSpec): { restrict: RestrictTable; limiter: RateLimiter; keys: KeyRing } {
   return {
     restrict: new RestrictTable(spec.restrict, spec.sources),
-    limiter: new RateLimiter(spec.limiter, spec.seed),
+    limiter: RateLimiter.attach(spec.limiter, spec.rateTable),
     keys: new KeyRing(spec.keys.map((k) => ({ ...k, secret: Buffer.from(k.secret) })), spec.keys.map((k) => k.id)),
   };
 }
@@ -72,7 +72,7 @@ function run(): void {
     seq = s;
   };
 
-  const meta: RequestMeta = { address: '', rxSeconds: 0, rxFraction: 0, monoS: 0 };
+  const meta = new RequestMeta();
   const now = newTimeSpec();
   const rx = newTimeSpec();
   const mono = newTimeSpec();
@@ -135,7 +135,8 @@ function run(): void {
           continue;
         }
         timescale.toServed(rx);
-        meta.address = sockaddrAddress(slot.name);
+        sockaddrToAddress(slot.name, meta.source);
+        meta.sourceWritten(sockaddrPort(slot.name));
         meta.rxSeconds = ntpSecondsOf(rx);
         meta.rxFraction = ntpFractionOf(rx);
         const out = sock.truncated(i) ? 0 : handler.handle(slot.payload, len, meta, slot.reply);

@@ -22,6 +22,7 @@ import { RateVerdict, type RateLimiter } from '../access/ratelimit.js';
 import type { ControlView } from '../../control/mode6/view.js';
 import type { Mode6Responder } from '../../control/mode6/responder.js';
 import { KeyRing } from '../../auth/mac.js';
+import { ParsedAddress, formatAddress, parseAddress } from '../../net/address.js';
 
 /** Mode 6 header length: shorter mode 6 datagrams are malformed. */
 const CONTROL_HEADER_LENGTH = 12;
@@ -31,15 +32,40 @@ export interface TransmitClock {
   writeNtp(buf: Buffer, offset: number): void;
 }
 
-/** Where the request came from and when it arrived; filled by the IO shell, reused per packet. */
-export interface RequestMeta {
-  /** Source address as text (dgram's rinfo.address). */
-  address: string;
+/**
+ * Where the request came from and when it arrived; filled by the IO shell, one per shell, reused
+ * per packet. The source is kept as words (restrict and the rate table compare numbers); its
+ * text is made only when a rare path (mode 6, associations) asks for it.
+ */
+export class RequestMeta {
+  /** Source address as words (IPv4 and v4-mapped IPv6: family 4, word 3). */
+  readonly source = new ParsedAddress();
+  /** Source UDP port. */
+  port = 0;
   /** Receive timestamp on the served timescale, NTP seconds (u32) and fraction (u32). */
-  rxSeconds: number;
-  rxFraction: number;
+  rxSeconds = 0;
+  rxFraction = 0;
   /** Monotonic seconds at arrival, for rate limiting. */
-  monoS: number;
+  monoS = 0;
+  private text: string | undefined;
+
+  /** The source as text, e.g. dgram's rinfo.address (kept as given, so "::ffff:a.b.c.d" stays that). */
+  setSourceText(address: string, port: number): void {
+    parseAddress(address, this.source); // family 0 when it is not an address: restrict ignores it
+    this.text = address;
+    this.port = port;
+  }
+
+  /** Call after writing `source` directly (the fast path, from the sockaddr): drops the old text. */
+  sourceWritten(port: number): void {
+    this.text = undefined;
+    this.port = port;
+  }
+
+  /** Source address as text (dgram's form), made on first use per packet. */
+  get address(): string {
+    return (this.text ??= formatAddress(this.source.family, this.source.words));
+  }
 }
 
 /**
@@ -134,7 +160,7 @@ export class NtpRequestHandler {
     // (it checks their MAC and origin); only `ignore` keeps them out, as ntpd's restrict does.
     if ((mode === Mode.SymmetricActive || mode === Mode.SymmetricPassive || mode === Mode.Broadcast)
       && this.associations !== undefined && this.associations.wants(mode, meta.address)) {
-      if ((this.restrict.lookup(meta.address) & RestrictBits.ignore) !== 0) {
+      if ((this.restrict.lookupAddress(meta.source) & RestrictBits.ignore) !== 0) {
         c.restricted++;
         return 0;
       }
@@ -149,12 +175,12 @@ export class NtpRequestHandler {
     if (version === NTP_VERSION) c.currentVersion++;
     else c.olderVersion++;
 
-    const bits = this.restrict.lookup(meta.address);
+    const bits = this.restrict.lookupAddress(meta.source);
     if ((bits & RestrictBits.ignore) !== 0) {
       c.restricted++;
       return 0;
     }
-    const verdict = this.rateLimiter.observe(meta.address, meta.monoS);
+    const verdict = this.rateLimiter.observe(meta.source, meta.port, mode, version, meta.monoS);
     const macAt = scanTrailer(req, length, version);
     if (macAt === TRAILER_MALFORMED) {
       c.badFormat++;
@@ -232,12 +258,12 @@ export class NtpRequestHandler {
       c.badFormat++;
       return 0;
     }
-    const bits = this.restrict.lookup(meta.address);
+    const bits = this.restrict.lookupAddress(meta.source);
     if ((bits & (RestrictBits.ignore | RestrictBits.noquery)) !== 0) {
       c.restricted++;
       return 0;
     }
-    const verdict = this.rateLimiter.observe(meta.address, meta.monoS);
+    const verdict = this.rateLimiter.observe(meta.source, meta.port, Mode.Control, version, meta.monoS);
     if ((bits & RestrictBits.limited) !== 0 && verdict !== RateVerdict.Accept) {
       c.rateLimited++;
       return 0;

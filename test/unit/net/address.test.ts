@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ParsedAddress, parseAddress } from '../../../src/net/address.js';
+import { ParsedAddress, formatAddress, parseAddress } from '../../../src/net/address.js';
 
 function words(a: string): string | undefined {
   const p = new ParsedAddress();
@@ -28,6 +28,36 @@ describe('address parsing for the hot path', () => {
   it('agrees with node:net on random addresses', () => {
     fc.assert(fc.property(fc.oneof(fc.ipV4(), fc.ipV6()), (a) => {
       expect(words(a) !== undefined).toBe(isIP(a) !== 0);
+    }), { numRuns: 2000 });
+  });
+});
+
+describe('address text from words (mrulist, the fast path\'s rare paths)', () => {
+  const format = (a: string): string => {
+    const p = new ParsedAddress();
+    expect(parseAddress(a, p), a).toBe(true);
+    return formatAddress(p.family, p.words);
+  };
+
+  it('writes dotted quads, RFC 5952 IPv6, and mapped clients as IPv4', () => {
+    expect(format('10.1.2.3')).toBe('10.1.2.3');
+    expect(format('::ffff:10.1.2.3')).toBe('10.1.2.3');
+    expect(format('2001:0db8:0:0:1:0:0:1')).toBe('2001:db8::1:0:0:1'); // first of two equal runs
+    expect(format('2001:db8:0:1:1:1:1:1')).toBe('2001:db8:0:1:1:1:1:1'); // one zero group stays
+    expect(format('::')).toBe('::');
+    expect(format('FE80::ABCD')).toBe('fe80::abcd');
+    expect(formatAddress(0, new Uint32Array(4))).toBe('');
+  });
+
+  it('agrees with the WHATWG serialiser (node\'s URL) on random IPv6 and round-trips', () => {
+    fc.assert(fc.property(fc.ipV6(), (a) => {
+      const p = new ParsedAddress();
+      expect(parseAddress(a, p)).toBe(true);
+      const text = formatAddress(p.family, p.words);
+      const again = new ParsedAddress();
+      expect(parseAddress(text, again)).toBe(true);
+      expect([again.family, ...again.words]).toEqual([p.family, ...p.words]);
+      if (p.family === 6) expect(text).toBe(new URL(`http://[${a}]/`).hostname.slice(1, -1));
     }), { numRuns: 2000 });
   });
 });

@@ -217,7 +217,9 @@ describe('restrict flags on mode 3 (and mode 1 for nopeer)', () => {
     }
     const table = rig.handler.clients.entries();
     expect(table.filter((e) => e.address === '203.0.113.66')).toHaveLength(1);
-    expect(table.length).toBe(21);
+    // 21 clients in 16 sets of 4: a crowded set may have evicted one of the quiet clients (counted).
+    expect(table.length + rig.handler.clients.evictions).toBeGreaterThanOrEqual(21);
+    expect(table.length).toBeGreaterThanOrEqual(16);
     expect(rig.counters.rateLimited).toBeGreaterThanOrEqual(40 * 249);
   });
 });
