@@ -1,5 +1,5 @@
 // The fast path's own socket (src/server/fast/batch-socket.ts) against the running kernel: batches of
-// known datagrams through recvmmsg with their SCM_TIMESTAMPNS stamps and senders, replies through one
+// known datagrams through recvmmsg with their SCM_TIMESTAMPING stamps and senders, replies through one
 // sendmmsg back to each sender, a receive that times out empty, and the sockaddr text helpers.
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
