@@ -2,6 +2,8 @@
 // chrony's rules: which requests count as interleaved, what goes in origin/receive/transmit, what a
 // missing kernel stamp gives; and the looped-back frames the kernel returns (captured on loopback).
 import { describe, expect, it } from 'vitest';
+import { parseKeyFile } from '../../../../src/auth/keys.js';
+import { KeyRing, PreparedKey } from '../../../../src/auth/mac.js';
 import { udpPayloadOffset } from '../../../../src/server/interleave/frame.js';
 import { InterleavedServer } from '../../../../src/server/interleave/server.js';
 import { clientRequest, makeRig } from '../../../support/server.js';
@@ -117,6 +119,38 @@ describe('interleaved mode in the handler', () => {
     b[39] = a[39]!;
     expect(b).toEqual(a);
     expect(r.xl.pendingCount).toBe(0); // nothing to save, no stamp asked
+  });
+
+  it('signed (MD5) requests are answered interleaved too, under a MAC that verifies; a wrong MAC gets the crypto-NAK, never interleaved', () => {
+    const { keys } = parseKeyFile('1 MD5 md5secret');
+    const key = new PreparedKey(keys.get(1)!);
+    const sign = (req: Buffer): Buffer => {
+      const out = Buffer.alloc(48 + 4 + key.digestLength);
+      req.copy(out, 0, 0, 48);
+      out.writeUInt32BE(1, 48);
+      key.sign(out, 48, out, 52);
+      return out;
+    };
+    const r = rig();
+    r.handler.setKeys(new KeyRing(keys.values(), [1]));
+    const replies: Buffer[] = [];
+    for (let i = 0; i < 3; i++) {
+      r.clock.advanceS(1);
+      const reply = r.send(sign(xleaveRequest(replies.at(-1), [10 + i, 0])));
+      expect(reply.length).toBe(52 + key.digestLength);
+      expect(key.verify(reply, 48, reply.length)).toBe(true);
+      r.xl.commit(reply.readUInt32BE(32), 0x8000_0000);
+      replies.push(reply);
+    }
+    expect([replies[2]!.readUInt32BE(40), replies[2]!.readUInt32BE(44)]).toEqual([replies[1]!.readUInt32BE(32), 0x8000_0000]);
+    expect(r.xl.counts.interleaved).toBe(1);
+    r.clock.advanceS(1);
+    const bad = sign(xleaveRequest(replies[2], [20, 0]));
+    bad[60] = bad[60]! ^ 1;
+    const nak = r.send(bad);
+    expect(nak.length).toBe(52);
+    expect(hex(nak, 24)).toBe(hex(bad, 40));
+    expect(r.xl.counts.interleaved).toBe(1);
   });
 
   it('transmitClock clears the transmit timestamp\'s last bit', () => {
