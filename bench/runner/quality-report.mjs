@@ -49,6 +49,9 @@ export function summarizeServer({ name, port, samples, ntpdata, exchanges, reply
     samples: samples.length,
     /** Samples chronyd logged as interleaved ("4I"): with --xleave, all but a client's first two when the server answers it. */
     interleavedSamples: samples.filter((s) => s.modeTxRx.startsWith('4I')).length,
+    /** Over the interleaved samples only (a client's first two, and any fallback to basic, left out). */
+    interleavedOffsetSdUs: sd(samples.filter((s) => s.modeTxRx.startsWith('4I')).map((s) => us(s.offset))),
+    interleavedDelayMedianUs: median(samples.filter((s) => s.modeTxRx.startsWith('4I')).map((s) => us(s.peerDelay))),
     failedTests: samples.filter((s) => s.tests.includes('0')).length,
     offsetSdUs: sd(off),
     offsetRobustSdUs: robustSd(off),
@@ -119,6 +122,11 @@ export function qualityTable(result) {
   L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     L.push(`| ${r.label} | ${r.samples}${options.xleave ? ` (${r.interleavedSamples} interleaved)` : ''}${r.failedTests ? ` (${r.failedTests} failed tests)` : ''} | ${fsig(r.offsetSdUs)} | ${fsig(r.offsetRobustSdUs)} | ${fsig(r.offsetMedianUs)} | ${fsig(r.offsetP01Us)} / ${fsig(r.offsetP99Us)} | ${fsig(r.delayMedianUs)} | ${fsig(r.delayMinUs)} / ${fsig(r.delayP99Us)} | ${fsig(r.responseTimeMedianUs)} | ${f1(ref ? r.offsetSdUs / ref.offsetSdUs : NaN)} | ${f1(ref ? r.delayMedianUs / ref.delayMedianUs : NaN)} |`);
+  }
+  if (options.xleave) {
+    L.push('');
+    L.push('Interleaved samples only ("4I"; basic ones, e.g. a client\'s first two, left out):');
+    for (const r of rows) L.push(`- ${r.label}: ${r.interleavedSamples} samples, offset SD ${fsig(r.interleavedOffsetSdUs)} µs, median delay ${fsig(r.interleavedDelayMedianUs)} µs`);
   }
   if (rows.some((r) => r.capture)) {
     L.push('');
