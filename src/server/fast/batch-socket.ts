@@ -5,9 +5,8 @@
  * Everything the kernel reads or writes is allocated once, at a fixed address (koffi.alloc) and
  * seen from JS through zero-copy views (koffi.view): BATCH message headers, iovecs, sockaddr
  * buffers, 2 KiB payload buffers, control buffers for the SCM_TIMESTAMPING receive stamp, on the
- * send side BATCH reply headers, iovecs and 72-byte reply buffers, and for the error queue (kernel
- * transmit stamps of replies that asked for one: interleaved mode) BATCH headers, frame and control
- * buffers. Per batch the shell
+ * send side BATCH reply headers, iovecs and 72-byte reply buffers; the error queue (kernel
+ * transmit stamps of replies that asked for one: interleaved mode) has its own (error-queue.ts). Per batch the shell
  * resets the lengths the kernel overwrote (name and control lengths) and, per reply, copies a
  * header prepared at start (name → that request's sockaddr, iov → that slot's reply buffer) into
  * the next free place of the send array: no pointer is computed and nothing allocated per packet.
@@ -24,9 +23,8 @@ import { createRequire } from 'node:module';
 import type { TimeSpec } from '../../clock/clock.js';
 import { parseAddress, ParsedAddress } from '../../net/address.js';
 import {
-  AF_INET, AF_INET6, ENOMSG, IPV6_RECVERR, IP_RECVERR, MSG_DONTWAIT, MSG_ERRQUEUE, SCM_TSTAMP_SND, SOCKADDR_IN, SOCKADDR_IN6, SOCK_DGRAM,
-  SOCK_EXTENDED_ERR, SOF_TIMESTAMPING_RX_SOFTWARE, SOF_TIMESTAMPING_SOFTWARE, SOF_TIMESTAMPING_TX_SOFTWARE, SOL_IP, SOL_IPV6,
-  SO_EE_ORIGIN_TIMESTAMPING, cmsgLen, cmsgSpace, findCmsg, readKernelTimespec, type LinuxSocketAbi,
+  AF_INET, AF_INET6, MSG_DONTWAIT, SOCKADDR_IN, SOCKADDR_IN6, SOCK_DGRAM, SOF_TIMESTAMPING_RX_SOFTWARE, SOF_TIMESTAMPING_SOFTWARE,
+  SOF_TIMESTAMPING_TX_SOFTWARE, cmsgLen, cmsgSpace, findCmsg, readKernelTimespec, type LinuxSocketAbi,
 } from '../../net/linux-abi.js';
 
 /** Datagrams per recvmmsg / sendmmsg. */
@@ -38,10 +36,6 @@ export const REPLY_BYTES = 72;
 /** A sockaddr_in6 rounded up to 8. */
 const NAME_BYTES = 32;
 const CONTROL_BYTES = 64;
-/** A looped-back reply on the error queue: link-layer, IP (v6 with room for extension headers) and UDP headers + the reply. */
-export const ERR_FRAME_BYTES = 256;
-/** Its control messages: SCM_TIMESTAMPING (64) + IP(V6)_RECVERR (sock_extended_err + the offender's sockaddr, ≤ 64). */
-const ERR_CONTROL_BYTES = 160;
 
 /** Socket options of asm-generic/socket.h and in.h / in6.h (the same numbers on x86_64, arm64 and arm). */
 export const SO_REUSEADDR = 2;
@@ -215,18 +209,12 @@ export class BatchSocket {
   private readonly controlSpace: number;
   /** The msg_control / msg_controllen words of a reply that asks for a kernel transmit stamp (SO_TIMESTAMPING TX_SOFTWARE). */
   private readonly txStampControl: Buffer;
-  /** Error-queue reads: BATCH headers over frame and control buffers of their own. */
-  private readonly errPtr: Ptr;
-  private readonly err: Buffer;
-  private readonly errFrames: Buffer[];
-  private readonly errControl: Buffer;
-  private errDirty = BATCH;
   private closed = false;
   /** Slots the kernel wrote on the last receive (their lengths need resetting); all of them before the first. */
   private dirty = BATCH;
   private readonly allocations: Ptr[];
 
-  constructor(private readonly abi: LinuxSocketAbi, opts: BatchSocketOptions) {
+  constructor(readonly abi: LinuxSocketAbi, opts: BatchSocketOptions) {
     const c = socketLibc();
     this.c = c;
     const k = c.koffi;
@@ -279,20 +267,17 @@ export class BatchSocket {
     // Memory the kernel sees: one region for the data, one per message array (passed as pointers).
     const iovBytes = BATCH * m.iovec.size;
     const txCmsgBytes = cmsgSpace(abi, 4);
-    const dataBytes = BATCH * (NAME_BYTES + PAYLOAD_BYTES + CONTROL_BYTES + REPLY_BYTES + ERR_FRAME_BYTES + ERR_CONTROL_BYTES) + 3 * iovBytes + txCmsgBytes;
+    const dataBytes = BATCH * (NAME_BYTES + PAYLOAD_BYTES + CONTROL_BYTES + REPLY_BYTES) + 2 * iovBytes + txCmsgBytes;
     const dataPtr = k.alloc('uint8_t', dataBytes);
     this.rxPtr = k.alloc('uint8_t', BATCH * m.mmsghdr.size);
     this.txPtr = k.alloc('uint8_t', BATCH * m.mmsghdr.size);
-    this.errPtr = k.alloc('uint8_t', BATCH * m.mmsghdr.size);
-    this.allocations = [dataPtr, this.rxPtr, this.txPtr, this.errPtr];
+    this.allocations = [dataPtr, this.rxPtr, this.txPtr];
     const data = Buffer.from(k.view(dataPtr, dataBytes) as ArrayBuffer);
     data.fill(0);
     this.rx = Buffer.from(k.view(this.rxPtr, BATCH * m.mmsghdr.size) as ArrayBuffer);
     this.tx = Buffer.from(k.view(this.txPtr, BATCH * m.mmsghdr.size) as ArrayBuffer);
-    this.err = Buffer.from(k.view(this.errPtr, BATCH * m.mmsghdr.size) as ArrayBuffer);
     this.rx.fill(0);
     this.tx.fill(0);
-    this.err.fill(0);
     const base = BigInt(k.address(dataPtr) as bigint);
     const namesAt = 0;
     const payloadAt = namesAt + BATCH * NAME_BYTES;
@@ -300,13 +285,9 @@ export class BatchSocket {
     const replyAt = controlAt + BATCH * CONTROL_BYTES;
     const rxIovAt = replyAt + BATCH * REPLY_BYTES;
     const txIovAt = rxIovAt + iovBytes;
-    const errIovAt = txIovAt + iovBytes;
-    const errFrameAt = errIovAt + iovBytes;
-    const errControlAt = errFrameAt + BATCH * ERR_FRAME_BYTES;
-    const txCmsgAt = errControlAt + BATCH * ERR_CONTROL_BYTES;
+    const txCmsgAt = txIovAt + iovBytes;
     this.txIov = data.subarray(txIovAt, txIovAt + iovBytes);
     this.control = data.subarray(controlAt, controlAt + BATCH * CONTROL_BYTES);
-    this.errControl = data.subarray(errControlAt, errControlAt + BATCH * ERR_CONTROL_BYTES);
     this.txTemplates = Buffer.alloc(BATCH * m.msghdr.size);
     // The one control message a stamped reply carries: SOL_SOCKET / SO_TIMESTAMPING, u32 TX_SOFTWARE (Linux ≥ 4.7 honours it per send).
     this.putWord(data, txCmsgAt + m.cmsghdr.len, cmsgLen(abi, 4));
@@ -316,17 +297,6 @@ export class BatchSocket {
     this.txStampControl = Buffer.alloc(2 * abi.longBytes);
     this.putWord(this.txStampControl, 0, base + BigInt(txCmsgAt));
     this.putWord(this.txStampControl, abi.longBytes, txCmsgBytes);
-    this.errFrames = [];
-    for (let i = 0; i < BATCH; i++) {
-      const frameOff = errFrameAt + i * ERR_FRAME_BYTES;
-      this.putWord(data, errIovAt + i * m.iovec.size + m.iovec.base, base + BigInt(frameOff));
-      this.putWord(data, errIovAt + i * m.iovec.size + m.iovec.len, ERR_FRAME_BYTES);
-      const h = i * m.mmsghdr.size;
-      this.putWord(this.err, h + m.msghdr.iov, base + BigInt(errIovAt + i * m.iovec.size));
-      this.putWord(this.err, h + m.msghdr.iovlen, 1);
-      this.putWord(this.err, h + m.msghdr.control, base + BigInt(errControlAt + i * ERR_CONTROL_BYTES));
-      this.errFrames.push(data.subarray(frameOff, frameOff + ERR_FRAME_BYTES));
-    }
     const slots: Slot[] = [];
     for (let i = 0; i < BATCH; i++) {
       const nameOff = namesAt + i * NAME_BYTES;
@@ -415,7 +385,7 @@ export class BatchSocket {
 
   /**
    * Queues slot i's reply (`bytes` long, already in slot.reply) to the sender of datagram i;
-   * `stampTx`: ask the kernel for its transmit stamp (read back with receiveErrQueue).
+   * `stampTx`: ask the kernel for its transmit stamp (read back with an ErrorQueue, error-queue.ts).
    */
   queueReply(i: number, bytes: number, stampTx = false): void {
     const m = this.abi.messages;
@@ -424,60 +394,6 @@ export class BatchSocket {
     this.tx.writeUInt32LE(this.nameLength(i), j * m.mmsghdr.size + m.msghdr.namelen);
     if (stampTx) this.txStampControl.copy(this.tx, j * m.mmsghdr.size + m.msghdr.control); // control, controllen: adjacent words
     this.txIov.writeUInt32LE(bytes, i * m.iovec.size + m.iovec.len);
-  }
-
-  /**
-   * Reads what is on the socket's error queue (transmit stamps of replies sent with stampTx), up to
-   * BATCH, without waiting. Returns how many (0 when empty), or -errno.
-   */
-  receiveErrQueue(): number {
-    const m = this.abi.messages;
-    const e = this.err;
-    const lb = this.abi.longBytes;
-    for (let i = 0; i < this.errDirty; i++) {
-      const h = i * m.mmsghdr.size;
-      e.writeUInt32LE(ERR_CONTROL_BYTES, h + m.msghdr.controllen);
-      if (lb === 8) e.writeUInt32LE(0, h + m.msghdr.controllen + 4);
-      e.writeUInt32LE(0, h + m.msghdr.flags);
-    }
-    const n = this.c.recvmmsg(this.fd, this.errPtr, BATCH, MSG_ERRQUEUE | MSG_DONTWAIT, null);
-    this.errDirty = n > 0 ? n : 0;
-    if (n >= 0) return n;
-    const err = this.c.koffi.errno();
-    return err === EAGAIN || err === EINTR ? 0 : -err;
-  }
-
-  /** Error-queue message j of the last receiveErrQueue: the looped-back frame (from its link-layer header; `errLength(j)` bytes). */
-  errFrame(j: number): Buffer {
-    return this.errFrames[j]!;
-  }
-
-  /** Bytes of the frame of error-queue message j (0 when it was longer than ERR_FRAME_BYTES: cut, unusable). */
-  errLength(j: number): number {
-    const m = this.abi.messages;
-    const h = j * m.mmsghdr.size;
-    if ((this.err.readInt32LE(h + m.msghdr.flags) & MSG_TRUNC) !== 0) return 0;
-    return this.err.readUInt32LE(h + m.mmsghdr.len);
-  }
-
-  /**
-   * The kernel's software transmit stamp (raw CLOCK_REALTIME) of error-queue message j into `out`:
-   * true only for a sock_extended_err saying "timestamp, sent" (ENOMSG, SO_EE_ORIGIN_TIMESTAMPING,
-   * SCM_TSTAMP_SND) with an SCM_TIMESTAMPING message holding a valid software stamp.
-   */
-  txStamp(j: number, out: TimeSpec): boolean {
-    const m = this.abi.messages;
-    const clen = this.word(this.err, j * m.mmsghdr.size + m.msghdr.controllen);
-    const start = j * ERR_CONTROL_BYTES;
-    const c = this.errControl;
-    let ee = findCmsg(this.abi, c, start, clen, SOL_IP, IP_RECVERR);
-    if (ee < 0) ee = findCmsg(this.abi, c, start, clen, SOL_IPV6, IPV6_RECVERR);
-    if (ee < 0 || ee + SOCK_EXTENDED_ERR.size > start + ERR_CONTROL_BYTES) return false;
-    if (c.readUInt32LE(ee + SOCK_EXTENDED_ERR.errno) !== ENOMSG || c[ee + SOCK_EXTENDED_ERR.origin] !== SO_EE_ORIGIN_TIMESTAMPING
-      || c.readUInt32LE(ee + SOCK_EXTENDED_ERR.info) !== SCM_TSTAMP_SND) return false;
-    const ts = findCmsg(this.abi, c, start, clen, this.abi.SOL_SOCKET, this.abi.SO_TIMESTAMPING);
-    if (ts < 0 || ts + this.abi.scmTimestamping.size > start + ERR_CONTROL_BYTES) return false;
-    return readKernelTimespec(c, this.abi.scmTimestamping.software, out, ts);
   }
 
   /** Sends every queued reply with sendmmsg (retrying once where the kernel took only part); returns how many went. */

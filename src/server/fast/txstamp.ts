@@ -17,6 +17,7 @@ import { udpPayloadOffset } from '../interleave/frame.js';
 import { InterleavedServer } from '../interleave/server.js';
 import { DEFAULT_MAP_CAPACITY } from '../interleave/timestamp-map.js';
 import { BATCH, type BatchSocket } from './batch-socket.js';
+import { ErrorQueue } from './error-queue.js';
 
 export class TransmitStamps {
   readonly interleave = new InterleavedServer(DEFAULT_MAP_CAPACITY, BATCH);
@@ -28,9 +29,16 @@ export class TransmitStamps {
   private awaiting = 0;
   private emptyReads = 0;
   private readonly ts = newTimeSpec();
+  private readonly errors: ErrorQueue;
 
-  constructor(private readonly sock: BatchSocket, private readonly timescale: Timescale, private readonly counters: ServerCounters) {
+  constructor(sock: BatchSocket, private readonly timescale: Timescale, private readonly counters: ServerCounters) {
     this.clock = this.interleave.transmitClock(timescale);
+    this.errors = new ErrorQueue(sock.abi, sock.fd, sock.family);
+  }
+
+  /** After the socket was closed: frees the error queue's buffers. */
+  close(): void {
+    this.errors.free();
   }
 
   /** Before each handler run. */
@@ -70,7 +78,7 @@ export class TransmitStamps {
   }
 
   private drain(): void {
-    const n = this.sock.receiveErrQueue();
+    const n = this.errors.receive();
     if (n <= 0) {
       if (++this.emptyReads >= 2) {
         this.awaiting = 0;
@@ -83,10 +91,10 @@ export class TransmitStamps {
     const xl = this.interleave;
     const ts = this.ts;
     for (let j = 0; j < n; j++) {
-      const len = this.sock.errLength(j);
-      const frame = this.sock.errFrame(j);
+      const len = this.errors.length(j);
+      const frame = this.errors.frame(j);
       const at = len > 0 ? udpPayloadOffset(frame, len) : -1;
-      if (at < 0 || !this.sock.txStamp(j, ts)) {
+      if (at < 0 || !this.errors.txStamp(j, ts)) {
         xl.counts.txStampUnmatched++;
         continue;
       }

@@ -184,6 +184,7 @@ function run(): void {
   }
   flushStats();
   sock.close();
+  tx.close();
   post({ kind: 'stopped' });
 }
 

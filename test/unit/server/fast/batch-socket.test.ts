@@ -7,6 +7,7 @@ import { linuxSocketAbi } from '../../../../src/net/linux-abi.js';
 import { BATCH, BatchSocket, sockaddrAddress, sockaddrPort, writeSockaddr } from '../../../../src/server/fast/batch-socket.js';
 import { systemRealtimeClock } from '../../../../src/clock/posix.js';
 import { udpPayloadOffset } from '../../../../src/server/interleave/frame.js';
+import { ErrorQueue } from '../../../../src/server/fast/error-queue.js';
 
 const found = linuxSocketAbi(process.platform, process.arch);
 if (!found) throw new Error(`no socket ABI for ${process.platform}/${process.arch}: run these tests on Linux x86_64, arm64 or armhf`);
@@ -151,8 +152,9 @@ describe(`BatchSocket on loopback (${process.platform}/${process.arch})`, () => 
   });
 
   for (const [family, host] of [['udp4', '127.0.0.1'], ['udp6', '::1']] as const) {
-    it(`${family}: a reply queued with stampTx comes back on the error queue with the kernel's transmit stamp; one without does not`, async () => {
+    it(`${family}: a reply queued with stampTx comes back on the error queue (ErrorQueue) with the kernel's transmit stamp; one without does not`, async () => {
       const s = new BatchSocket(abi, { address: host, port: 0, receiveTimeoutMs: 20 });
+      const q = new ErrorQueue(abi, s.fd, s.family);
       const c = dgram.createSocket(family);
       try {
         await new Promise<void>((r) => c.bind(0, host, r));
@@ -161,7 +163,7 @@ describe(`BatchSocket on loopback (${process.platform}/${process.arch})`, () => 
         let n = 0;
         for (let tries = 0; n < 2 && tries < 100; tries++) n += s.receive(2 - n);
         expect(n).toBe(2);
-        expect(s.receiveErrQueue()).toBe(0); // nothing sent yet
+        expect(q.receive()).toBe(0); // nothing sent yet
         s.slots[0]!.reply.fill(0xa1, 0, 48);
         s.slots[1]!.reply.fill(0xb2, 0, 52);
         s.queueReply(0, 48, true);
@@ -171,20 +173,21 @@ describe(`BatchSocket on loopback (${process.platform}/${process.arch})`, () => 
         const after = nowNs();
         await got;
         let e = 0;
-        for (let tries = 0; e === 0 && tries < 100; tries++) e = s.receiveErrQueue();
+        for (let tries = 0; e === 0 && tries < 100; tries++) e = q.receive();
         expect(e).toBe(1);
         const t = { sec: 0, nsec: 0 };
-        expect(s.txStamp(0, t)).toBe(true);
+        expect(q.txStamp(0, t)).toBe(true);
         const stamp = t.sec * 1e9 + t.nsec;
         expect(stamp).toBeGreaterThanOrEqual(before - 1000);
         expect(stamp).toBeLessThanOrEqual(after + 1000);
-        const len = s.errLength(0);
-        const at = udpPayloadOffset(s.errFrame(0), len);
+        const len = q.length(0);
+        const at = udpPayloadOffset(q.frame(0), len);
         expect(len - at).toBe(48);
-        expect(s.errFrame(0).subarray(at, len)).toEqual(Buffer.alloc(48, 0xa1));
-        expect(s.receiveErrQueue()).toBe(0); // the unstamped reply left nothing there
+        expect(q.frame(0).subarray(at, len)).toEqual(Buffer.alloc(48, 0xa1));
+        expect(q.receive()).toBe(0); // the unstamped reply left nothing there
       } finally {
         s.close();
+        q.free();
         c.close();
       }
     });
