@@ -1,6 +1,7 @@
 // Interleaved mode's server side (src/server/interleave/server.ts) through the request handler, with
 // chrony's rules: which requests count as interleaved, what goes in origin/receive/transmit, what a
 // missing kernel stamp gives; and the looped-back frames the kernel returns (captured on loopback).
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseKeyFile } from '../../../../src/auth/keys.js';
 import { KeyRing, PreparedKey } from '../../../../src/auth/mac.js';
@@ -186,5 +187,34 @@ describe('looped-back frames (as the kernel returned them on loopback)', () => {
     tcp[14 + 9] = 6;
     expect(udpPayloadOffset(tcp, tcp.length)).toBe(-1);
     for (let n = 0; n < 42; n++) expect(udpPayloadOffset(v4, n)).toBe(-1);
+  });
+});
+
+describe('never throws, never grows (fast-check)', () => {
+  it('serve / commit / recordTransmit on arbitrary bytes: pending stays within its bound, the map within its capacity', () => {
+    const bytes = fc.uint8Array({ minLength: 0, maxLength: 80 });
+    fc.assert(fc.property(fc.array(fc.tuple(bytes, fc.integer({ min: 0, max: 7 }), fc.nat(3), fc.integer({ min: -1, max: 2 ** 32 })), { maxLength: 200 }), (ops) => {
+      const xl = new InterleavedServer(16, 4);
+      const out = Buffer.alloc(72);
+      for (const [b, version, what, n] of ops) {
+        const req = Buffer.alloc(48);
+        Buffer.from(b).copy(req);
+        if (what === 0) xl.serve(req, version, out);
+        else if (what === 1) xl.commit(n, n);
+        else if (what === 2) xl.recordTransmit(Buffer.from(b), n % 100, b.length, n, n);
+        else xl.serve(req, 4, out);
+        expect(xl.pendingCount).toBeLessThanOrEqual(4);
+        expect(xl.map.size).toBeLessThanOrEqual(xl.map.capacity);
+        expect(xl.map.capacity).toBe(16);
+      }
+    }), { numRuns: 300 });
+  });
+
+  it('udpPayloadOffset on arbitrary frames: -1 or an offset inside the frame', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(400), (b, n) => {
+      const f = Buffer.from(b);
+      const at = udpPayloadOffset(f, n);
+      expect(at === -1 || (at > 0 && at <= Math.min(n, f.length))).toBe(true);
+    }), { numRuns: 2000 });
   });
 });
