@@ -29,7 +29,11 @@ const MAX_TX_FROM_RX = 2 * TWO32;
 /** chrony MAX_TX_DELAY: a kernel stamp must be 0-1 s after the daemon's transmit time it replaces. */
 const MAX_TX_DELAY = TWO32;
 
-/** Default capacity: 65536 entries (1.1 MB): at 64 s polling, 1000 interleaved clients per worker. */
+/**
+ * Default capacity: 65536 entries (1.1 MB). Each interleaved client holds one entry from one request to
+ * its next, so this serves 65536 of them per worker when they poll alike (a client polling faster than
+ * the others takes proportionally more room).
+ */
 export const DEFAULT_MAP_CAPACITY = 1 << 16;
 
 /** What `take` found: the transmit timestamp and whether it is the kernel's. */
