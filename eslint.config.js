@@ -8,6 +8,7 @@ const PURE_CORE = [
   'src/net/**/*.ts',
   'src/server/handler/**/*.ts',
   'src/server/access/**/*.ts',
+  'src/server/interleave/**/*.ts',
   'src/config/**/*.ts',
   'src/refclock/**/*.ts',
   'src/assoc/**/*.ts',

@@ -4,6 +4,7 @@
 //   npm run build && node bench/quality.mjs                # 60 s, all servers
 //   node bench/quality.mjs --seconds 120 --capture         # + tcpdump: where the stamps sit vs the kernel
 //   node bench/quality.mjs --json                          # the result as JSON on stdout
+//   node bench/quality.mjs --xleave --only chronyd,gnomon-fast   # clients in interleaved mode (chronyd `xleave`)
 //
 // Servers, all at once on 127.0.0.1, each on its own port, pinned to CPU 0 (taskset):
 //   chronyd   chronyd 4.3 -x, `local stratum 1` (bench/runner/servers.mjs, as bench/run.mjs)
@@ -51,6 +52,7 @@ const { values: opt } = parseArgs({
     demo: { type: 'string', default: '' },
     capture: { type: 'boolean', default: false },
     serial: { type: 'boolean', default: false },
+    xleave: { type: 'boolean', default: false },
     'server-cpu': { type: 'string', default: SERVER_CPU },
     'client-cpu': { type: 'string', default: CLIENT_CPU },
     json: { type: 'boolean', default: false },
@@ -60,7 +62,7 @@ const { values: opt } = parseArgs({
 
 if (opt.help) {
   console.log(`usage: node bench/quality.mjs [--seconds 60] [--poll -4] [--only ${KNOWN.join(',')}]
-                           [--settle 10] [--sync-wait 60] [--demo "SIM OPTIONS"] [--capture] [--serial] [--server-cpu 0] [--client-cpu 1] [--json]
+                           [--settle 10] [--sync-wait 60] [--demo "SIM OPTIONS"] [--capture] [--serial] [--xleave] [--server-cpu 0] [--client-cpu 1] [--json]
   --seconds   how long the chronyd clients measure (5-600)
   --poll      the clients' minpoll = maxpoll, log2 s (-6..2; -4 = 16 requests/s)
   --settle    seconds to wait after Gnomon selects PPS(0) before measuring
@@ -69,6 +71,8 @@ if (opt.help) {
   --capture   tcpdump on lo too: each server's receive/send stamps against the kernel's packet times
   --server-cpu, --client-cpu  taskset CPU lists (default 0 and 1; "0,1" for both = not pinned)
   --serial    one client at a time (--seconds each; all servers stay up) instead of all clients at once
+  --xleave    the clients ask for interleaved mode (chronyd \`xleave\`); chronyd and Gnomon's fast path answer it
+              (samples column: how many were interleaved, "4I" in chronyd's log); the dgram path stays basic
   --json      print the result as JSON (stdout) instead of the table
 Build first (npm run build): Gnomon runs from dist/.`);
   process.exit(0);
@@ -213,7 +217,7 @@ async function measure(names) {
       command: `node bench/quality.mjs ${process.argv.slice(2).join(' ')}`.trim(),
       at: new Date().toISOString(),
       machine,
-      options: { seconds: SECONDS, poll: POLL, settle: SETTLE, serial: opt.serial, capture: opt.capture, demo: opt.demo, serverCpu: SCPU, clientCpu: CCPU },
+      options: { seconds: SECONDS, poll: POLL, settle: SETTLE, serial: opt.serial, xleave: opt.xleave, capture: opt.capture, demo: opt.demo, serverCpu: SCPU, clientCpu: CCPU },
       rows,
       rxTimestamps,
       rxTimestampStats: await rxStats(gnomons),
@@ -241,8 +245,8 @@ async function measureClients(group, gnomon) {
       pcapFile = path.join(dir, 'lo.pcap');
       capture = await startCapture(pcapFile, group.map((s) => s.port), CCPU);
     }
-    for (const s of group) clients.push(await startChronydClient(s.name, s.port, { poll: POLL, cpu: CCPU }));
-    log(`measuring ${SECONDS} s: chronyd client of ${group.map((s) => s.name).join(', ')} (CPU ${CCPU}), poll 2^${POLL} s${capture ? ', tcpdump on lo' : ''}`);
+    for (const s of group) clients.push(await startChronydClient(s.name, s.port, { poll: POLL, cpu: CCPU, xleave: opt.xleave }));
+    log(`measuring ${SECONDS} s: chronyd client of ${group.map((s) => s.name).join(', ')} (CPU ${CCPU}), poll 2^${POLL} s${opt.xleave ? ', xleave' : ''}${capture ? ', tcpdump on lo' : ''}`);
     const cpu0 = cpuTimes();
     const loadavgStart = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
     const ntpdata = Object.fromEntries(group.map((s) => [s.name, []]));

@@ -15,10 +15,11 @@ export const CHRONYC = '/opt/chrony/usr/bin/chronyc';
 export const CLIENT_CPU = '1';
 
 /**
- * Start a chronyd client of 127.0.0.1:port pinned to `cpu` (a taskset CPU list, default CLIENT_CPU). Resolves { name, dir, child, stop() }
+ * Start a chronyd client of 127.0.0.1:port pinned to `cpu` (a taskset CPU list, default CLIENT_CPU); `xleave`: ask for
+ * NTP interleaved mode (chronyd's `xleave`: the server's precise transmit time arrives in the next reply). Resolves { name, dir, child, stop() }
  * once chronyc answers on its socket (the first request goes out at start).
  */
-export async function startChronydClient(name, port, { poll = -4, cpu = CLIENT_CPU } = {}) {
+export async function startChronydClient(name, port, { poll = -4, cpu = CLIENT_CPU, xleave = false } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `gnomon-bench-client-${name}-`));
   fs.chmodSync(dir, 0o700);
   const release = trackTemp(dir);
@@ -26,7 +27,7 @@ export async function startChronydClient(name, port, { poll = -4, cpu = CLIENT_C
   fs.writeFileSync(
     conf,
     [
-      `server 127.0.0.1 port ${port} minpoll ${poll} maxpoll ${poll} noselect`,
+      `server 127.0.0.1 port ${port} minpoll ${poll} maxpoll ${poll} noselect${xleave ? ' xleave' : ''}`,
       'port 0', // client only: no NTP server socket
       'cmdport 0',
       `bindcmdaddress ${dir}/chronyd.sock`,

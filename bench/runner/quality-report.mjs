@@ -47,6 +47,11 @@ export function summarizeServer({ name, port, samples, ntpdata, exchanges, reply
     port,
     firstReply: reply ? { stratum: reply.stratum, refid: reply.refid, precision: reply.precision } : null,
     samples: samples.length,
+    /** Samples chronyd logged as interleaved ("4I"): with --xleave, all but a client's first two when the server answers it. */
+    interleavedSamples: samples.filter((s) => s.modeTxRx.startsWith('4I')).length,
+    /** Over the interleaved samples only (a client's first two, and any fallback to basic, left out). */
+    interleavedOffsetSdUs: sd(samples.filter((s) => s.modeTxRx.startsWith('4I')).map((s) => us(s.offset))),
+    interleavedDelayMedianUs: median(samples.filter((s) => s.modeTxRx.startsWith('4I')).map((s) => us(s.peerDelay))),
     failedTests: samples.filter((s) => s.tests.includes('0')).length,
     offsetSdUs: sd(off),
     offsetRobustSdUs: robustSd(off),
@@ -108,7 +113,7 @@ export function qualityTable(result) {
   const { rows, discipline, options, load } = result;
   const ref = rows.find((r) => r.name === 'chronyd');
   const L = [];
-  L.push(`chronyd clients (-x, noselect, poll 2^${options.poll} s, CPU ${options.clientCpu}) of servers on CPU ${options.serverCpu}, ${options.serial ? `one client at a time, ${options.seconds} s each (all servers up)` : `all at once, ${options.seconds} s`}.`);
+  L.push(`chronyd clients (-x, noselect${options.xleave ? ', xleave' : ''}, poll 2^${options.poll} s, CPU ${options.clientCpu}) of servers on CPU ${options.serverCpu}, ${options.serial ? `one client at a time, ${options.seconds} s each (all servers up)` : `all at once, ${options.seconds} s`}.`);
   L.push('offset = what the client computes, + = server ahead; on one host the truth is 0. delay = round trip − the server\'s T3−T2.');
   L.push('All logged samples count ("failed tests": chronyd\'s maxdelay/maxdelayratio/maxdelaydevratio/loop tests, which it would');
   L.push('drop from its filter; they are kept here since they are the stamping noise being measured).');
@@ -116,7 +121,12 @@ export function qualityTable(result) {
   L.push('| server | samples | offset SD µs | robust SD µs | median offset µs | p1 / p99 offset µs | median delay µs | min / p99 delay µs | server T3−T2 µs | SD ratio to chronyd | delay ratio to chronyd |');
   L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
-    L.push(`| ${r.label} | ${r.samples}${r.failedTests ? ` (${r.failedTests} failed tests)` : ''} | ${fsig(r.offsetSdUs)} | ${fsig(r.offsetRobustSdUs)} | ${fsig(r.offsetMedianUs)} | ${fsig(r.offsetP01Us)} / ${fsig(r.offsetP99Us)} | ${fsig(r.delayMedianUs)} | ${fsig(r.delayMinUs)} / ${fsig(r.delayP99Us)} | ${fsig(r.responseTimeMedianUs)} | ${f1(ref ? r.offsetSdUs / ref.offsetSdUs : NaN)} | ${f1(ref ? r.delayMedianUs / ref.delayMedianUs : NaN)} |`);
+    L.push(`| ${r.label} | ${r.samples}${options.xleave ? ` (${r.interleavedSamples} interleaved)` : ''}${r.failedTests ? ` (${r.failedTests} failed tests)` : ''} | ${fsig(r.offsetSdUs)} | ${fsig(r.offsetRobustSdUs)} | ${fsig(r.offsetMedianUs)} | ${fsig(r.offsetP01Us)} / ${fsig(r.offsetP99Us)} | ${fsig(r.delayMedianUs)} | ${fsig(r.delayMinUs)} / ${fsig(r.delayP99Us)} | ${fsig(r.responseTimeMedianUs)} | ${f1(ref ? r.offsetSdUs / ref.offsetSdUs : NaN)} | ${f1(ref ? r.delayMedianUs / ref.delayMedianUs : NaN)} |`);
+  }
+  if (options.xleave) {
+    L.push('');
+    L.push('Interleaved samples only ("4I"; basic ones, e.g. a client\'s first two, left out):');
+    for (const r of rows) L.push(`- ${r.label}: ${r.interleavedSamples} samples, offset SD ${fsig(r.interleavedOffsetSdUs)} µs, median delay ${fsig(r.interleavedDelayMedianUs)} µs`);
   }
   if (rows.some((r) => r.capture)) {
     L.push('');

@@ -82,6 +82,10 @@ export function formatStatus(s: StatusReport): string {
   for (const a of s.associations ?? []) out.push(`  ${associationLine(a)}`);
   const c = s.counters;
   out.push('', `NTP packets: ${c.received ?? 0} received, ${c.processed ?? 0} answered, ${c.restricted ?? 0} restricted, ${c.rateLimited ?? 0} rate-limited, ${c.kodSent ?? 0} kiss-o'-death`);
+  if ((c.interleaved ?? 0) > 0 || (c.txStampKernel ?? 0) > 0) {
+    out.push(`interleaved mode: ${c.interleaved ?? 0} replies; kernel transmit stamps ${c.txStampKernel ?? 0} recorded, ` +
+      `${c.txStampMissing ?? 0} missing (daemon time sent), ${c.txStampUnmatched ?? 0} unmatched`);
+  }
   out.push(`daemon: pid ${s.daemon.pid}, up ${s.daemon.uptimeS} s, ${s.daemon.config}, listening on ${s.daemon.listening.map((a) => `${a.address}:${a.port}`).join(' ')}`);
   return out.join('\n') + '\n';
 }

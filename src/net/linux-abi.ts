@@ -79,6 +79,10 @@ export interface LinuxSocketAbi {
   /** The SCM_TIMESTAMPNS payload for SO_TIMESTAMPNS (the ABI's native timespec) and for SO_TIMESTAMPNS_NEW (always 64-bit). */
   readonly cmsgTimespec: TimespecLayout;
   readonly cmsgTimespecNew: TimespecLayout;
+  /** SO_TIMESTAMPING for this ABI's default time_t (_OLD, 37); its SCM_TIMESTAMPING payload is `struct scm_timestamping`. */
+  readonly SO_TIMESTAMPING: number;
+  /** struct scm_timestamping { struct timespec ts[3]; } of the _OLD option: ts[0] software, ts[2] raw hardware. */
+  readonly scmTimestamping: { readonly size: number; readonly software: TimespecLayout };
 }
 
 /** Address families, socket type and recv flags (the same numbers on all three ABIs). */
@@ -124,6 +128,36 @@ export const SOL_SOCKET = 1;
 export const SO_TIMESTAMPNS_OLD = 35;
 export const SO_TIMESTAMPNS_NEW = 64;
 export const SIOCGSTAMPNS_OLD = 0x8907;
+
+/**
+ * Kernel timestamping (Documentation/networking/timestamping.rst, include/uapi/linux/net_tstamp.h,
+ * include/uapi/linux/errqueue.h; the same numbers on all three ABIs). SO_TIMESTAMPING takes a flag
+ * word: what to generate (RX_SOFTWARE on arrival; TX_SOFTWARE when the driver hands the packet to
+ * the device, loopback included) and what to report (SOFTWARE: software stamps in SCM_TIMESTAMPING
+ * control messages). TX flags may also be given per sendmsg in a SOL_SOCKET/SO_TIMESTAMPING control
+ * message holding a u32 (Linux ≥ 4.7): only those datagrams are stamped, as chrony does for the
+ * replies it may need to answer interleaved. A TX stamp comes back on the socket's error queue
+ * (recvmsg with MSG_ERRQUEUE): the sent frame from its link-layer header on (no OPT_TSONLY), an
+ * SCM_TIMESTAMPING message and an IP_RECVERR / IPV6_RECVERR message holding a sock_extended_err with
+ * ee_errno ENOMSG, ee_origin SO_EE_ORIGIN_TIMESTAMPING and ee_info SCM_TSTAMP_SND.
+ */
+export const SO_TIMESTAMPING_OLD = 37;
+export const SO_TIMESTAMPING_NEW = 65;
+export const SOF_TIMESTAMPING_TX_SOFTWARE = 1 << 1;
+export const SOF_TIMESTAMPING_RX_SOFTWARE = 1 << 3;
+export const SOF_TIMESTAMPING_SOFTWARE = 1 << 4;
+export const SOF_TIMESTAMPING_OPT_ID = 1 << 7;
+export const SOF_TIMESTAMPING_OPT_TSONLY = 1 << 11;
+export const MSG_ERRQUEUE = 0x2000;
+export const SOL_IP = 0;
+export const IP_RECVERR = 11;
+export const SOL_IPV6 = 41;
+export const IPV6_RECVERR = 25;
+export const ENOMSG = 42;
+export const SO_EE_ORIGIN_TIMESTAMPING = 4;
+export const SCM_TSTAMP_SND = 0;
+/** struct sock_extended_err: u32 ee_errno, u8 ee_origin, u8 ee_type, u8 ee_code, u8 ee_pad, u32 ee_info, u32 ee_data (16 bytes, every ABI). */
+export const SOCK_EXTENDED_ERR = { size: 16, errno: 0, origin: 4, info: 8, data: 12 } as const;
 /** _IOR(SOCK_IOC_TYPE = 0x89, 0x07, long long[2]): (2 << 30) | (16 << 16) | (0x89 << 8) | 0x07. */
 export const SIOCGSTAMPNS_NEW = 0x80108907;
 
@@ -142,27 +176,52 @@ export function iocRead(type: number, nr: number, size: number): number {
 const TIMESPEC64: TimespecLayout = { size: 16, secOffset: 0, secBytes: 8, nsecOffset: 8, nsecBytes: 8 };
 const TIMESPEC32: TimespecLayout = { size: 8, secOffset: 0, secBytes: 4, nsecOffset: 4, nsecBytes: 4 };
 
+const SCM_TIMESTAMPING64 = { size: 48, software: TIMESPEC64 } as const;
+
 const LP64_IOCTLS: readonly StampIoctl[] = [{ request: SIOCGSTAMPNS_OLD, name: 'SIOCGSTAMPNS', timespec: TIMESPEC64 }];
 const LP64_MESSAGES = messageLayouts(8);
 
 export const LINUX_SOCKET_ABIS: Readonly<Record<LinuxAbiName, LinuxSocketAbi>> = {
   x86_64: {
     name: 'x86_64', arch: 'x64', longBytes: 8, SOL_SOCKET, SO_TIMESTAMPNS: SO_TIMESTAMPNS_OLD, SO_TIMESTAMPNS_NEW, stampIoctls: LP64_IOCTLS,
-    messages: LP64_MESSAGES, cmsgTimespec: TIMESPEC64, cmsgTimespecNew: TIMESPEC64,
+    messages: LP64_MESSAGES, cmsgTimespec: TIMESPEC64, cmsgTimespecNew: TIMESPEC64, SO_TIMESTAMPING: SO_TIMESTAMPING_OLD, scmTimestamping: SCM_TIMESTAMPING64,
   },
   aarch64: {
     name: 'aarch64', arch: 'arm64', longBytes: 8, SOL_SOCKET, SO_TIMESTAMPNS: SO_TIMESTAMPNS_OLD, SO_TIMESTAMPNS_NEW, stampIoctls: LP64_IOCTLS,
-    messages: LP64_MESSAGES, cmsgTimespec: TIMESPEC64, cmsgTimespecNew: TIMESPEC64,
+    messages: LP64_MESSAGES, cmsgTimespec: TIMESPEC64, cmsgTimespecNew: TIMESPEC64, SO_TIMESTAMPING: SO_TIMESTAMPING_OLD, scmTimestamping: SCM_TIMESTAMPING64,
   },
   armhf: {
     name: 'armhf', arch: 'arm', longBytes: 4, SOL_SOCKET, SO_TIMESTAMPNS: SO_TIMESTAMPNS_OLD, SO_TIMESTAMPNS_NEW,
     messages: messageLayouts(4), cmsgTimespec: TIMESPEC32, cmsgTimespecNew: TIMESPEC64,
+    // 32-bit seconds, as the SO_TIMESTAMPNS_OLD this path used (ends in 2038; _NEW would need Linux ≥ 5.1).
+    SO_TIMESTAMPING: SO_TIMESTAMPING_OLD, scmTimestamping: { size: 24, software: TIMESPEC32 },
     stampIoctls: [
       { request: SIOCGSTAMPNS_NEW, name: 'SIOCGSTAMPNS_NEW', timespec: TIMESPEC64 },
       { request: SIOCGSTAMPNS_OLD, name: 'SIOCGSTAMPNS_OLD', timespec: TIMESPEC32 },
     ],
   },
 };
+
+/**
+ * Walks the control messages of one received msghdr (at `start` in `control`, `controlLength` bytes
+ * as the kernel wrote msg_controllen) and returns the offset in `control` of the data of the first
+ * with (level, type), or -1. Allocation-free; a malformed length ends the walk.
+ */
+export function findCmsg(abi: LinuxSocketAbi, control: Uint8Array, start: number, controlLength: number, level: number, type: number): number {
+  const h = abi.messages.cmsghdr;
+  const end = Math.min(start + controlLength, control.length);
+  for (let at = start; at + h.data <= end;) {
+    const len = abi.longBytes === 8 ? uint32LE(control, at + h.len) + uint32LE(control, at + h.len + 4) * 4_294_967_296 : uint32LE(control, at + h.len);
+    if (len < h.data || at + len > end) return -1;
+    if (int32LE(control, at + h.level) === level && int32LE(control, at + h.type) === type) return at + h.data;
+    at += Math.ceil(len / abi.longBytes) * abi.longBytes;
+  }
+  return -1;
+}
+
+function uint32LE(b: Uint8Array, at: number): number {
+  return int32LE(b, at) >>> 0;
+}
 
 /** The ABI for Node's (process.platform, process.arch), or undefined where Gnomon has none. */
 export function linuxSocketAbi(platform: string, arch: string): LinuxSocketAbi | undefined {
@@ -172,12 +231,12 @@ export function linuxSocketAbi(platform: string, arch: string): LinuxSocketAbi |
 }
 
 /**
- * Reads a kernel timespec from `buf` into `out` (allocation-free; runs per datagram). Returns false
+ * Reads a kernel timespec from `buf` (at byte `at`) into `out` (allocation-free; runs per datagram). Returns false
  * for a value that is not a valid instant (nsec outside [0, 1e9) or seconds ≤ 0).
  */
-export function readKernelTimespec(buf: Uint8Array, layout: TimespecLayout, out: { sec: number; nsec: number }): boolean {
-  const sec = layout.secBytes === 8 ? int64LE(buf, layout.secOffset) : int32LE(buf, layout.secOffset);
-  const nsec = layout.nsecBytes === 8 ? int64LE(buf, layout.nsecOffset) : int32LE(buf, layout.nsecOffset);
+export function readKernelTimespec(buf: Uint8Array, layout: TimespecLayout, out: { sec: number; nsec: number }, at = 0): boolean {
+  const sec = layout.secBytes === 8 ? int64LE(buf, at + layout.secOffset) : int32LE(buf, at + layout.secOffset);
+  const nsec = layout.nsecBytes === 8 ? int64LE(buf, at + layout.nsecOffset) : int32LE(buf, at + layout.nsecOffset);
   // A seconds field past 2^53 is garbage (and would not convert exactly): refused like a negative one.
   if (!(sec > 0 && sec <= Number.MAX_SAFE_INTEGER) || !(nsec >= 0 && nsec < 1e9)) return false;
   out.sec = sec;

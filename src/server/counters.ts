@@ -33,9 +33,18 @@ export class ServerCounters {
   controlRequests = 0;
   /** Mode 1/2 from configured peers and mode 5 from broadcasters, handed to the associations. */
   toAssociations = 0;
+  /** Replies sent in NTP interleaved mode (the fast path only; src/server/interleave). */
+  interleaved = 0;
+  /** Kernel transmit stamps read back from the error queue and recorded for interleaved replies. */
+  txStampKernel = 0;
+  /** Interleaved replies that carried the daemon's transmit time because no kernel stamp had been recorded. */
+  txStampMissing = 0;
+  /** Kernel transmit stamps that matched no saved reply (or came more than 1 s after the send). */
+  txStampUnmatched = 0;
 
   reset(): void {
     this.received = this.currentVersion = this.olderVersion = this.badFormat = this.authFailed = this.authenticated = 0;
     this.declined = this.restricted = this.rateLimited = this.kodSent = this.kodRate = this.kodDeny = this.kodRstr = this.processed = this.controlRequests = this.toAssociations = 0;
+    this.interleaved = this.txStampKernel = this.txStampMissing = this.txStampUnmatched = 0;
   }
 }

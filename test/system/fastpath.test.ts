@@ -19,7 +19,7 @@ process.env.GNOMON_FAST_PATH = '1';
 
 const STRATUM = 3;
 const FAST = 'recvmmsg worker';
-const FAST_RX = 'kernel (SCM_TIMESTAMPNS, recvmmsg worker)';
+const FAST_RX = 'kernel (SCM_TIMESTAMPING, recvmmsg worker)';
 
 function config(port: number, lines: readonly string[]): string {
   return ['server 127.127.1.0', `fudge 127.127.1.0 stratum ${STRATUM}`, ...lines, `port ${port}`, 'interface listen 127.0.0.1'].join('\n');

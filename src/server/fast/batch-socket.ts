@@ -4,8 +4,9 @@
  *
  * Everything the kernel reads or writes is allocated once, at a fixed address (koffi.alloc) and
  * seen from JS through zero-copy views (koffi.view): BATCH message headers, iovecs, sockaddr
- * buffers, 2 KiB payload buffers, control buffers for the SCM_TIMESTAMPNS receive stamp, and on
- * the send side BATCH reply headers, iovecs and 72-byte reply buffers. Per batch the shell
+ * buffers, 2 KiB payload buffers, control buffers for the SCM_TIMESTAMPING receive stamp, on the
+ * send side BATCH reply headers, iovecs and 72-byte reply buffers; the error queue (kernel
+ * transmit stamps of replies that asked for one: interleaved mode) has its own (error-queue.ts). Per batch the shell
  * resets the lengths the kernel overwrote (name and control lengths) and, per reply, copies a
  * header prepared at start (name → that request's sockaddr, iov → that slot's reply buffer) into
  * the next free place of the send array: no pointer is computed and nothing allocated per packet.
@@ -22,7 +23,8 @@ import { createRequire } from 'node:module';
 import type { TimeSpec } from '../../clock/clock.js';
 import { formatIpv6Groups, parseAddress, ParsedAddress } from '../../net/address.js';
 import {
-  AF_INET, AF_INET6, MSG_DONTWAIT, SOCKADDR_IN, SOCKADDR_IN6, SOCK_DGRAM, cmsgSpace, readKernelTimespec, type LinuxSocketAbi,
+  AF_INET, AF_INET6, MSG_DONTWAIT, SOCKADDR_IN, SOCKADDR_IN6, SOCK_DGRAM, SOF_TIMESTAMPING_RX_SOFTWARE, SOF_TIMESTAMPING_SOFTWARE,
+  SOF_TIMESTAMPING_TX_SOFTWARE, cmsgLen, cmsgSpace, findCmsg, readKernelTimespec, type LinuxSocketAbi,
 } from '../../net/linux-abi.js';
 
 /** Datagrams per recvmmsg / sendmmsg. */
@@ -211,8 +213,9 @@ export class BatchSocket {
   private readonly txTemplates: Buffer;
   private readonly txIov: Buffer;
   private readonly control: Buffer;
-  private readonly controlData: Buffer[];
   private readonly controlSpace: number;
+  /** The msg_control / msg_controllen words of a reply that asks for a kernel transmit stamp (SO_TIMESTAMPING TX_SOFTWARE). */
+  private readonly txStampControl: Buffer;
   private closed = false;
   /** Slots the kernel wrote on the last receive (their lengths need resetting); all of them before the first. */
   private dirty = BATCH;
@@ -234,9 +237,12 @@ export class BatchSocket {
   private readonly lenW: number;
   private readonly iovecW: number;
   private readonly iovLenW: number;
+  private readonly controlW: number;
+  /** msg_control + msg_controllen of a reply that asks for its kernel transmit stamp, as words. */
+  private readonly txStampControl32: Int32Array;
   private readonly allocations: Ptr[];
 
-  constructor(private readonly abi: LinuxSocketAbi, opts: BatchSocketOptions) {
+  constructor(readonly abi: LinuxSocketAbi, opts: BatchSocketOptions) {
     const c = socketLibc();
     this.c = c;
     const k = c.koffi;
@@ -258,7 +264,10 @@ export class BatchSocket {
     };
     setInt(abi.SOL_SOCKET, SO_REUSEADDR, 1, 'setsockopt(SO_REUSEADDR)');
     if (opts.reusePort ?? true) setInt(abi.SOL_SOCKET, SO_REUSEPORT, 1, 'setsockopt(SO_REUSEPORT)');
-    setInt(abi.SOL_SOCKET, abi.SO_TIMESTAMPNS, 1, 'setsockopt(SO_TIMESTAMPNS)');
+    // Receive stamps as SCM_TIMESTAMPING (software, ts[0]) rather than SO_TIMESTAMPNS: with both on,
+    // every datagram would carry two stamps, and the error queue's transmit stamps come this way anyway.
+    // Transmit stamps are asked per reply (queueReply), not here: only replies that may be answered interleaved.
+    setInt(abi.SOL_SOCKET, abi.SO_TIMESTAMPING, SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE, 'setsockopt(SO_TIMESTAMPING)');
     if (opts.rcvbuf) setInt(abi.SOL_SOCKET, SO_RCVBUF, opts.rcvbuf, 'setsockopt(SO_RCVBUF)');
     if (this.family === 6) setInt(IPPROTO_IPV6, IPV6_V6ONLY, 1, 'setsockopt(IPV6_V6ONLY)'); // as dgram's ipv6Only
     // DF set and never fragment (replies are ≤ 72 bytes, mode 6 datagrams ≤ 500): Linux UDP sends DF by default
@@ -286,10 +295,11 @@ export class BatchSocket {
     this.address = sockaddrAddress(sa);
 
     const m = abi.messages;
-    this.controlSpace = Math.min(CONTROL_BYTES, cmsgSpace(abi, 16) * 2);
+    this.controlSpace = Math.min(CONTROL_BYTES, cmsgSpace(abi, abi.scmTimestamping.size));
     // Memory the kernel sees: one region for the data, one per message array (passed as pointers).
     const iovBytes = BATCH * m.iovec.size;
-    const dataBytes = BATCH * (NAME_BYTES + PAYLOAD_BYTES + CONTROL_BYTES + REPLY_BYTES) + 2 * iovBytes;
+    const txCmsgBytes = cmsgSpace(abi, 4);
+    const dataBytes = BATCH * (NAME_BYTES + PAYLOAD_BYTES + CONTROL_BYTES + REPLY_BYTES) + 2 * iovBytes + txCmsgBytes;
     const dataPtr = k.alloc('uint8_t', dataBytes);
     this.rxPtr = k.alloc('uint8_t', BATCH * m.mmsghdr.size);
     this.txPtr = k.alloc('uint8_t', BATCH * m.mmsghdr.size);
@@ -307,6 +317,7 @@ export class BatchSocket {
     const replyAt = controlAt + BATCH * CONTROL_BYTES;
     const rxIovAt = replyAt + BATCH * REPLY_BYTES;
     const txIovAt = rxIovAt + iovBytes;
+    const txCmsgAt = txIovAt + iovBytes;
     this.txIov = data.subarray(txIovAt, txIovAt + iovBytes);
     this.control = data.subarray(controlAt, controlAt + BATCH * CONTROL_BYTES);
     this.txTemplates = Buffer.alloc(BATCH * m.msghdr.size);
@@ -329,8 +340,17 @@ export class BatchSocket {
     this.lenW = m.mmsghdr.len / 4;
     this.iovecW = m.iovec.size / 4;
     this.iovLenW = m.iovec.len / 4;
+    // The one control message a stamped reply carries: SOL_SOCKET / SO_TIMESTAMPING, u32 TX_SOFTWARE (Linux ≥ 4.7 honours it per send).
+    this.putWord(data, txCmsgAt + m.cmsghdr.len, cmsgLen(abi, 4));
+    data.writeInt32LE(abi.SOL_SOCKET, txCmsgAt + m.cmsghdr.level);
+    data.writeInt32LE(abi.SO_TIMESTAMPING, txCmsgAt + m.cmsghdr.type);
+    data.writeUInt32LE(SOF_TIMESTAMPING_TX_SOFTWARE, txCmsgAt + m.cmsghdr.data);
+    this.txStampControl = Buffer.alloc(2 * abi.longBytes);
+    this.putWord(this.txStampControl, 0, base + BigInt(txCmsgAt));
+    this.putWord(this.txStampControl, abi.longBytes, txCmsgBytes);
+    this.txStampControl32 = words(this.txStampControl);
+    this.controlW = m.msghdr.control / 4;
     const slots: Slot[] = [];
-    this.controlData = [];
     for (let i = 0; i < BATCH; i++) {
       const nameOff = namesAt + i * NAME_BYTES;
       const payOff = payloadAt + i * PAYLOAD_BYTES;
@@ -351,7 +371,6 @@ export class BatchSocket {
       this.putWord(this.txTemplates, t + m.msghdr.iov, base + BigInt(txIovAt + i * m.iovec.size));
       this.putWord(this.txTemplates, t + m.msghdr.iovlen, 1);
       slots.push({ name: data.subarray(nameOff, nameOff + NAME_BYTES), payload: data.subarray(payOff, payOff + PAYLOAD_BYTES), reply: data.subarray(repOff, repOff + REPLY_BYTES) });
-      this.controlData.push(data.subarray(ctlOff + m.cmsghdr.data, ctlOff + CONTROL_BYTES));
     }
     this.slots = slots;
   }
@@ -405,23 +424,22 @@ export class BatchSocket {
   }
 
   /**
-   * The kernel's receive time (raw CLOCK_REALTIME) of datagram i, from its SCM_TIMESTAMPNS control
-   * message, into `out`. False when there is none (or it is not a valid instant).
+   * The kernel's receive time (raw CLOCK_REALTIME) of datagram i, from its SCM_TIMESTAMPING control
+   * message (the software stamp, ts[0]), into `out`. False when there is none (or it is not a valid instant).
    */
   rxStamp(i: number, out: TimeSpec): boolean {
-    const m = this.abi.messages;
     // msg_controllen: a size_t on 64-bit ABIs, but never above CONTROL_BYTES, so its low word is all of it.
     const clen = this.rx32[i * this.mmsgW + this.controllenW]! >>> 0;
-    if (clen < m.cmsghdr.data + this.abi.cmsgTimespec.size) return false;
-    const c = this.control;
-    const at = i * CONTROL_BYTES;
-    // SO_TIMESTAMPNS is the only option that adds a control message here: it is the first one.
-    if (c.readInt32LE(at + m.cmsghdr.level) !== this.abi.SOL_SOCKET || c.readInt32LE(at + m.cmsghdr.type) !== this.abi.SO_TIMESTAMPNS) return false;
-    return readKernelTimespec(this.controlData[i]!, this.abi.cmsgTimespec, out);
+    const at = findCmsg(this.abi, this.control, i * CONTROL_BYTES, clen, this.abi.SOL_SOCKET, this.abi.SO_TIMESTAMPING);
+    if (at < 0 || at + this.abi.scmTimestamping.size > (i + 1) * CONTROL_BYTES) return false;
+    return readKernelTimespec(this.control, this.abi.scmTimestamping.software, out, at);
   }
 
-  /** Queues slot i's reply (`bytes` long, already in slot.reply) to the sender of datagram i. */
-  queueReply(i: number, bytes: number): void {
+  /**
+   * Queues slot i's reply (`bytes` long, already in slot.reply) to the sender of datagram i;
+   * `stampTx`: ask the kernel for its transmit stamp (read back with an ErrorQueue, error-queue.ts).
+   */
+  queueReply(i: number, bytes: number, stampTx = false): void {
     const j = this.queued++;
     const tx = this.tx32;
     const tpl = this.tpl32;
@@ -429,6 +447,11 @@ export class BatchSocket {
     const from = i * this.msghdrW;
     for (let w = 0; w < this.msghdrW; w++) tx[to + w] = tpl[from + w]!;
     tx[to + this.namelenW] = this.rx32[i * this.mmsgW + this.namelenW]!;
+    if (stampTx) {
+      // msg_control and msg_controllen are adjacent native words: the one stamp-request cmsg.
+      const c = this.txStampControl32;
+      for (let w = 0; w < c.length; w++) tx[to + this.controlW + w] = c[w]!;
+    }
     this.txIov32[i * this.iovecW + this.iovLenW] = bytes;
   }
 

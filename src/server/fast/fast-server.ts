@@ -27,7 +27,7 @@ import type { AccessSpec, FromWorker, KeyMaterial, ToWorker, WorkerStart } from 
 import { SharedServerView } from './shared.js';
 
 export const FAST_PATH_NAME = 'recvmmsg worker';
-export const FAST_RX_SOURCE = 'kernel (SCM_TIMESTAMPNS, recvmmsg worker)';
+export const FAST_RX_SOURCE = 'kernel (SCM_TIMESTAMPING, recvmmsg worker)';
 
 const ERRNO_CODES: Record<number, string> = { 98: 'EADDRINUSE', 13: 'EACCES', 99: 'EADDRNOTAVAIL', 22: 'EINVAL' };
 

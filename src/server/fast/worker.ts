@@ -4,8 +4,9 @@
  * built here from the access config and keys the main thread sends (start and reload).
  *
  * Loop: recvmmsg (blocks ≤ the receive timeout) → read the shared snapshot and correction line
- * (seqlock, once per batch) → per datagram: kernel receive stamp (SCM_TIMESTAMPNS), served time,
- * handler → one sendmmsg for the batch → control messages (receiveMessageOnPort: the loop never
+ * (seqlock, once per batch) → per datagram: kernel receive stamp (SCM_TIMESTAMPING), served time,
+ * handler → one sendmmsg for the batch → interleaved mode's bookkeeping (txstamp.ts: the kernel's
+ * transmit stamps from the error queue) → control messages (receiveMessageOnPort: the loop never
  * yields to the event loop) → counters to the main thread every 250 ms. The stop flag in shared
  * memory is checked after every receive, so a SIGTERM ends the worker within the receive timeout.
  *
@@ -26,6 +27,7 @@ import { NtpRequestHandler, RequestMeta } from '../handler/handler.js';
 import { ServerStateCell, unsynchronisedSnapshot } from '../state.js';
 import { MAX_KERNEL_RX_LAG_NS } from '../udp.js';
 import { BATCH, BatchSocket, sockaddrAddress, sockaddrPort, sockaddrToAddress } from './batch-socket.js';
+import { TransmitStamps } from './txstamp.js';
 import { SharedServerView, type CorrectionLine } from './shared.js';
 import type { AccessSpec, FromWorker, ToWorker, WorkerStart } from './protocol.js';
 
@@ -56,8 +58,10 @@ function run(): void {
   const state = new ServerStateCell(unsynchronisedSnapshot(-20));
   const counters = new ServerCounters();
   const a = accessFrom(start.access);
-  const handler = new NtpRequestHandler(timescale, state, a.restrict, a.limiter, counters);
+  const tx = new TransmitStamps(sock, timescale, counters);
+  const handler = new NtpRequestHandler(tx.clock, state, a.restrict, a.limiter, counters);
   handler.setKeys(a.keys);
+  handler.setInterleave(tx.interleave);
   post({ kind: 'ready', fd: sock.fd, address: sock.address, port: sock.port });
 
   const line: CorrectionLine = { correctionNs: 0, slopeNsPerS: 0, t0Sec: 0, t0Nsec: 0 };
@@ -85,6 +89,7 @@ function run(): void {
   const delta: Record<string, number> = {};
   let lastFlushS = 0;
   const flushStats = (): void => {
+    tx.count();
     for (const k of keys) {
       const v = counters[k];
       if (typeof v !== 'number') continue;
@@ -139,18 +144,19 @@ function run(): void {
         meta.sourceWritten(sockaddrPort(slot.name));
         meta.rxSeconds = ntpSecondsOf(rx);
         meta.rxFraction = ntpFractionOf(rx);
+        tx.before();
         const out = sock.truncated(i) ? 0 : handler.handle(slot.payload, len, meta, slot.reply);
         if (out > 0) {
-          sock.queueReply(i, out);
-          // An unsigned time reply (not a kiss: stratum ≠ 0) gets the batch's transmit stamp below.
-          if (out === 48 && slot.reply[1] !== 0) restamp[restamps++] = i;
+          sock.queueReply(i, out, tx.wantsStamp());
+          // An unsigned basic time reply (not a kiss: stratum ≠ 0) gets the batch's transmit stamp below.
+          if (out === 48 && slot.reply[1] !== 0 && !tx.wasInterleaved()) restamp[restamps++] = i;
         }
       }
       // Transmit timestamps once more, right before the one sendmmsg: the handler wrote each when it
       // built the reply, which is up to a batch of handler runs before the send. Signed replies keep
       // theirs (the MAC covers it); kisses carry the client's own.
-      if (restamps > 0) {
-        timescale.writeNtp(txStamp, 0);
+      if (restamps > 0 || tx.pending()) {
+        tx.clock.writeNtp(txStamp, 0);
         for (let r = 0; r < restamps; r++) {
           const reply = sock.slots[restamp[r]!]!.reply;
           for (let b = 0; b < 8; b++) reply[40 + b] = txStamp[b]!;
@@ -158,6 +164,9 @@ function run(): void {
         restamps = 0;
       }
       sock.flush();
+      tx.afterSend(txStamp);
+    } else {
+      tx.poll();
     }
     for (let m = receiveMessageOnPort(control); m !== undefined; m = receiveMessageOnPort(control)) {
       const msg = m.message as ToWorker;
@@ -176,6 +185,7 @@ function run(): void {
   }
   flushStats();
   sock.close();
+  tx.close();
   post({ kind: 'stopped' });
 }
 

@@ -23,6 +23,7 @@ import type { ControlView } from '../../control/mode6/view.js';
 import type { Mode6Responder } from '../../control/mode6/responder.js';
 import { KeyRing } from '../../auth/mac.js';
 import { ParsedAddress, formatAddress, parseAddress } from '../../net/address.js';
+import type { InterleavedServer } from '../interleave/server.js';
 
 /** Mode 6 header length: shorter mode 6 datagrams are malformed. */
 const CONTROL_HEADER_LENGTH = 12;
@@ -98,6 +99,8 @@ export class NtpRequestHandler {
   private controlLastS = Number.NEGATIVE_INFINITY;
   private keys = new KeyRing();
   private associations: AssociationPort | undefined;
+  /** Interleaved mode (src/server/interleave): only where kernel transmit stamps are read (the fast path). */
+  private interleave: InterleavedServer | undefined;
 
   constructor(
     private readonly clock: TransmitClock,
@@ -122,6 +125,11 @@ export class NtpRequestHandler {
   /** Attaches the association shell: peers' mode 1/2 and broadcasts (mode 5) go there. */
   setAssociations(port: AssociationPort | undefined): void {
     this.associations = port;
+  }
+
+  /** Turns on interleaved mode for server replies (the shell must then commit and record transmit stamps). */
+  setInterleave(interleave: InterleavedServer | undefined): void {
+    this.interleave = interleave;
   }
 
   /** Swaps the trusted keys (start-up and reload). */
@@ -234,15 +242,20 @@ export class NtpRequestHandler {
         return NTP_HEADER_LENGTH + 4;
       }
       out.writeUInt32BE(key.id, 48);
-      this.clock.writeNtp(out, 40);
+      if (!this.interleaved(req, version, replyMode, out)) this.clock.writeNtp(out, 40);
       key.sign(out, NTP_HEADER_LENGTH, out, NTP_HEADER_LENGTH + 4);
       c.authenticated++;
       c.processed++;
       return NTP_HEADER_LENGTH + 4 + key.digestLength;
     }
-    this.clock.writeNtp(out, 40); // last: as close to the send as this layer can get
+    if (!this.interleaved(req, version, replyMode, out)) this.clock.writeNtp(out, 40); // last: as close to the send as this layer can get
     c.processed++;
     return NTP_HEADER_LENGTH;
+  }
+
+  /** Interleaved mode's turn (mode 4 replies only): true when it wrote origin and transmit. */
+  private interleaved(req: Buffer, version: number, replyMode: number, out: Buffer): boolean {
+    return this.interleave !== undefined && replyMode === Mode.Server && this.interleave.serve(req, version, out);
   }
 
   /**

@@ -6,10 +6,12 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AF_INET, MSG_DONTWAIT, SOCKADDR_IN, SOCK_DGRAM, cmsgLen, cmsgSpace,
-  ENOENT, LINUX_SOCKET_ABIS, SIOCGSTAMPNS_NEW, SIOCGSTAMPNS_OLD, SOL_SOCKET, SO_TIMESTAMPNS_NEW, SO_TIMESTAMPNS_OLD, iocRead, linuxSocketAbi, readKernelTimespec,
+  ENOENT, ENOMSG, IP_RECVERR, LINUX_SOCKET_ABIS, MSG_ERRQUEUE, SCM_TSTAMP_SND, SOCK_EXTENDED_ERR, SOF_TIMESTAMPING_RX_SOFTWARE,
+  SOF_TIMESTAMPING_SOFTWARE, SOF_TIMESTAMPING_TX_SOFTWARE, SOL_IP, SO_EE_ORIGIN_TIMESTAMPING, SO_TIMESTAMPING_NEW, SO_TIMESTAMPING_OLD, findCmsg, SIOCGSTAMPNS_NEW, SIOCGSTAMPNS_OLD, SOL_SOCKET, SO_TIMESTAMPNS_NEW, SO_TIMESTAMPNS_OLD, iocRead, linuxSocketAbi, readKernelTimespec,
 } from '../../../src/net/linux-abi.js';
 import { dgramSocketFd } from '../../../src/server/kernel-rx-stamp.js';
 import { socketLibc } from '../../../src/server/fast/batch-socket.js';
+import { udpPayloadOffset } from '../../../src/server/interleave/frame.js';
 
 describe('linux socket ABI table', () => {
   it('SIOCGSTAMPNS_NEW is _IOR(0x89, 0x07, long long[2])', () => {
@@ -101,6 +103,7 @@ interface Libc {
   bind: (fd: number, addr: Buffer, len: number) => number;
   getsockname: (fd: number, addr: Buffer, len: Buffer) => number;
   recvmsg: (fd: number, msg: unknown, flags: number) => number;
+  sendmsg: (fd: number, msg: unknown, flags: number) => number;
   recvmmsg: (fd: number, msgs: unknown, vlen: number, flags: number, timeout: null) => number;
   close: (fd: number) => number;
   koffi: typeof import('koffi');
@@ -116,6 +119,7 @@ function libc(): Libc {
     getsockopt: lib.func('int getsockopt(int, int, int, _Out_ uint8_t *, _Inout_ uint8_t *)') as Libc['getsockopt'],
     clockGettime: lib.func('int clock_gettime(int, _Out_ uint8_t *)') as Libc['clockGettime'],
     recvmsg: lib.func('long recvmsg(int, void *, int)') as Libc['recvmsg'],
+    sendmsg: lib.func('long sendmsg(int, void *, int)') as Libc['sendmsg'],
     errno: () => s.koffi.errno(),
   };
 }
@@ -354,6 +358,124 @@ describe(`message structs against the running kernel (${process.platform}/${proc
       }
     } finally {
       client.close();
+      c.close(fd);
+    }
+  });
+});
+
+describe(`kernel timestamping against the running kernel (${process.platform}/${process.arch}): SO_TIMESTAMPING, a stamped send, the error queue`, () => {
+  it('SO_TIMESTAMPING reads back its flags; _OLD and _NEW are the table\'s numbers', () => {
+    const c = libc();
+    expect([abi.SO_TIMESTAMPING, SO_TIMESTAMPING_OLD, SO_TIMESTAMPING_NEW]).toEqual([37, 37, 65]);
+    const fd = c.socket(AF_INET, SOCK_DGRAM, 0);
+    try {
+      const v = Buffer.alloc(4);
+      const len = Buffer.alloc(4);
+      const flags = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
+      v.writeInt32LE(flags);
+      expect(c.setsockopt(fd, abi.SOL_SOCKET, abi.SO_TIMESTAMPING, v, 4)).toBe(0);
+      v.fill(0);
+      len.writeUInt32LE(4);
+      expect(c.getsockopt(fd, abi.SOL_SOCKET, abi.SO_TIMESTAMPING, v, len)).toBe(0);
+      expect(v.readInt32LE(0)).toBe(flags);
+    } finally {
+      c.close(fd);
+    }
+  });
+
+  it('a send asking TX_SOFTWARE per message (cmsg): SCM_TIMESTAMPING on receive and the frame + sock_extended_err on the error queue, in the table\'s layouts', async () => {
+    const c = libc();
+    const L = abi.messages;
+    const fd = c.socket(AF_INET, SOCK_DGRAM, 0);
+    try {
+      const sa = Buffer.alloc(SOCKADDR_IN.size);
+      sa.writeUInt16LE(AF_INET, SOCKADDR_IN.family);
+      Buffer.from([127, 0, 0, 1]).copy(sa, SOCKADDR_IN.addr);
+      expect(c.bind(fd, sa, sa.length)).toBe(0);
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(sa.length);
+      expect(c.getsockname(fd, sa, len)).toBe(0);
+      const v = Buffer.alloc(4);
+      v.writeInt32LE(SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE);
+      expect(c.setsockopt(fd, abi.SOL_SOCKET, abi.SO_TIMESTAMPING, v, 4)).toBe(0);
+      const now = (() => { const tb = Buffer.alloc(16); return () => { c.clockGettime(0, tb); return tb.readBigInt64LE(0) * 1_000_000_000n + tb.readBigInt64LE(8); }; })();
+      // sendmsg to itself: name, one iovec, one control message SOL_SOCKET/SO_TIMESTAMPING holding a u32.
+      const mem = (n: number) => { const ptr = c.koffi.alloc('uint8_t', n); const buf = Buffer.from(c.koffi.view(ptr, n) as ArrayBuffer); buf.fill(0); return { ptr, buf, at: BigInt(c.koffi.address(ptr) as bigint) }; };
+      const put = (b: Buffer, o: number, x: bigint | number) => (abi.longBytes === 8 ? b.writeBigUInt64LE(BigInt(x), o) : b.writeUInt32LE(Number(x), o));
+      const word = (b: Buffer, o: number) => (abi.longBytes === 8 ? Number(b.readBigUInt64LE(o)) : b.readUInt32LE(o));
+      const text = Buffer.from('gnomon tx stamp probe: forty-eight bytes long..!');
+      const payload = mem(256);
+      text.copy(payload.buf);
+      const name = mem(SOCKADDR_IN.size);
+      sa.copy(name.buf);
+      const iov = mem(L.iovec.size);
+      put(iov.buf, L.iovec.base, payload.at);
+      put(iov.buf, L.iovec.len, text.length);
+      const ctl = mem(cmsgSpace(abi, 4));
+      put(ctl.buf, L.cmsghdr.len, cmsgLen(abi, 4));
+      ctl.buf.writeInt32LE(abi.SOL_SOCKET, L.cmsghdr.level);
+      ctl.buf.writeInt32LE(abi.SO_TIMESTAMPING, L.cmsghdr.type);
+      ctl.buf.writeUInt32LE(SOF_TIMESTAMPING_TX_SOFTWARE, L.cmsghdr.data);
+      const m = mem(L.msghdr.size);
+      put(m.buf, L.msghdr.name, name.at);
+      m.buf.writeUInt32LE(SOCKADDR_IN.size, L.msghdr.namelen);
+      put(m.buf, L.msghdr.iov, iov.at);
+      put(m.buf, L.msghdr.iovlen, 1);
+      put(m.buf, L.msghdr.control, ctl.at);
+      put(m.buf, L.msghdr.controllen, cmsgSpace(abi, 4));
+      const sentNs = now();
+      expect(c.sendmsg(fd, m.ptr, MSG_DONTWAIT)).toBe(text.length);
+      const afterSendNs = now();
+
+      // Receive and error queue through the same msghdr, pointed at a 256-byte buffer and 256 bytes of control.
+      const control = mem(256);
+      const read = (flags: number): number => {
+        put(iov.buf, L.iovec.len, 256);
+        payload.buf.fill(0);
+        control.buf.fill(0);
+        m.buf.writeUInt32LE(SOCKADDR_IN.size, L.msghdr.namelen);
+        put(m.buf, L.msghdr.control, control.at);
+        put(m.buf, L.msghdr.controllen, 256);
+        m.buf.writeInt32LE(0, L.msghdr.flags);
+        return c.recvmsg(fd, m.ptr, flags | MSG_DONTWAIT);
+      };
+      const stampAt = (at: number): bigint => {
+        const t = { sec: 0, nsec: 0 };
+        expect(readKernelTimespec(control.buf, abi.scmTimestamping.software, t, at)).toBe(true);
+        // ts[1] (deprecated) and ts[2] (raw hardware) are zero: the struct is as long as the table says and no longer.
+        expect(control.buf.subarray(at + abi.scmTimestamping.software.size, at + abi.scmTimestamping.size).every((x) => x === 0)).toBe(true);
+        return BigInt(t.sec) * 1_000_000_000n + BigInt(t.nsec);
+      };
+
+      expect(read(0)).toBe(text.length);
+      let clen = word(m.buf, L.msghdr.controllen);
+      expect(clen).toBe(cmsgSpace(abi, abi.scmTimestamping.size)); // one control message: SCM_TIMESTAMPING
+      expect(word(control.buf, L.cmsghdr.len)).toBe(cmsgLen(abi, abi.scmTimestamping.size));
+      const rxAt = findCmsg(abi, control.buf, 0, clen, abi.SOL_SOCKET, abi.SO_TIMESTAMPING);
+      expect(rxAt).toBe(L.cmsghdr.data);
+      const rxNs = stampAt(rxAt);
+      expect(rxNs).toBeGreaterThanOrEqual(sentNs);
+      expect(rxNs).toBeLessThanOrEqual(now());
+
+      const n = read(MSG_ERRQUEUE);
+      expect(n).toBeGreaterThan(text.length); // the frame, from its link-layer header
+      expect(m.buf.readInt32LE(L.msghdr.flags) & MSG_ERRQUEUE).toBe(MSG_ERRQUEUE);
+      const off = udpPayloadOffset(payload.buf, n);
+      expect(off).toBe(n - text.length);
+      expect(payload.buf.subarray(off, n)).toEqual(text);
+      clen = word(m.buf, L.msghdr.controllen);
+      const ee = findCmsg(abi, control.buf, 0, clen, SOL_IP, IP_RECVERR);
+      expect(ee).toBeGreaterThan(0);
+      expect(control.buf.readUInt32LE(ee + SOCK_EXTENDED_ERR.errno)).toBe(ENOMSG);
+      expect(control.buf[ee + SOCK_EXTENDED_ERR.origin]).toBe(SO_EE_ORIGIN_TIMESTAMPING);
+      expect(control.buf.readUInt32LE(ee + SOCK_EXTENDED_ERR.info)).toBe(SCM_TSTAMP_SND);
+      const txNs = stampAt(findCmsg(abi, control.buf, 0, clen, abi.SOL_SOCKET, abi.SO_TIMESTAMPING));
+      expect(txNs).toBeGreaterThanOrEqual(sentNs); // stamped inside the send (loopback's driver) ...
+      expect(txNs).toBeLessThanOrEqual(afterSendNs);
+      expect(txNs).toBeLessThanOrEqual(rxNs); // ... before the same datagram was received
+      expect(read(MSG_ERRQUEUE)).toBe(-1); // one stamp for one stamped send
+      for (const r of [payload, name, iov, ctl, m, control]) c.koffi.free(r.ptr);
+    } finally {
       c.close(fd);
     }
   });

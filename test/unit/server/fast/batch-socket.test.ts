@@ -1,11 +1,13 @@
 // The fast path's own socket (src/server/fast/batch-socket.ts) against the running kernel: batches of
-// known datagrams through recvmmsg with their SCM_TIMESTAMPNS stamps and senders, replies through one
+// known datagrams through recvmmsg with their SCM_TIMESTAMPING stamps and senders, replies through one
 // sendmmsg back to each sender, a receive that times out empty, and the sockaddr text helpers.
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { linuxSocketAbi } from '../../../../src/net/linux-abi.js';
 import { BATCH, BatchSocket, sockaddrAddress, sockaddrPort, writeSockaddr } from '../../../../src/server/fast/batch-socket.js';
 import { systemRealtimeClock } from '../../../../src/clock/posix.js';
+import { udpPayloadOffset } from '../../../../src/server/interleave/frame.js';
+import { ErrorQueue } from '../../../../src/server/fast/error-queue.js';
 
 const found = linuxSocketAbi(process.platform, process.arch);
 if (!found) throw new Error(`no socket ABI for ${process.platform}/${process.arch}: run these tests on Linux x86_64, arm64 or armhf`);
@@ -148,4 +150,46 @@ describe(`BatchSocket on loopback (${process.platform}/${process.arch})`, () => 
       resolve();
     }));
   });
+
+  for (const [family, host] of [['udp4', '127.0.0.1'], ['udp6', '::1']] as const) {
+    it(`${family}: a reply queued with stampTx comes back on the error queue (ErrorQueue) with the kernel's transmit stamp; one without does not`, async () => {
+      const s = new BatchSocket(abi, { address: host, port: 0, receiveTimeoutMs: 20 });
+      const q = new ErrorQueue(abi, s.fd, s.family);
+      const c = dgram.createSocket(family);
+      try {
+        await new Promise<void>((r) => c.bind(0, host, r));
+        const got = new Promise<void>((r) => { let k = 0; c.on('message', () => { if (++k === 2) r(); }); });
+        for (const b of [1, 2]) await new Promise<void>((r) => c.send(Buffer.alloc(48, b), s.port, host, () => r()));
+        let n = 0;
+        for (let tries = 0; n < 2 && tries < 100; tries++) n += s.receive(2 - n);
+        expect(n).toBe(2);
+        expect(q.receive()).toBe(0); // nothing sent yet
+        s.slots[0]!.reply.fill(0xa1, 0, 48);
+        s.slots[1]!.reply.fill(0xb2, 0, 52);
+        s.queueReply(0, 48, true);
+        s.queueReply(1, 52, false);
+        const before = nowNs();
+        expect(s.flush()).toBe(2);
+        const after = nowNs();
+        await got;
+        let e = 0;
+        for (let tries = 0; e === 0 && tries < 100; tries++) e = q.receive();
+        expect(e).toBe(1);
+        const t = { sec: 0, nsec: 0 };
+        expect(q.txStamp(0, t)).toBe(true);
+        const stamp = t.sec * 1e9 + t.nsec;
+        expect(stamp).toBeGreaterThanOrEqual(before - 1000);
+        expect(stamp).toBeLessThanOrEqual(after + 1000);
+        const len = q.length(0);
+        const at = udpPayloadOffset(q.frame(0), len);
+        expect(len - at).toBe(48);
+        expect(q.frame(0).subarray(at, len)).toEqual(Buffer.alloc(48, 0xa1));
+        expect(q.receive()).toBe(0); // the unstamped reply left nothing there
+      } finally {
+        s.close();
+        q.free();
+        c.close();
+      }
+    });
+  }
 });
