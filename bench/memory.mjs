@@ -91,7 +91,16 @@ async function drive(s, stopAt) {
   while (Date.now() < stopAt - 1000) {
     if (s.child.exitCode !== null || s.child.signalCode !== null) throw new Error(`${s.name} exited during the load\n${s.child.tail.join('\n')}`);
     const duration = Math.min(60, (stopAt - Date.now()) / 1000);
-    const r = await loadgen(s.port, { duration, rate: RATE, addresses: ADDRESSES, serverPid: s.child.pid, label: s.name });
+    let r;
+    try {
+      r = await loadgen(s.port, { duration, rate: RATE, addresses: ADDRESSES, serverPid: s.child.pid, label: s.name });
+    } catch (err) {
+      // One failed load generator run must not lose the memory samples: counted, and the load goes on.
+      total.failedRuns = (total.failedRuns ?? 0) + 1;
+      log(`${s.name}: load generator run failed (${err.message}); continuing`);
+      await sleep(1000);
+      continue;
+    }
     total.runs++;
     total.sent += r.sent;
     total.matched += r.matched;

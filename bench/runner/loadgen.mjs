@@ -35,8 +35,10 @@ export function loadgenRunner({ window, sockets }) {
     let out = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (c) => (out += c));
+    // 'exit' may come before the last stdout chunk (the JSON line is written just before exit): wait for both.
+    const drained = new Promise((resolve) => child.stdout.once('close', resolve));
     const guard = setTimeout(() => child.kill('SIGKILL'), (duration + 15) * 1000);
-    const { code, signal } = await child.exited;
+    const [{ code, signal }] = await Promise.all([child.exited, drained]);
     clearTimeout(guard);
     forget(child);
     if (code !== 0) throw new Error(`loadgen exited ${code ?? signal}`);
