@@ -137,7 +137,7 @@ export function report({ command, machine, options, servers, rows, raw, summary,
   const table = printTable(rows, options, pairs);
   console.log(`\n${command}`);
   console.log(`${machine.nproc} CPUs (${machine.cpu}), kernel ${machine.kernel}, node ${machine.node}, ${machine.chronyd}`);
-  console.log(`Gnomon: HEAD ${machine.gnomonCommit}; ${machine.uncommittedSrc} uncommitted files in src/ drivers/; dist built ${machine.distBuilt}${machine.staleDist.length ? `; STALE dist for ${machine.staleDist.join(', ')}` : ''}`);
+  console.log(`Gnomon: HEAD ${machine.gnomonCommit.slice(0, 80)}; ${machine.uncommittedSrc} uncommitted files in src/ drivers/; dist built ${machine.distBuilt}${machine.staleDist.length ? `; STALE dist for ${machine.staleDist.join(', ')}` : ''}`);
   console.log(`servers on CPU ${SERVER_CPU}, load generator on CPU ${LOADGEN_CPU}\n`);
   if (summary) console.log(`${summary}\n`);
   console.log(table);
