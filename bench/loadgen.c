@@ -16,6 +16,14 @@
  *   closed loop (default): keep WINDOW requests in flight; measures capacity.
  *   fixed rate (--rate R):  send R requests/s (still capped by WINDOW); with
  *                           --server-pid, reports the server's CPU time per reply.
+ *   many clients (--addresses N): request k goes out from source address number k mod N of
+ *                           127.1.0.0 + [0, N) (N <= 2^22, so at most 127.64.255.255), set per
+ *                           message with IP_PKTINFO (ipi_spec_dst); the sockets are bound to the
+ *                           wildcard address but, with SO_BINDTODEVICE "lo", only on loopback.
+ *                           Each reply's destination address (IP_PKTINFO on receive) is checked
+ *                           against the address its request left from ("reply_addr_mismatch"),
+ *                           so the server is seen answering N distinct clients. Needs root
+ *                           (SO_BINDTODEVICE).
  *
  * Bounded: --duration (default 5 s, hard cap 60 s) and --max-requests (default
  * 20M, hard cap 100M); after that a drain of at most 300 ms; alarm() kills the
@@ -48,6 +56,8 @@
 #define HARD_MAX_REQUESTS 100000000ULL
 #define DRAIN_NS 300000000LL
 #define NTP_UNIX_DELTA 2208988800LL
+#define ADDR_BASE 0x7f010000u /* 127.1.0.0: clear of 127.0.0.x, which other tests use */
+#define ADDR_MAX (1u << 22)
 
 /* ---- histogram: log-linear over nanoseconds, 64 sub-buckets per octave ---- */
 #define H_SUB_BITS 6
@@ -107,6 +117,7 @@ static int64_t hist_pct(const hist_t *h, double p) {
 typedef struct {
   int64_t sent_ns; /* monotonic */
   uint32_t seq;
+  uint32_t src;    /* source address (host order) in --addresses mode */
   uint16_t sock;
   uint8_t active;
 } slot_t;
@@ -121,7 +132,8 @@ static uint64_t offset_pos;
 
 static struct {
   uint64_t sent, replies, matched, lost, late_or_dup, wrong_origin, kod, short_len,
-      bad_mode, bad_version, leap_unsync, zero_tx, rx_after_tx, send_err, window_full, recv_err;
+      bad_mode, bad_version, leap_unsync, zero_tx, rx_after_tx, send_err, window_full, recv_err, addr_mismatch,
+      addr_checked;
 } st;
 
 static int have_first;
@@ -191,12 +203,14 @@ static void usage(void) {
   fprintf(stderr,
           "usage: loadgen --port P [--sockets N=16] [--window W=128] [--duration S=5 (<=60)]\n"
           "               [--max-requests M=20000000] [--rate R (fixed rate; 0 = closed loop)]\n"
-          "               [--timeout-ms T=500] [--server-pid PID] [--label NAME]\n");
+          "               [--timeout-ms T=500] [--server-pid PID] [--label NAME]\n"
+          "               [--addresses N (sources 127.1.0.0 + k mod N; N <= 4194304)]\n");
   exit(2);
 }
 
 int main(int argc, char **argv) {
   int port = 0, nsock = 16, window = 128, server_pid = 0, timeout_ms = 500;
+  uint32_t naddr = 0; /* 0: every socket bound to 127.0.0.1 (one address, nsock ports) */
   double duration = 5.0, rate = 0.0;
   unsigned long long max_req = 20000000ULL;
   const char *label = "";
@@ -214,6 +228,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--timeout-ms")) timeout_ms = atoi(v);
     else if (!strcmp(a, "--server-pid")) server_pid = atoi(v);
     else if (!strcmp(a, "--label")) label = v;
+    else if (!strcmp(a, "--addresses")) naddr = (uint32_t)strtoul(v, NULL, 10);
     else usage();
     i++;
   }
@@ -229,6 +244,7 @@ int main(int argc, char **argv) {
   if (rate < 0) rate = 0;
   if (timeout_ms < 1) timeout_ms = 1;
   if (timeout_ms > 5000) timeout_ms = 5000;
+  if (naddr > ADDR_MAX) naddr = ADDR_MAX;
 
   /* Last-resort bound: SIGALRM's default action terminates the process. */
   alarm((unsigned)duration + 10);
@@ -245,9 +261,18 @@ int main(int argc, char **argv) {
     if (fds[i] < 0) { perror("socket"); return 1; }
     struct sockaddr_in src = {0};
     src.sin_family = AF_INET;
-    src.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fds[i], (struct sockaddr *)&src, sizeof src) < 0) { perror("bind"); return 1; }
-    if (connect(fds[i], (struct sockaddr *)&dst, sizeof dst) < 0) { perror("connect"); return 1; }
+    if (naddr) {
+      /* Replies come back to 127.x.y.z: bound to any address, but on loopback only. */
+      if (setsockopt(fds[i], SOL_SOCKET, SO_BINDTODEVICE, "lo", 3) < 0) { perror("SO_BINDTODEVICE lo (needs root)"); return 1; }
+      int on = 1;
+      if (setsockopt(fds[i], IPPROTO_IP, IP_PKTINFO, &on, sizeof on) < 0) { perror("IP_PKTINFO"); return 1; }
+      src.sin_addr.s_addr = htonl(INADDR_ANY);
+      if (bind(fds[i], (struct sockaddr *)&src, sizeof src) < 0) { perror("bind"); return 1; }
+    } else {
+      src.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      if (bind(fds[i], (struct sockaddr *)&src, sizeof src) < 0) { perror("bind"); return 1; }
+      if (connect(fds[i], (struct sockaddr *)&dst, sizeof dst) < 0) { perror("connect"); return 1; }
+    }
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
     if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) < 0) { perror("epoll_ctl"); return 1; }
   }
@@ -274,6 +299,22 @@ int main(int argc, char **argv) {
     smsg[i].msg_hdr.msg_iov = &siov[i];
     smsg[i].msg_hdr.msg_iovlen = 1;
   }
+  /* --addresses: every message names the server and carries its own source address. */
+  static char scmsg[BATCH][CMSG_SPACE(sizeof(struct in_pktinfo))];
+  static char rcmsg[BATCH][CMSG_SPACE(sizeof(struct in_pktinfo))];
+  if (naddr) {
+    for (int i = 0; i < BATCH; i++) {
+      smsg[i].msg_hdr.msg_name = &dst;
+      smsg[i].msg_hdr.msg_namelen = sizeof dst;
+      smsg[i].msg_hdr.msg_control = scmsg[i];
+      smsg[i].msg_hdr.msg_controllen = sizeof scmsg[i];
+      struct cmsghdr *c = CMSG_FIRSTHDR(&smsg[i].msg_hdr);
+      c->cmsg_level = IPPROTO_IP;
+      c->cmsg_type = IP_PKTINFO;
+      c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+    }
+  }
+  uint32_t next_addr = 0;
   static uint8_t rbuf[BATCH][128];
   static struct iovec riov[BATCH];
   static struct mmsghdr rmsg[BATCH];
@@ -344,6 +385,14 @@ int main(int argc, char **argv) {
         int sock = rr;
         rr = (rr + 1) % nsock;
         for (int i = 0; i < n; i++) wr32(sbuf[i] + 44, next_seq + (uint32_t)i);
+        uint32_t first_addr = next_addr;
+        if (naddr) {
+          for (int i = 0; i < n; i++) {
+            struct in_pktinfo pi = {0};
+            pi.ipi_spec_dst.s_addr = htonl(ADDR_BASE + (first_addr + (uint32_t)i) % naddr);
+            memcpy(CMSG_DATA(CMSG_FIRSTHDR(&smsg[i].msg_hdr)), &pi, sizeof pi);
+          }
+        }
         int64_t ts = now_mono();
         int k = sendmmsg(fds[sock], smsg, (unsigned)n, 0);
         if (k < 0) { st.send_err++; break; }
@@ -354,8 +403,10 @@ int main(int argc, char **argv) {
           s->sent_ns = ts;
           s->seq = seq;
           s->sock = (uint16_t)sock;
+          s->src = naddr ? ADDR_BASE + (first_addr + (uint32_t)i) % naddr : 0;
           s->active = 1;
         }
+        if (naddr) next_addr = (first_addr + (uint32_t)k) % naddr;
         next_seq += (uint32_t)k;
         outstanding += (uint64_t)k;
         st.sent += (uint64_t)k;
@@ -384,6 +435,12 @@ int main(int argc, char **argv) {
     for (int e = 0; e < ne; e++) {
       int sock = (int)evs[e].data.u32;
       for (;;) {
+        if (naddr) {
+          for (int i = 0; i < BATCH; i++) {
+            rmsg[i].msg_hdr.msg_control = rcmsg[i];
+            rmsg[i].msg_hdr.msg_controllen = sizeof rcmsg[i];
+          }
+        }
         int k = recvmmsg(fds[sock], rmsg, BATCH, MSG_DONTWAIT, NULL);
         if (k < 0) {
           if (errno != EAGAIN && errno != EWOULDBLOCK) st.recv_err++;
@@ -405,6 +462,19 @@ int main(int argc, char **argv) {
           if (osec != xmt_sec || ofrac == 0 || ofrac >= next_seq) { st.wrong_origin++; continue; }
           if (s->seq != ofrac || !s->active) { st.late_or_dup++; continue; } /* expired or duplicate */
           if (s->sock != sock) { st.wrong_origin++; continue; }
+          if (naddr) {
+            /* The reply must be addressed to the very address its request came from. */
+            uint32_t to = 0;
+            for (struct cmsghdr *c = CMSG_FIRSTHDR(&rmsg[i].msg_hdr); c; c = CMSG_NXTHDR(&rmsg[i].msg_hdr, c)) {
+              if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+                struct in_pktinfo pi;
+                memcpy(&pi, CMSG_DATA(c), sizeof pi);
+                to = ntohl(pi.ipi_addr.s_addr);
+              }
+            }
+            st.addr_checked++;
+            if (to != s->src) st.addr_mismatch++;
+          }
           s->active = 0;
           outstanding--;
           if (p[1] == 0) { st.kod++; continue; }
@@ -460,6 +530,9 @@ int main(int argc, char **argv) {
          "\"rx_after_tx\":%llu},",
          (unsigned long long)st.short_len, (unsigned long long)st.bad_mode, (unsigned long long)st.bad_version,
          (unsigned long long)st.leap_unsync, (unsigned long long)st.zero_tx, (unsigned long long)st.rx_after_tx);
+  if (naddr)
+    printf("\"addresses\":%u,\"reply_addr_checked\":%llu,\"reply_addr_mismatch\":%llu,", naddr,
+           (unsigned long long)st.addr_checked, (unsigned long long)st.addr_mismatch);
   printf("\"send_err\":%llu,\"recv_err\":%llu,\"window_full_skips\":%llu,", (unsigned long long)st.send_err,
          (unsigned long long)st.recv_err, (unsigned long long)st.window_full);
   if (lat_hist.n)

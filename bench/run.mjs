@@ -1,6 +1,8 @@
 // Gnomon bench: side-by-side NTP server throughput/latency on loopback.
 //
-//   npm run bench                       # chronyd, trivial Node responder, Gnomon (if built)
+//   npm run bench                       # chronyd, trivial Node responder, Gnomon dgram and fast path:
+//                                       # the summary table, then the detailed ones
+//   node bench/run.mjs --only gnomon-fast,gnomon,chronyd --addresses 1000000   # load from a million client addresses
 //   node bench/run.mjs --only gnomon,chronyd --runs 5 --duration 5
 //   node bench/run.mjs --profile        # Gnomon under load with --cpu-prof, top self time
 //   node bench/run.mjs --profile --perf # plus a whole-process `perf` profile (kernel/libuv/V8/JIT)
@@ -11,7 +13,10 @@
 // All servers run at once and the runs are interleaved (run 1 of each, run 2 of each, ...),
 // so the ratios to chronyd and to the trivial responder are measured in the same invocation
 // under the same noise (Gnomon/trivial is also reported run by run).
-// Not part of `npm test`. Results: a markdown table on stdout and JSON in bench/build/.
+// After the throughput runs: each server's RSS, then bench/quality.mjs as a child (chronyd clients:
+// offset SD and median delay, basic mode and, where quality.mjs has it, xleave); the summary table
+// (bench/runner/summary.mjs) puts it all side by side with ratios to chronyd.
+// Not part of `npm test`. Results: markdown tables on stdout and JSON in bench/build/.
 //
 // This file is the entry: options and the measurement flow. The parts live in bench/runner/:
 // servers.mjs (chronyd, trivial responder, Gnomon), probe.mjs (single NTP requests: ready and
@@ -30,13 +35,17 @@ import { profile } from './runner/profiling.mjs';
 import { fmtInt, report, summarize } from './runner/report.mjs';
 import { ALL_SERVERS, CHRONYD, GNOMON_MAIN, startServer, stopServer } from './runner/servers.mjs';
 import { numberOption } from './runner/options.mjs';
+import { readRss } from './runner/rss.mjs';
+import { qualityHasXleave, qualityPass, summaryTable } from './runner/summary.mjs';
 
 const { values: opt } = parseArgs({
   options: {
     duration: { type: 'string', default: '5' },
     runs: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '1' },
-    rate: { type: 'string', default: '20000' },
+    rate: { type: 'string', default: '100000' },
+    addresses: { type: 'string', default: '0' },
+    'quality-seconds': { type: 'string', default: '60' },
     window: { type: 'string', default: '128' },
     sockets: { type: 'string', default: '16' },
     only: { type: 'string' },
@@ -52,8 +61,12 @@ const { values: opt } = parseArgs({
 
 if (opt.help) {
   console.log(`usage: node bench/run.mjs [--only chronyd,trivial,gnomon,gnomon-fast] [--runs 3] [--duration 5] [--warmup 1]
-                         [--rate 20000 (fixed-rate pass; 0 = skip)] [--window 128] [--sockets 16]
+                         [--rate 100000 (fixed-rate pass; 0 = skip)] [--window 128] [--sockets 16] [--addresses 0]
+                         [--quality-seconds 60 (chronyd clients via bench/quality.mjs; 0 = skip)]
                          [--sync-wait 30] [--max-wait 5] [--retries 3] [--build] [--profile [--perf]]
+  --addresses N: the load comes from N distinct client addresses (127.1.0.0 + k mod N) instead of one.
+  The quality pass runs bench/quality.mjs for the same servers (basic mode, and interleaved when
+  quality.mjs has --xleave) after the throughput runs, and its figures join the summary table.
   --build runs \`npx tsc -p tsconfig.build.json\` first (otherwise a stale dist/ is only warned about).
   A run during which the server or the load generator waited for its CPU (run-queue wait, i.e.
   other processes had it) more than --max-wait % of the time is repeated (at most --retries
@@ -67,6 +80,8 @@ const DURATION = num('duration', 0.5, 60);
 const RUNS = Math.round(num('runs', 1, 20));
 const WARMUP = num('warmup', 0, 10);
 const RATE = num('rate', 0, 1000000);
+const ADDRESSES = Math.round(num('addresses', 0, 4194304));
+const QUALITY_S = num('quality-seconds', 0, 600);
 const WINDOW = Math.round(num('window', 1, 4096));
 const SOCKETS = Math.round(num('sockets', 1, 256));
 const SYNC_WAIT = num('sync-wait', 0, 300);
@@ -101,7 +116,7 @@ function selectServers() {
 async function measure(s, opts) {
   let best = null;
   for (let attempt = 1; attempt <= RETRIES + 1; attempt++) {
-    const r = await loadgen(s.port, { ...opts, serverPid: s.child.pid, label: s.name });
+    const r = await loadgen(s.port, { ...opts, serverPid: s.child.pid, label: s.name, addresses: ADDRESSES });
     r.attempt = attempt;
     if (!best || r.runq_wait_pct < best.runq_wait_pct) best = r;
     if (r.runq_wait_pct <= MAX_WAIT) break;
@@ -117,10 +132,12 @@ async function measure(s, opts) {
 async function benchmark(names) {
   const machine = machineInfo(); // before the runs: which code is measured
   const servers = [];
+  const started = [];
   try {
     for (const name of names) {
       const s = await startServer(name, { syncWaitS: SYNC_WAIT });
       servers.push(s);
+      started.push(s);
       console.error(`bench: ${name} pid ${s.child.pid} on 127.0.0.1:${s.port}; first reply ${JSON.stringify(s.reply)}`);
     }
     if (WARMUP > 0) {
@@ -144,21 +161,31 @@ async function benchmark(names) {
         }
       }
     }
+    const memory = Object.fromEntries(servers.map((s) => [s.name, readRss(s.child.pid)]));
+    for (const s of servers.splice(0)) await stopped(s);
+    // After the throughput runs, with their servers stopped: bench/quality.mjs starts its own.
+    const basic = QUALITY_S > 0 ? await qualityPass(names, QUALITY_S) : null;
+    const xleave = QUALITY_S > 0 && qualityHasXleave() ? await qualityPass(names, QUALITY_S, { xleave: true }) : null;
+    const rows = names.map((n) => summarize(n, closed[n], rated[n]));
     report({
       command: `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
       machine,
-      options: { DURATION, RUNS, WARMUP, RATE, WINDOW, SOCKETS },
-      servers,
-      rows: servers.map((s) => summarize(s.name, closed[s.name], rated[s.name])),
+      options: { DURATION, RUNS, WARMUP, RATE, WINDOW, SOCKETS, ADDRESSES },
+      servers: started,
+      rows,
+      summary: summaryTable({ rows, memory, basic, xleave, rate: RATE }),
+      extra: { memory, quality: { basic, xleave } },
       raw: { closed, rated },
     });
   } finally {
-    for (const s of servers) {
-      await stopServer(s.child);
-      const stopping = s.child.byMsg?.get('stopping');
-      if (stopping) console.log(`${s.name} at exit: ${JSON.stringify({ counters: stopping.counters, sendErrors: stopping.sendErrors })}`);
-    }
+    for (const s of servers) await stopped(s);
   }
+}
+
+async function stopped(s) {
+  await stopServer(s.child);
+  const stopping = s.child.byMsg?.get('stopping');
+  if (stopping) console.log(`${s.name} at exit: ${JSON.stringify({ counters: stopping.counters, sendErrors: stopping.sendErrors })}`);
 }
 
 async function main() {
@@ -169,7 +196,7 @@ async function main() {
   const names = selectServers();
   if (names.length === 0) throw new Error('no server to benchmark');
   // Hard bound on the whole invocation, whatever happens.
-  const budgetS = 120 + names.length * (WARMUP + 2 * RUNS * (RETRIES + 1) * (DURATION + 5) + SYNC_WAIT + 30);
+  const budgetS = 120 + names.length * (WARMUP + 2 * RUNS * (RETRIES + 1) * (DURATION + 5) + SYNC_WAIT + 30) + (QUALITY_S > 0 ? 2 * (QUALITY_S + 300) : 0);
   setTimeout(() => {
     console.error(`bench: exceeded ${budgetS} s, killing everything`);
     killAll('SIGKILL');

@@ -21,20 +21,24 @@ export function compileLoadgen() {
 
 /**
  * A function running the load generator with `window` requests in flight over `sockets` source
- * ports: (port, { duration, rate = 0 (closed loop), serverPid, label }) => its JSON result.
+ * ports: (port, { duration, rate = 0 (closed loop), serverPid, label, addresses }) => its JSON
+ * result. addresses = N: the requests come from N distinct source addresses 127.1.0.0 + [0, N).
  */
 export function loadgenRunner({ window, sockets }) {
-  return async function loadgen(port, { duration, rate = 0, serverPid, label }) {
+  return async function loadgen(port, { duration, rate = 0, serverPid, label, addresses = 0 }) {
     const args = ['-c', LOADGEN_CPU, LOADGEN, '--port', String(port), '--duration', String(duration),
       '--window', String(window), '--sockets', String(sockets), '--label', label];
     if (rate > 0) args.push('--rate', String(rate));
     if (serverPid) args.push('--server-pid', String(serverPid));
+    if (addresses > 0) args.push('--addresses', String(addresses));
     const child = track(spawn('taskset', args, { stdio: ['ignore', 'pipe', 'inherit'] }), 'loadgen');
     let out = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (c) => (out += c));
+    // 'exit' may come before the last stdout chunk (the JSON line is written just before exit): wait for both.
+    const drained = new Promise((resolve) => child.stdout.once('close', resolve));
     const guard = setTimeout(() => child.kill('SIGKILL'), (duration + 15) * 1000);
-    const { code, signal } = await child.exited;
+    const [{ code, signal }] = await Promise.all([child.exited, drained]);
     clearTimeout(guard);
     forget(child);
     if (code !== 0) throw new Error(`loadgen exited ${code ?? signal}`);

@@ -46,6 +46,7 @@ export function summarize(name, closed, rated) {
           achieved: med(rated, (r) => r.replies_per_s),
           p50: med(rated, (r) => r.latency_us.p50),
           p99: med(rated, (r) => r.latency_us.p99),
+          p999: med(rated, (r) => r.latency_us.p999),
           cpuUsPerReply: med(rated, (r) => r.server_cpu_us_per_reply ?? NaN),
           cpuPct: med(rated, (r) => r.server_cpu_pct ?? NaN),
           offsetMean: med(rated, (r) => r.offset_us?.mean ?? NaN),
@@ -131,15 +132,16 @@ function printTable(rows, { WINDOW, SOCKETS, RUNS, DURATION, RATE }, pairs) {
  * Print the header (command, machine, Gnomon build), the tables, and write every raw run to
  * bench/build/results-<time>.json.
  */
-export function report({ command, machine, options, servers, rows, raw }) {
+export function report({ command, machine, options, servers, rows, raw, summary, extra }) {
   const pairs = pairRatios(raw);
   const table = printTable(rows, options, pairs);
   console.log(`\n${command}`);
   console.log(`${machine.nproc} CPUs (${machine.cpu}), kernel ${machine.kernel}, node ${machine.node}, ${machine.chronyd}`);
-  console.log(`Gnomon: HEAD ${machine.gnomonCommit}; ${machine.uncommittedSrc} uncommitted files in src/ drivers/; dist built ${machine.distBuilt}${machine.staleDist.length ? `; STALE dist for ${machine.staleDist.join(', ')}` : ''}`);
+  console.log(`Gnomon: HEAD ${machine.gnomonCommit.slice(0, 80)}; ${machine.uncommittedSrc} uncommitted files in src/ drivers/; dist built ${machine.distBuilt}${machine.staleDist.length ? `; STALE dist for ${machine.staleDist.join(', ')}` : ''}`);
   console.log(`servers on CPU ${SERVER_CPU}, load generator on CPU ${LOADGEN_CPU}\n`);
+  if (summary) console.log(`${summary}\n`);
   console.log(table);
   const out = path.join(BUILD, `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  fs.writeFileSync(out, JSON.stringify({ command, machine, options, firstReplies: Object.fromEntries(servers.map((s) => [s.name, s.reply])), rows, gnomonVsTrivial: pairs, raw }, null, 2));
+  fs.writeFileSync(out, JSON.stringify({ command, machine, options, firstReplies: Object.fromEntries(servers.map((s) => [s.name, s.reply])), rows, gnomonVsTrivial: pairs, ...extra, raw }, null, 2));
   console.log(`\nraw results: ${path.relative(ROOT, out)}`);
 }

@@ -1,7 +1,8 @@
 // Gnomon bench: the servers under test — chronyd (-x, never touches the host clock), the trivial
 // Node dgram responder and Gnomon — started pinned to one CPU on 127.0.0.1, and stopped.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freeUdpPort, waitReady } from './probe.mjs';
@@ -17,12 +18,23 @@ export const SERVER_CPU = '0';
 const USER_STAMPS = { GNOMON_RX_TIMESTAMPS: 'user' };
 /** Environment that selects Gnomon's batched recvmmsg worker (src/server/fast, issue 9; opt-in for now). */
 const FAST_PATH = { GNOMON_FAST_PATH: '1' };
+
+let serverPathFlag;
+/**
+ * `gnomon serve` arguments choosing the server path: `--server-path fast|dgram` where the daemon has
+ * it (its default may become auto), else `--fast-path` for the worker and nothing for node:dgram.
+ */
+function serverPathArgs(which) {
+  serverPathFlag ??= spawnSync(process.execPath, [GNOMON_MAIN, 'serve', '--help'], { encoding: 'utf8' }).stdout.includes('--server-path');
+  if (serverPathFlag) return ['--server-path', which];
+  return which === 'fast' ? ['--fast-path'] : [];
+}
 export const ALL_SERVERS = ['chronyd', 'trivial', 'gnomon', 'gnomon-fast'];
 export const LABELS = {
   chronyd: 'chronyd 4.3 (-x, no ratelimit)',
   trivial: 'trivial Node dgram responder',
-  gnomon: 'Gnomon',
-  'gnomon-fast': 'Gnomon, fast path (recvmmsg worker, GNOMON_FAST_PATH=1)',
+  gnomon: 'Gnomon, node:dgram path',
+  'gnomon-fast': 'Gnomon, fast path (recvmmsg worker)',
   'demo-fast': 'Gnomon demo, fast path (recvmmsg worker)',
   // bench/quality.mjs only:
   'trivial-hr': 'trivial Node responder, hrtime clock',
@@ -30,6 +42,50 @@ export const LABELS = {
   'demo-user': 'Gnomon demo, user-space receive stamps',
   'gnomon-user': 'Gnomon, user-space receive stamps (GNOMON_RX_TIMESTAMPS=user)',
 };
+
+/**
+ * The node flags the product starts the daemon with (its memory budget): the first line of
+ * dist/src/cli/main.js, `#!/usr/bin/env -S node FLAGS` (gnomon.service and `npm start` carry the
+ * same, test/unit/image/units.test.ts). Gnomon is measured as it runs, not as bare `node main.js`.
+ */
+export function productNodeFlags() {
+  if (!fs.existsSync(GNOMON_MAIN)) return [];
+  const first = fs.readFileSync(GNOMON_MAIN, 'utf8').split('\n', 1)[0];
+  return /^#!\/usr\/bin\/env -S node (.*)$/.exec(first)?.[1].split(/\s+/).filter(Boolean) ?? [];
+}
+
+function freeTcpPort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * `gnomon serve` with the bench config, its own control socket (child.control) and its web page on a
+ * free loopback port (on, as the product runs it), from a temp dir removed when it stops.
+ */
+async function startGnomon(name, port, nodeArgs, cpu, env, serverPath = 'dgram') {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gnomon-bench-serve-'));
+  fs.chmodSync(dir, 0o700);
+  const release = trackTemp(dir);
+  const control = path.join(dir, 'control.sock');
+  try {
+    const args = ['serve', '--config', GNOMON_CONF, '--listen', `127.0.0.1:${port}`, '--control', control, '--web', `127.0.0.1:${await freeTcpPort()}`, ...serverPathArgs(serverPath)];
+    const child = await startNodeServer(name, GNOMON_MAIN, args, [...productNodeFlags(), ...(nodeArgs ?? [])], cpu, env);
+    child.control = control;
+    const perfMap = child.cleanup;
+    child.cleanup = () => { perfMap?.(); release(); };
+    return child;
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
 
 function lineReader(stream, onLine) {
   let buf = '';
@@ -141,7 +197,7 @@ async function startDemo(port, nodeArgs, demoArgs = [], cpu = SERVER_CPU, env = 
   const control = path.join(dir, 'control.sock');
   try {
     const child = await startNodeServer('demo', GNOMON_MAIN,
-      ['demo', ...demoArgs, '--dir', path.join(dir, 'sim'), '--listen', `127.0.0.1:${port}`, '--control', control], nodeArgs, cpu, env);
+      ['demo', ...demoArgs, '--dir', path.join(dir, 'sim'), '--listen', `127.0.0.1:${port}`, '--control', control], [...productNodeFlags(), ...(nodeArgs ?? [])], cpu, env);
     child.control = control;
     child.cleanup = release;
     return child;
@@ -160,18 +216,18 @@ function launch(name, port, nodeArgs, demoArgs, cpu) {
     case 'trivial-hr':
       return startNodeServer('trivial-hr', TRIVIAL, ['--listen', `127.0.0.1:${port}`, '--clock', 'hrtime'], nodeArgs, cpu);
     case 'gnomon':
-      return startNodeServer('gnomon', GNOMON_MAIN, ['serve', '--config', GNOMON_CONF, '--listen', `127.0.0.1:${port}`], nodeArgs, cpu);
+      return startGnomon('gnomon', port, nodeArgs, cpu, {}, 'dgram');
     case 'demo':
       return startDemo(port, nodeArgs, demoArgs, cpu);
     // The same with the receive timestamp read in JS (src/server/udp.ts), as before kernel stamps.
     case 'demo-user':
       return startDemo(port, nodeArgs, demoArgs, cpu, USER_STAMPS);
     case 'gnomon-fast':
-      return startNodeServer('gnomon-fast', GNOMON_MAIN, ['serve', '--config', GNOMON_CONF, '--listen', `127.0.0.1:${port}`], nodeArgs, cpu, FAST_PATH);
+      return startGnomon('gnomon-fast', port, nodeArgs, cpu, {}, 'fast');
     case 'demo-fast':
       return startDemo(port, nodeArgs, demoArgs, cpu, FAST_PATH);
     case 'gnomon-user':
-      return startNodeServer('gnomon-user', GNOMON_MAIN, ['serve', '--config', GNOMON_CONF, '--listen', `127.0.0.1:${port}`], nodeArgs, cpu, USER_STAMPS);
+      return startGnomon('gnomon-user', port, nodeArgs, cpu, USER_STAMPS);
     default:
       throw new Error(`unknown server ${name}`);
   }

@@ -10,7 +10,8 @@
  * time of their first byte and buffers without bound, the two things framing.ts exists for.
  */
 import { Reconnector, systemTimers, type DriverTimers } from '../reconnect.js';
-import { SerialPort } from 'serialport';
+import { createRequire } from 'node:module';
+import type { SerialPort as SerialPortClass } from 'serialport';
 import { newTimeSpec, timeSpecFromUnixNs, timeSpecToUnixNs } from '../../src/clock/clock.js';
 import type { DriverContext, RefclockDriver } from '../driver.js';
 import { DriverError } from '../driver.js';
@@ -72,6 +73,16 @@ export function classifyOpenError(path: string, err: Error): NmeaDriverError {
 
 const TIME_SENTENCE = /^\$[A-Z]{2}(?:RMC|GGA|GNS|ZDA),/;
 
+/**
+ * serialport (and its native bindings) loaded at the first device opened, not at start-up: a
+ * daemon without an NMEA refclock would otherwise carry ~15 MB of resident memory for it.
+ * serialport is CommonJS, so a synchronous require keeps `openLine` synchronous.
+ */
+function openSerialPort(options: { path: string; baudRate: number; autoOpen: false }): SerialLine {
+  const { SerialPort } = createRequire(import.meta.url)('serialport') as { SerialPort: typeof SerialPortClass };
+  return new SerialPort(options);
+}
+
 export class NmeaDriver implements RefclockDriver {
   private readonly framer: NmeaFramer;
   private readonly decoder: NmeaDecoder;
@@ -92,7 +103,7 @@ export class NmeaDriver implements RefclockDriver {
     this.framer = new NmeaFramer({ byteTimeNs: byteTimeNsForBaud(options.baud) });
     this.decoder = new NmeaDecoder({ pivotUnixNs: options.pivotUnixNs });
     this.timers = options.timers ?? systemTimers;
-    this.openLine = options.openLine ?? ((o) => new SerialPort(o));
+    this.openLine = options.openLine ?? openSerialPort;
     this.reconnect = new Reconnector(this.timers, options.initialBackoffMs ?? 250, options.maxBackoffMs ?? 4000);
   }
 

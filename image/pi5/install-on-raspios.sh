@@ -104,7 +104,7 @@ chmod 0640 /etc/gnomon/ntp.conf
 # 5. The command, with the Node chosen above; the service too when it is not /usr/bin/node.
 cat >/usr/bin/gnomon <<EOF
 #!/bin/sh
-exec $NODE /opt/gnomon/dist/src/cli/main.js "\$@"
+exec $NODE --max-semi-space-size=1 --optimize-for-size --v8-pool-size=1 /opt/gnomon/dist/src/cli/main.js "\$@"
 EOF
 chmod 0755 /usr/bin/gnomon
 dropin=/etc/systemd/system/gnomon.service.d/node.conf
@@ -114,7 +114,7 @@ if [ "$NODE" != /usr/bin/node ]; then
 # install-on-raspios.sh: /usr/bin/node is Debian's nodejs (< 20); Gnomon runs on its own Node.
 [Service]
 ExecStart=
-ExecStart=$NODE /opt/gnomon/dist/src/cli/main.js serve --config /etc/gnomon/ntp.conf --web \${GNOMON_WEB} \$GNOMON_ARGS
+ExecStart=$NODE --max-semi-space-size=1 --optimize-for-size --v8-pool-size=1 /opt/gnomon/dist/src/cli/main.js serve --config /etc/gnomon/ntp.conf --web \${GNOMON_WEB} \$GNOMON_ARGS
 EOF
 else
   rm -f "$dropin"

@@ -1,4 +1,12 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1 --optimize-for-size --v8-pool-size=1
+/*
+ * The node flags above are the daemon's memory budget (issue 9: <= 64 MB resident under a
+ * million clients): young generation 2 × 1 MB instead of up to 2 × 16 MB, V8's heap sized for
+ * memory over speed (old space grows less before a full collection), one V8 helper thread instead
+ * of four (each thread is a stack and a malloc arena). The same flags are in every place the daemon
+ * starts: image/rootfs/usr/lib/systemd/system/gnomon.service, image/pi5/install-on-raspios.sh,
+ * `npm start`; test/unit/image/units.test.ts keeps them equal. docs/benchmarks.md has the numbers.
+ */
 /**
  * The `gnomon` command: one entry point for the daemon and the administrator's tools.
  */

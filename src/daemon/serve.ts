@@ -162,13 +162,15 @@ export async function serve(opts: ServeOptions): Promise<number> {
   log.info({ path: serverPath }, 'server path');
   log.info({ source: udp.rxStamps.source, ...(udp.rxStamps.reason ? { reason: udp.rxStamps.reason } : {}) }, 'receive timestamps');
   const started = Date.now();
+  // One table for every thread (the fast path's workers attach to `limiter`'s memory).
+  const rateTable = () => ({ entries: limiter.occupied(), capacity: limiter.capacity, evictions: limiter.evictions });
   const controlPath = opts.controlSocket ?? defaultControlSocket();
   let reloading: Promise<void> = Promise.resolve();
   let runningText = await readRunningText(configPath);
   const control = await listenControl(controlPath, (request) => {
     switch (request.command) {
       case 'status':
-        return statusReport({ configPath, started, state, reference, counters, listening: udp.boundAddresses(), rxTimestamps: udp.rxStamps, path: serverPath });
+        return statusReport({ configPath, started, state, reference, counters, listening: udp.boundAddresses(), rxTimestamps: udp.rxStamps, path: serverPath, rateTable });
       case 'reload': {
         // Serialised with SIGHUP reloads; the caller (gnomon config, the web page) gets the outcome.
         log.info({ file: configPath }, 'control: reloading configuration');
@@ -190,7 +192,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
   // Both are opened before the privilege drop: the socket's folder and the web's assets may be root's.
   const web = await startWeb(opts.web, {
     configPath, controlSocket: controlPath, log,
-    status: () => statusReport({ configPath, started, state, reference, counters, listening: udp.boundAddresses(), rxTimestamps: udp.rxStamps, path: serverPath }),
+    status: () => statusReport({ configPath, started, state, reference, counters, listening: udp.boundAddresses(), rxTimestamps: udp.rxStamps, path: serverPath, rateTable }),
     rateLimitTable: () => ({ entries: limiter.occupied(), capacity: limiter.capacity }),
   });
 

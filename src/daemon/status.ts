@@ -32,6 +32,8 @@ export interface StatusReport {
     readonly rxTimestampStats?: RxTimestampStats;
     /** How datagrams are read and answered: "dgram" (node:dgram) or "recvmmsg worker" (the fast path, src/server/fast). */
     readonly path?: string;
+    /** The per-client table, when the main thread holds it (dgram path). */
+    readonly rateTable?: RateTableStatus;
   };
   readonly refclocks: readonly RefclockStatus[];
   /** Upstream servers, peers and broadcasters (src/assoc), with the discipline's verdict. */
@@ -51,6 +53,15 @@ export interface StatusSources {
   readonly rxTimestamps?: RxTimestampStats;
   /** "dgram" or "recvmmsg worker". */
   readonly path?: string;
+  /** The per-client rate/MRU table where this thread holds it (the dgram path; the fast path's is in its worker). */
+  readonly rateTable?: () => RateTableStatus;
+}
+
+/** The per-client table (src/server/access/ratelimit.ts): clients held, slots (fixed at start), clients evicted to make room. */
+export interface RateTableStatus {
+  readonly entries: number;
+  readonly capacity: number;
+  readonly evictions: number;
 }
 
 /** bigint fields (instants) become strings: JSON has no bigint. */
@@ -77,6 +88,7 @@ export function statusReport(s: StatusSources): StatusReport {
       correctionNs: ref.correctionNs,
       ...(s.rxTimestamps ? { rxTimestamps: s.rxTimestamps.source, rxTimestampStats: s.rxTimestamps } : {}),
       ...(s.path ? { path: s.path } : {}),
+      ...(s.rateTable ? { rateTable: s.rateTable() } : {}),
     },
     refclocks: ref.refclocks,
     associations: control.associations.map((a) => ({ ...a, falseticker: control.falsetickers.has(a.name) })),

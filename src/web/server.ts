@@ -11,7 +11,6 @@ import type { StatusReport } from '../daemon/status.js';
 import { loadAssets, type Asset } from './assets.js';
 import { ChartHistory } from './chart-history.js';
 import { HttpError, readForm, redirect, sameOrigin, send, sendHtml, sendJson } from './http.js';
-import { createMetricsRegistry } from './metrics.js';
 import { loginPage, safeNext } from './pages/login.js';
 import { statusPage } from './pages/status.js';
 import { PasswordError, readPasswordFile, verifyPassword } from './password.js';
@@ -63,7 +62,8 @@ export class WebServer {
   readonly sessions: SessionStore;
   private readonly limiter: LoginLimiter;
   readonly history = new ChartHistory();
-  readonly registry: Registry;
+  /** Built at the first /metrics request: prom-client costs ~10 MB of a daemon's RSS that nobody scraping nothing should pay. */
+  private registry: Promise<Registry> | undefined;
   private readonly log: WebLog;
   private sampler: NodeJS.Timeout | undefined;
 
@@ -72,7 +72,6 @@ export class WebServer {
     this.sessions = o.sessions ?? new SessionStore();
     this.limiter = new LoginLimiter(o.loginLimit ?? 5, 60_000);
     this.assets = loadAssets();
-    this.registry = createMetricsRegistry({ status: o.status, rateLimitTable: o.rateLimitTable });
     this.server = createServer({ requestTimeout: 15_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => void this.handle(req, res));
     this.server.maxConnections = 64;
     this.routeStatus();
@@ -166,7 +165,11 @@ export class WebServer {
       const since = Number(url.searchParams.get('since') ?? '-1');
       sendJson(res, 200, this.history.since(Number.isFinite(since) ? since : -1));
     });
-    this.route('GET', '/metrics', 'status', async ({ res }) => send(res, 200, this.registry.contentType, await this.registry.metrics()));
+    this.route('GET', '/metrics', 'status', async ({ res }) => {
+      this.registry ??= import('./metrics.js').then((m) => m.createMetricsRegistry({ status: this.o.status, rateLimitTable: this.o.rateLimitTable }));
+      const registry = await this.registry;
+      send(res, 200, registry.contentType, await registry.metrics());
+    });
   }
 
   private routeLogin(): void {

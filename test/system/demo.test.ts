@@ -3,7 +3,7 @@
 // Ports: 11123 (npm start's), 12110-12119.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GNOMON_MAIN, REPO_ROOT } from './harness/daemon.js';
+import { GNOMON_MAIN, productNodeFlags, REPO_ROOT } from './harness/daemon.js';
 import { ChronydClient } from './harness/chrony.js';
 import { startDemo, waitForPps } from './harness/demo.js';
 import { pollUntil, run, Teardown, TempDir } from './harness/process.js';
@@ -28,7 +28,9 @@ async function queryJson(port: number): Promise<{ ok: boolean; stratum: number; 
 describe('npm start (gnomon demo)', () => {
   it('is `gnomon demo`; a real chronyd client sees stratum 1 with the refid Gnomon claims (PPS) on 127.0.0.1:11123', async () => {
     const pkg = JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, 'utf8')) as { scripts: { start: string } };
-    expect(pkg.scripts.start).toBe('node dist/src/cli/main.js demo');
+    // With the daemon's node flags (its memory budget: the first line of dist/src/cli/main.js).
+    expect(productNodeFlags().length).toBeGreaterThan(0);
+    expect(pkg.scripts.start).toBe(`node ${productNodeFlags().join(' ')} dist/src/cli/main.js demo`);
     const demo = await startDemo([], teardown);
     expect(demo.proc.stdout).toMatch(/"address":"127\.0\.0\.1","port":11123,"msg":"listening"/);
     const st = await waitForPps(demo, 40_000);

@@ -11,7 +11,14 @@
  * Presents the same surface as NtpUdpServer (src/server/udp.ts) to src/daemon/serve.ts.
  */
 import { isIPv6 } from 'node:net';
-import { Worker, MessageChannel } from 'node:worker_threads';
+import { Worker, MessageChannel, SHARE_ENV, type ResourceLimits } from 'node:worker_threads';
+
+/**
+ * The worker's young generation (issue 9, memory): a batch's garbage is a few small objects and a
+ * scavenge of a small new space is short, so 1 MB semi-spaces instead of V8's default of up to
+ * 16 MB each; the old generation is left to V8 (the rate table grows with `mru maxdepth`).
+ */
+const WORKER_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 3 };
 import type { MonotonicClock, TimeSpec } from '../../clock/clock.js';
 import { newTimeSpec } from '../../clock/clock.js';
 import type { Timescale } from '../../clock/timescale.js';
@@ -131,7 +138,7 @@ export class FastPathServer {
       abi: this.abi!.name, address: l.address, port: l.port, rcvbuf: this.options.rcvbuf ?? 0, receiveTimeoutMs: this.options.receiveTimeoutMs ?? 50,
       shared: view.buffer, control: channel.port2, access: this.access!,
     };
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data, transferList: [channel.port2] });
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data, transferList: [channel.port2], resourceLimits: WORKER_LIMITS, env: SHARE_ENV });
     let exitedResolve!: () => void;
     const exited = new Promise<void>((r) => { exitedResolve = r; });
     return new Promise<Running>((resolve, reject) => {

@@ -3,7 +3,7 @@
 // Ready when it logs (pino: one JSON object per stdout line) {"msg":"listening","address":...,"port":...}.
 // Stopped with SIGTERM; it must exit 0 within 5 s.
 // Also: a scripted fake responder (fake-server.mjs) started the same way, to check how peers classify replies.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Netns } from './netns.js';
 import { LongRunning, TempDir, run, type Teardown } from './process.js';
@@ -59,6 +59,16 @@ export interface GnomonOptions {
   extraListen?: readonly string[];
   /** How long to wait for the "listening" line (default 10 s). */
   readyTimeoutMs?: number;
+  /** node flags before the script (e.g. productNodeFlags(): the daemon as the product starts it). */
+  nodeArgs?: readonly string[];
+  /** More `gnomon serve` arguments (e.g. --web ADDR:PORT, --fast-path). */
+  serveArgs?: readonly string[];
+}
+
+/** The node flags the product starts the daemon with: the `#!/usr/bin/env -S node FLAGS` line of dist/src/cli/main.js. */
+export function productNodeFlags(): string[] {
+  const first = readFileSync(GNOMON_MAIN, 'utf8').split('\n', 1)[0] ?? '';
+  return /^#!\/usr\/bin\/env -S node (.*)$/.exec(first)?.[1]?.split(/\s+/).filter(Boolean) ?? [];
 }
 
 export class GnomonDaemon {
@@ -73,8 +83,8 @@ export class GnomonDaemon {
     const configFile = dir.file('ntp.conf');
     writeFileSync(configFile, options.config.endsWith('\n') ? options.config : `${options.config}\n`);
     // Each daemon its own control socket: parallel test files must not meet at the default path.
-    const args = [GNOMON_MAIN, 'serve', '--config', configFile, '--listen', options.listen, '--control', dir.file('control.sock'),
-      ...(options.extraListen ?? []).flatMap((l) => ['--listen', l])];
+    const args = [...(options.nodeArgs ?? []), GNOMON_MAIN, 'serve', '--config', configFile, '--listen', options.listen, '--control', dir.file('control.sock'),
+      ...(options.extraListen ?? []).flatMap((l) => ['--listen', l]), ...(options.serveArgs ?? [])];
     let started;
     try {
       started = await startListening('gnomon', args, options.ns, options.readyTimeoutMs ?? 10_000,

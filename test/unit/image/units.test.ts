@@ -16,6 +16,8 @@ import { output, requireTools, ROOTFS, run } from './tools.js';
 const UNITS = ['gnomon.service', 'gnomon-firstboot.service', 'gnomon-bootpassword.service'];
 const UNIT_DIR = `${ROOTFS}/usr/lib/systemd/system`;
 const CONFIG = '/etc/gnomon/ntp.conf';
+/** The daemon's node flags (its memory budget): the first line of src/cli/main.ts, the one source. */
+const NODE_FLAGS = /^#!\/usr\/bin\/env -S node (.*)$/m.exec(readFileSync(join(ROOTFS, '../../src/cli/main.ts'), 'utf8').split('\n')[0]!)?.[1] ?? 'no flags in the shebang';
 
 /** [Section] → key → values (in order; a key may repeat). Comments and blank lines dropped. */
 export function parseUnit(text: string): Map<string, Map<string, string[]>> {
@@ -89,8 +91,17 @@ describe('systemd-analyze', () => {
 });
 
 describe('gnomon.service', () => {
+  test('the node flags (memory budget) are the same wherever the daemon starts', () => {
+    expect(NODE_FLAGS).toMatch(/^--max-semi-space-size=\d+( --[a-z0-9-]+(=\d+)?)*$/);
+    const pkg = JSON.parse(readFileSync(join(ROOTFS, '../../package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts['start']).toBe(`node ${NODE_FLAGS} dist/src/cli/main.js demo`);
+    const install = readFileSync(join(ROOTFS, '../pi5/install-on-raspios.sh'), 'utf8');
+    expect(install).toContain(`exec $NODE ${NODE_FLAGS} /opt/gnomon/dist/src/cli/main.js "\\$@"`);
+    expect(install).toContain(`ExecStart=$NODE ${NODE_FLAGS} /opt/gnomon/dist/src/cli/main.js serve`);
+  });
+
   test('runs the daemon from /opt/gnomon with the appliance config', () => {
-    expect(one('ExecStart')).toBe('/usr/bin/node /opt/gnomon/dist/src/cli/main.js serve --config /etc/gnomon/ntp.conf --web ${GNOMON_WEB} $GNOMON_ARGS');
+    expect(one('ExecStart')).toBe(`/usr/bin/node ${NODE_FLAGS} /opt/gnomon/dist/src/cli/main.js serve --config /etc/gnomon/ntp.conf --web \${GNOMON_WEB} $GNOMON_ARGS`);
     expect(service.get('Environment')?.join(' ')).toContain('GNOMON_WEB=127.0.0.1:8123');
     expect(one('EnvironmentFile')).toBe('-/etc/default/gnomon');
     expect(one('Restart')).toBe('on-failure');
