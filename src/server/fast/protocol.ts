@@ -37,7 +37,13 @@ export interface WorkerStart {
   readonly access: AccessSpec;
 }
 
-export type ToWorker = { readonly kind: 'access'; readonly access: AccessSpec };
+export type ToWorker =
+  | { readonly kind: 'access'; readonly access: AccessSpec }
+  /**
+   * Test-only (GNOMON_TEST_FAULTS=worker-crash, docs/server.md): the worker throws `message` from
+   * its loop, as an unexpected bug would, so the restart path runs through the real daemon.
+   */
+  | { readonly kind: 'fault'; readonly message: string };
 
 export type FromWorker =
   | { readonly kind: 'ready'; readonly fd: number; readonly address: string; readonly port: number }

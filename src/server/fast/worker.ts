@@ -33,10 +33,19 @@ const start = workerData as WorkerStart;
 const control = start.control as MessagePort;
 const post = (m: FromWorker): void => parentPort!.postMessage(m);
 
+/**
+ * The worker's rate-limit table: its own, one per worker (SO_REUSEPORT hashes a client's address
+ * and port to one socket, so one client's requests reach one worker's table). The seam where a
+ * table shared by all threads replaces it.
+ */
+function limiterFor(spec: AccessSpec): RateLimiter {
+  return new RateLimiter(spec.limiter, spec.seed);
+}
+
 function accessFrom(spec: AccessSpec): { restrict: RestrictTable; limiter: RateLimiter; keys: KeyRing } {
   return {
     restrict: new RestrictTable(spec.restrict, spec.sources),
-    limiter: new RateLimiter(spec.limiter, spec.seed),
+    limiter: limiterFor(spec),
     keys: new KeyRing(spec.keys.map((k) => ({ ...k, secret: Buffer.from(k.secret) })), spec.keys.map((k) => k.id)),
   };
 }
@@ -164,6 +173,8 @@ function run(): void {
         const next = accessFrom(msg.access);
         handler.reconfigure(next.restrict, next.limiter);
         handler.setKeys(next.keys);
+      } else if (msg.kind === 'fault') {
+        throw new Error(msg.message);
       }
     }
     monotonic.read(mono);
