@@ -2,6 +2,9 @@
 //   node dist/src/cli/main.js serve --config FILE --listen ADDR:PORT
 // Ready when it logs (pino: one JSON object per stdout line) {"msg":"listening","address":...,"port":...}.
 // Stopped with SIGTERM; it must exit 0 within 5 s.
+// The server path (issue 9) comes from the environment: GNOMON_SERVER_PATH (auto|fast|dgram) set for the
+// test process reaches every daemon it starts (vitest.config.ts runs the server-facing files once more
+// with dgram); `env` overrides it for one daemon.
 // Also: a scripted fake responder (fake-server.mjs) started the same way, to check how peers classify replies.
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -36,9 +39,10 @@ function isListeningLine(text: string): boolean {
 
 /** Starts `node ARGS` (in `ns` when given) and waits for its {"msg":"listening"} line; throws with its output if not. */
 async function startListening(what: string, args: readonly string[], ns: Netns | undefined, timeoutMs: number,
-  context: string): Promise<{ proc: LongRunning; line: LogLine }> {
-  const proc = ns === undefined ? await LongRunning.start(process.execPath, args, { cwd: REPO_ROOT })
-    : await ns.start(process.execPath, args, { cwd: REPO_ROOT });
+  context: string, env?: Readonly<Record<string, string>>): Promise<{ proc: LongRunning; line: LogLine }> {
+  const options = { cwd: REPO_ROOT, ...(env ? { env: { ...process.env, ...env } } : {}) };
+  const proc = ns === undefined ? await LongRunning.start(process.execPath, args, options)
+    : await ns.start(process.execPath, args, options);
   const text = await proc.waitForStdoutLine(isListeningLine, timeoutMs);
   if (text === undefined) {
     const why = proc.exitStatus !== undefined ? 'exited before logging "listening"'
@@ -59,7 +63,20 @@ export interface GnomonOptions {
   extraListen?: readonly string[];
   /** How long to wait for the "listening" line (default 10 s). */
   readyTimeoutMs?: number;
+  /** Environment for this daemon on top of the test process's (e.g. GNOMON_SERVER_PATH: 'fast'). */
+  env?: Readonly<Record<string, string>>;
+  /** More `gnomon serve` arguments (e.g. --server-workers 2). */
+  args?: readonly string[];
 }
+
+/** The server path the test process asks for (GNOMON_SERVER_PATH; auto when unset), for test names. */
+export const SERVER_PATH = process.env.GNOMON_SERVER_PATH || 'auto';
+
+/**
+ * The path a daemon started with SERVER_PATH must report in `server.path`: dgram when asked for, else fast
+ * (auto picks it on this Linux machine; fastpath.test.ts proves the fast path is available here).
+ */
+export const EXPECTED_PATH = SERVER_PATH === 'dgram' ? 'dgram' : 'fast';
 
 export class GnomonDaemon {
   private constructor(readonly proc: LongRunning, readonly dir: TempDir, readonly configFile: string,
@@ -74,11 +91,11 @@ export class GnomonDaemon {
     writeFileSync(configFile, options.config.endsWith('\n') ? options.config : `${options.config}\n`);
     // Each daemon its own control socket: parallel test files must not meet at the default path.
     const args = [GNOMON_MAIN, 'serve', '--config', configFile, '--listen', options.listen, '--control', dir.file('control.sock'),
-      ...(options.extraListen ?? []).flatMap((l) => ['--listen', l])];
+      ...(options.extraListen ?? []).flatMap((l) => ['--listen', l]), ...(options.args ?? [])];
     let started;
     try {
       started = await startListening('gnomon', args, options.ns, options.readyTimeoutMs ?? 10_000,
-        ` (config:\n${options.config}\n)`);
+        ` (config:\n${options.config}\n)`, options.env);
     } catch (err) {
       dir.remove();
       throw err;
@@ -98,6 +115,12 @@ export class GnomonDaemon {
     const r = await run(process.execPath, [GNOMON_MAIN, 'status', '--json', '--control', this.controlSocket], { timeoutMs: 10_000 });
     if (r.code !== 0 && r.code !== 1) throw new Error(`gnomon status exited ${r.code}: ${r.stderr}`);
     return JSON.parse(r.stdout) as StatusReport;
+  }
+
+  /** The path this daemon serves on (its "server path" log line, logged before "listening"). */
+  get serverPath(): string | undefined {
+    const line = this.logs.find((l) => l.msg === 'server path');
+    return typeof line?.path === 'string' ? line.path : undefined;
   }
 
   /** Every JSON log line so far. */
