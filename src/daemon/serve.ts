@@ -177,7 +177,8 @@ export async function serve(opts: ServeOptions): Promise<number> {
     udp = dgramServer();
   } else {
     udp = fastServer();
-    udp.configure(accessSpec(config, ring));
+    // No worker runs yet: they start with this config.
+    void udp.configure(accessSpec(config, ring));
   }
 
   let addresses: ListenAddress[];
@@ -322,7 +323,8 @@ export async function serve(opts: ServeOptions): Promise<number> {
     handler.reconfigure(a.restrict, a.limiter);
     handler.setKeys(nextKeys.ring);
     ring = nextKeys.ring;
-    if (udp instanceof FastPathServer) udp.configure(accessSpec(config, ring));
+    // Awaited: the workers use the new rules before the reload is reported done (gnomon config, the web page).
+    if (udp instanceof FastPathServer) await udp.configure(accessSpec(config, ring));
     limiter = a.limiter;
     await reference.reconfigure(config);
     await associations.reconfigure(config, ring);

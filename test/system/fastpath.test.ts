@@ -18,7 +18,7 @@ import { FastPathServer } from '../../src/server/fast/fast-server.js';
 import { chronydOneShot } from './harness/chrony.js';
 import { EXPECTED_PATH, GNOMON_MAIN, GnomonDaemon, localClockConfig, SERVER_PATH, type LogLine } from './harness/daemon.js';
 import { gnomonSuite } from './harness/suite.js';
-import { pollUntil, TempDir } from './harness/process.js';
+import { pollUntil, run, TempDir } from './harness/process.js';
 import { buildNtpPacket, exchange } from './harness/udp.js';
 
 const STRATUM = 3;
@@ -53,6 +53,20 @@ describe('auto picks the fast path where it can run', () => {
     }, 3000, 100);
     expect(after?.server.rxTimestampStats?.kernel, suite.gnomon.describe()).toBeGreaterThanOrEqual(q.samples.length);
     expect(after?.server.rxTimestampStats?.ioctlFailed).toBe(0);
+  });
+
+  it('a second daemon on the same port fails with EADDRINUSE on the fast path too (its SO_REUSEPORT sockets do not share the port)', async () => {
+    const dir = new TempDir('gnm-fast-twice-');
+    try {
+      writeFileSync(dir.file('ntp.conf'), `${localClockConfig(12810, STRATUM)}\n`);
+      const r = await run(process.execPath, [GNOMON_MAIN, 'serve', '--config', dir.file('ntp.conf'), '--listen', '127.0.0.1:12810',
+        '--control', dir.file('control.sock'), '--web', 'off', '--server-path', 'fast'], { timeoutMs: 10_000 });
+      expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(1);
+      expect(r.stderr).toContain('cannot listen on 127.0.0.1:12810: bind EADDRINUSE');
+      expect((await suite.gnomon.status()).server.workersServing, suite.gnomon.describe()).toBe(1);
+    } finally {
+      dir.remove();
+    }
   });
 });
 

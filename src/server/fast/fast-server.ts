@@ -12,7 +12,6 @@
  *
  * Presents the same surface as NtpUdpServer (src/server/udp.ts) to src/daemon/serve.ts.
  */
-import { createSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { MonotonicClock, TimeSpec } from '../../clock/clock.js';
@@ -27,6 +26,7 @@ import type { ServerStateCell } from '../state.js';
 import type { ListenAddress, RxTimestampStats } from '../udp.js';
 import { sendToFd, socketLibc, writeSockaddr } from './batch-socket.js';
 import type { AccessSpec, FromWorker, KeyMaterial, ToWorker, WorkerStart } from './protocol.js';
+import { probeBind } from './port-probe.js';
 import { SharedServerView } from './shared.js';
 
 /** `server.path` in status, `serverpath` in mode 6 (the value `--server-path` takes). */
@@ -78,6 +78,8 @@ interface WorkerSlot {
   nextDelayMs: number;
   /** Monotonic ms when this worker became ready (a worker that ran a minute resets the back-off). */
   readySinceMs: number;
+  /** configure() calls waiting for this worker to apply their access generation. */
+  waiters: { readonly generation: number; readonly done: () => void }[];
 }
 
 interface Address {
@@ -93,21 +95,6 @@ interface Address {
 }
 
 const MINUTE_MS = 60_000;
-
-/** Binds (address, port) with node:dgram, no SO_REUSEPORT, and closes it: the port it got, or the bind's error. */
-function probeBind(l: ListenAddress, key: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = isIPv6(l.address) ? createSocket({ type: 'udp6', ipv6Only: true }) : createSocket('udp4');
-    s.once('error', (err) => {
-      s.close();
-      reject(Object.assign(err, { listenAddress: key }));
-    });
-    s.bind({ address: l.address, port: l.port, exclusive: true }, () => {
-      const port = s.address().port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export class FastPathServer {
   readonly path = FAST_PATH_NAME;
@@ -126,6 +113,7 @@ export class FastPathServer {
   private readonly out = Buffer.alloc(72);
   private readonly sockaddr = Buffer.alloc(32);
   private mainSendErrors = 0;
+  private generation = 0;
   /** Receive-stamp counts of workers that died (a replacement counts from 0). */
   private readonly retired = { kernel: 0, missing: 0, outOfWindow: 0, sendDropped: 0 };
 
@@ -161,10 +149,33 @@ export class FastPathServer {
     return undefined;
   }
 
-  /** Access control and keys for the workers (start-up, reload). */
-  configure(access: AccessSpec): void {
+  /**
+   * Access control and keys for the workers (start-up, reload). Resolves once every serving worker
+   * uses them (each applies them at its next loop turn, ≤ one receive timeout), so a reload that
+   * reports success is in effect for the next request; a worker that dies or does not answer
+   * within 2 s does not hold it up (a restarted one starts with the latest).
+   */
+  configure(access: AccessSpec): Promise<void> {
     this.access = access;
-    for (const a of this.addresses.values()) for (const w of a.workers) w.control?.postMessage({ kind: 'access', access } satisfies ToWorker);
+    const generation = ++this.generation;
+    const applied: Promise<void>[] = [];
+    for (const a of this.addresses.values()) {
+      for (const w of a.workers) {
+        if (!w.control) continue;
+        w.control.postMessage({ kind: 'access', access, generation } satisfies ToWorker);
+        applied.push(new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 2000);
+          w.waiters.push({ generation, done: () => { clearTimeout(timer); resolve(); } });
+        }));
+      }
+    }
+    return Promise.all(applied).then(() => undefined);
+  }
+
+  private settle(w: WorkerSlot, generation: number): void {
+    const keep = w.waiters.filter((x) => x.generation > generation);
+    for (const x of w.waiters) if (x.generation <= generation) x.done();
+    w.waiters = keep;
   }
 
   private key(l: ListenAddress): string {
@@ -205,7 +216,7 @@ export class FastPathServer {
   private newSlot(index: number): WorkerSlot {
     return {
       index, worker: undefined, control: undefined, fd: -1, closedByWorker: false, rx: { kernel: 0, missing: 0, outOfWindow: 0 }, sendDropped: 0,
-      exited: Promise.resolve(), lastError: '', restartTimer: undefined, nextDelayMs: this.options.restartDelayMs ?? 1000, readySinceMs: 0,
+      exited: Promise.resolve(), lastError: '', restartTimer: undefined, nextDelayMs: this.options.restartDelayMs ?? 1000, readySinceMs: 0, waiters: [],
     };
   }
 
@@ -253,6 +264,9 @@ export class FastPathServer {
           case 'stats':
             this.addStats(w, m);
             break;
+          case 'applied':
+            this.settle(w, m.generation);
+            break;
           case 'stopped':
             w.closedByWorker = true;
             break;
@@ -269,6 +283,7 @@ export class FastPathServer {
         w.control = undefined;
         w.worker = undefined;
         this.retire(w);
+        this.settle(w, Infinity);
         exitedResolve();
         if (!ready) {
           reject(Object.assign(new Error(w.lastError || `fast-path worker exited before binding (code ${code})`), { listenAddress: a.key }));

@@ -38,7 +38,8 @@ export interface WorkerStart {
 }
 
 export type ToWorker =
-  | { readonly kind: 'access'; readonly access: AccessSpec }
+  /** New access config and keys (reload); the worker answers `applied` with the generation once it uses them. */
+  | { readonly kind: 'access'; readonly access: AccessSpec; readonly generation: number }
   /**
    * Test-only (GNOMON_TEST_FAULTS=worker-crash, docs/server.md): the worker throws `message` from
    * its loop, as an unexpected bug would, so the restart path runs through the real daemon.
@@ -58,4 +59,5 @@ export type FromWorker =
     readonly rx: { readonly kernel: number; readonly missing: number; readonly outOfWindow: number; readonly forwarded: number; readonly receiveErrors: number };
     readonly sendDropped: number;
   }
+  | { readonly kind: 'applied'; readonly generation: number }
   | { readonly kind: 'stopped' };

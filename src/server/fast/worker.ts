@@ -173,6 +173,7 @@ function run(): void {
         const next = accessFrom(msg.access);
         handler.reconfigure(next.restrict, next.limiter);
         handler.setKeys(next.keys);
+        post({ kind: 'applied', generation: msg.generation });
       } else if (msg.kind === 'fault') {
         throw new Error(msg.message);
       }
