@@ -227,8 +227,11 @@ export async function serve(opts: ServeOptions): Promise<number> {
   let runningText = await readRunningText(configPath);
   const control = await listenControl(controlPath, (request) => {
     switch (request.command) {
-      case 'status':
-        return statusReport({ configPath, started, state, reference, counters, listening: udp.boundAddresses(), rxTimestamps: udp.rxStamps, server: serverPath() });
+      case 'status': {
+        const report = () => statusReport({ configPath, started, state, reference, counters, listening: udp.boundAddresses(), rxTimestamps: udp.rxStamps, server: serverPath() });
+        // The fast path's workers post their counters first: the report counts every request answered before it.
+        return udp instanceof FastPathServer ? udp.flushCounters().then(report) : report();
+      }
       case 'reload': {
         // Serialised with SIGHUP reloads; the caller (gnomon config, the web page) gets the outcome.
         log.info({ file: configPath }, 'control: reloading configuration');

@@ -157,12 +157,26 @@ export class FastPathServer {
    */
   configure(access: AccessSpec): Promise<void> {
     this.access = access;
+    return this.tellAll((generation) => ({ kind: 'access', access, generation }));
+  }
+
+  /**
+   * Every worker posts its counters now (they otherwise do every 250 ms): `gnomon status` then
+   * counts every request answered before it asked. Mode 6 sysstats and the web page read the
+   * counters as they are (≤ 250 ms behind).
+   */
+  flushCounters(): Promise<void> {
+    return this.tellAll((generation) => ({ kind: 'flush', generation }));
+  }
+
+  /** Posts a message to every worker; resolves when each has acknowledged it (or died, or 2 s passed). */
+  private tellAll(message: (generation: number) => ToWorker): Promise<void> {
     const generation = ++this.generation;
     const applied: Promise<void>[] = [];
     for (const a of this.addresses.values()) {
       for (const w of a.workers) {
         if (!w.control) continue;
-        w.control.postMessage({ kind: 'access', access, generation } satisfies ToWorker);
+        w.control.postMessage(message(generation));
         applied.push(new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, 2000);
           w.waiters.push({ generation, done: () => { clearTimeout(timer); resolve(); } });

@@ -40,6 +40,8 @@ export interface WorkerStart {
 export type ToWorker =
   /** New access config and keys (reload); the worker answers `applied` with the generation once it uses them. */
   | { readonly kind: 'access'; readonly access: AccessSpec; readonly generation: number }
+  /** Post the counters now, then `applied` with the generation (`gnomon status` reads what was served). */
+  | { readonly kind: 'flush'; readonly generation: number }
   /**
    * Test-only (GNOMON_TEST_FAULTS=worker-crash, docs/server.md): the worker throws `message` from
    * its loop, as an unexpected bug would, so the restart path runs through the real daemon.

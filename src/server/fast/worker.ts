@@ -174,6 +174,9 @@ function run(): void {
         handler.reconfigure(next.restrict, next.limiter);
         handler.setKeys(next.keys);
         post({ kind: 'applied', generation: msg.generation });
+      } else if (msg.kind === 'flush') {
+        flushStats();
+        post({ kind: 'applied', generation: msg.generation });
       } else if (msg.kind === 'fault') {
         throw new Error(msg.message);
       }
