@@ -15,9 +15,11 @@ const GNOMON_CONF = path.join(ROOT, 'bench', 'gnomon-bench.conf');
 const TRIVIAL = path.join(ROOT, 'bench', 'trivial-responder.mjs');
 export const SERVER_CPU = '0';
 /** Environment that makes Gnomon stamp receipts in JS although kernel stamps work (src/daemon/serve.ts). */
-const USER_STAMPS = { GNOMON_RX_TIMESTAMPS: 'user' };
-/** Environment that selects Gnomon's batched recvmmsg worker (src/server/fast, issue 9; opt-in for now). */
-const FAST_PATH = { GNOMON_FAST_PATH: '1' };
+const USER_STAMPS = { GNOMON_SERVER_PATH: 'dgram', GNOMON_RX_TIMESTAMPS: 'user' };
+/** Environment that selects Gnomon's batched recvmmsg workers (src/server/fast, issue 9; auto picks them where they run). */
+const FAST_PATH = { GNOMON_SERVER_PATH: 'fast' };
+/** The node:dgram path (src/server/udp.ts): what `gnomon` and `demo` measure, as before auto picked the fast path. */
+const DGRAM_PATH = { GNOMON_SERVER_PATH: 'dgram' };
 
 let serverPathFlag;
 /**
@@ -218,7 +220,7 @@ function launch(name, port, nodeArgs, demoArgs, cpu) {
     case 'gnomon':
       return startGnomon('gnomon', port, nodeArgs, cpu, {}, 'dgram');
     case 'demo':
-      return startDemo(port, nodeArgs, demoArgs, cpu);
+      return startDemo(port, nodeArgs, demoArgs, cpu, DGRAM_PATH);
     // The same with the receive timestamp read in JS (src/server/udp.ts), as before kernel stamps.
     case 'demo-user':
       return startDemo(port, nodeArgs, demoArgs, cpu, USER_STAMPS);

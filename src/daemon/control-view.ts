@@ -48,6 +48,8 @@ export interface ControlViewSources {
   readonly controlRequests: () => number;
   /** Where the server's receive timestamps come from (src/server/udp.ts rxStamps.source). */
   readonly rxTimestamps?: () => string;
+  /** The server path: "fast" or "dgram" (mode 6 `serverpath`). */
+  readonly serverPath?: () => string;
 }
 
 function servedNow(ts: Timescale): NtpTimestamp {
@@ -170,6 +172,7 @@ export function daemonControlView(s: ControlViewSources): ControlView {
       processor: machine(), system: `${type()}/${release()}`, version: s.version,
       statusWord: ((cell.leap & 3) << 14) | (source << 8),
       ...(s.rxTimestamps ? { rxTimestamps: s.rxTimestamps() } : {}),
+      ...(s.serverPath ? { serverPath: s.serverPath() } : {}),
     };
   };
 

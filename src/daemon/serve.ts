@@ -36,6 +36,7 @@ import { keyRingFor } from '../auth/keyfile.js';
 import type { KeyRing } from '../auth/mac.js';
 import { AssociationSet } from './associations.js';
 import { FastPathServer, keyMaterial } from '../server/fast/fast-server.js';
+import { fastPathBlocker, fastUnavailableMessage, requestedServerPath, serverWorkers } from './server-path.js';
 import type { AccessSpec } from '../server/fast/protocol.js';
 
 /** The configuration compiled into the package: what `npm start` runs. */
@@ -55,8 +56,12 @@ export interface ServeOptions {
   readonly onListening?: (addresses: readonly { address: string; port: number }[]) => void;
   /** `--web ADDR:PORT|off`, `--web-password FILE`, `--web-public-status` (docs/web.md); default 127.0.0.1:8123. */
   readonly web?: WebOptions;
-  /** `--fast-path` (or GNOMON_FAST_PATH=1): the batched recvmmsg worker instead of node:dgram (issue 9; opt-in, docs/server.md). */
+  /** `--server-path auto|fast|dgram` (else GNOMON_SERVER_PATH; default auto: src/daemon/server-path.ts, docs/server.md). */
+  readonly serverPath?: string;
+  /** Deprecated `--fast-path` (or GNOMON_FAST_PATH=1): `--server-path fast`. */
   readonly fastPath?: boolean;
+  /** `--server-workers N|auto` (else GNOMON_SERVER_WORKERS): fast-path workers per listen address (default 1). */
+  readonly serverWorkers?: string;
 }
 
 
@@ -84,6 +89,15 @@ export async function serve(opts: ServeOptions): Promise<number> {
     return 1;
   }
   let config = first.config;
+  let pathRequest: ReturnType<typeof requestedServerPath>;
+  let workersPerAddress: number;
+  try {
+    pathRequest = requestedServerPath(opts.serverPath, opts.fastPath === true, process.env);
+    workersPerAddress = serverWorkers(opts.serverWorkers, process.env);
+  } catch (err) {
+    process.stderr.write(`gnomon: ${(err as Error).message}\n`);
+    return 1;
+  }
   const log = createLogger(config.logfile);
   for (const d of first.diagnostics) log.warn({ code: d.code, at: d.at }, d.message);
 
@@ -129,26 +143,58 @@ export async function serve(opts: ServeOptions): Promise<number> {
       reference, state, counters, timescale, limiter: () => limiter, monotonicS, startedMonotonicS: monotonicS(),
       version: `gnomon ${packageVersion()}`, controlRequests: () => counters.controlRequests,
       rxTimestamps: () => udp.rxStamps.source,
+      serverPath: () => (udp instanceof FastPathServer ? udp.path : 'dgram'),
     }),
     responder: new Mode6Responder({ nonceSecret: randomBytes(32) }),
   });
   // GNOMON_RX_TIMESTAMPS=user: the JS read even where kernel stamps work (bench/quality.mjs compares the two).
   const onSocketError = (where: string, err: Error) => log.error({ where, err: err.message }, 'socket error');
-  // The batched fast path (src/server/fast/) only when asked for: it does not pass every system test yet (issue 9).
-  const fastPath = opts.fastPath === true || process.env.GNOMON_FAST_PATH === '1';
-  const fastUnavailable = fastPath ? FastPathServer.unavailableReason() : undefined;
-  if (fastUnavailable) log.warn({ reason: fastUnavailable }, 'fast path asked for but unavailable; serving with node:dgram');
-  const udp = fastPath && !fastUnavailable
-    ? new FastPathServer(handler, timescale, monotonic, state, counters, onSocketError, { rcvbuf: Number(process.env.GNOMON_FAST_RCVBUF ?? 0) || 0 })
-    : new NtpUdpServer(handler, timescale, monotonic, onSocketError,
-      { rxTimestamps: process.env.GNOMON_RX_TIMESTAMPS === 'user' ? 'user' : 'auto' });
-  const serverPath = udp instanceof FastPathServer ? udp.path : 'dgram';
-  if (udp instanceof FastPathServer) udp.configure(accessSpec(config, ring, access.limiter));
+  // The server path (issue 9, docs/server.md "Choosing the path"): the batched fast path where it
+  // can run, unless dgram is asked for; `fast` refuses to start without it.
+  if (pathRequest.deprecated) log.warn({ alias: pathRequest.deprecated }, 'deprecated option');
+  const blocker = pathRequest.path === 'dgram' ? undefined : fastPathBlocker(FastPathServer.unavailableReason(), config.broadcastClient?.groups ?? []);
+  if (pathRequest.path === 'fast' && blocker) {
+    log.fatal({ reason: blocker }, fastUnavailableMessage(blocker));
+    process.stderr.write(`gnomon: ${fastUnavailableMessage(blocker)}\n`);
+    return 1;
+  }
+  /** Why auto serves with dgram (status `server.pathReason`). */
+  let pathReason: string | undefined;
+  const dgramServer = () => new NtpUdpServer(handler, timescale, monotonic, onSocketError,
+    { rxTimestamps: process.env.GNOMON_RX_TIMESTAMPS === 'user' ? 'user' : 'auto' });
+  const fastServer = () => new FastPathServer(handler, timescale, monotonic, state, counters, onSocketError, {
+    rcvbuf: Number(process.env.GNOMON_FAST_RCVBUF ?? 0) || 0,
+    workersPerAddress,
+    onWorkerDied: (where, reason, restartInMs) => log.error({ where, reason, restartInMs }, 'fast-path worker died; restarting it'),
+    onWorkerRestarted: (where, restarts) => log.info({ where, restarts }, 'fast-path worker restarted'),
+  });
+  let udp: NtpUdpServer | FastPathServer;
+  if (pathRequest.path === 'dgram') {
+    udp = dgramServer();
+  } else if (blocker) {
+    pathReason = blocker;
+    log.warn({ reason: blocker }, `server path: dgram (the fast path cannot run: ${blocker})`);
+    udp = dgramServer();
+  } else {
+    udp = fastServer();
+    // No worker runs yet: they start with this config.
+    void udp.configure(accessSpec(config, ring, access.limiter));
+  }
 
   let addresses: ListenAddress[];
   try {
     addresses = listenAddresses(config, opts.listen);
-    await udp.listen(addresses);
+    try {
+      await udp.listen(addresses);
+    } catch (err) {
+      if (!(udp instanceof FastPathServer) || pathRequest.path !== 'auto') throw err;
+      // auto: the fast path's socket did not open; node:dgram may (its error is the one reported if not).
+      await udp.close();
+      pathReason = `the fast path's socket did not open: ${(err as Error).message}`;
+      log.warn({ reason: pathReason }, `server path: dgram (${pathReason})`);
+      udp = dgramServer();
+      await udp.listen(addresses);
+    }
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { listenAddress?: string };
     const hint = e.code === 'EACCES' ? ' (port 123 needs root or CAP_NET_BIND_SERVICE)'
@@ -158,8 +204,22 @@ export async function serve(opts: ServeOptions): Promise<number> {
     await udp.close();
     return 1;
   }
+  const server = udp;
+  const serverPath = () => ({
+    path: server instanceof FastPathServer ? server.path : 'dgram',
+    ...(pathReason ? { pathReason } : {}),
+    ...(server instanceof FastPathServer
+      ? { workersPerAddress: server.workersPerAddress, workersServing: server.workersServing(), workerRestarts: server.workerRestarts }
+      : {}),
+  });
+  if (server instanceof FastPathServer && process.env.GNOMON_TEST_FAULTS === 'worker-crash') {
+    // Test-only fault hook (docs/server.md): SIGUSR2 makes one fast-path worker throw, so the
+    // restart path runs through the real daemon. Nothing installs it without the variable.
+    log.warn({}, 'GNOMON_TEST_FAULTS=worker-crash: SIGUSR2 crashes a fast-path worker (tests only)');
+    process.on('SIGUSR2', () => log.warn({ where: server.injectWorkerFault() }, 'test fault: crashing a fast-path worker'));
+  }
 
-  log.info({ path: serverPath }, 'server path');
+  log.info({ requested: pathRequest.path, ...serverPath() }, 'server path');
   log.info({ source: udp.rxStamps.source, ...(udp.rxStamps.reason ? { reason: udp.rxStamps.reason } : {}) }, 'receive timestamps');
   const started = Date.now();
   // One table for every thread (the fast path's workers attach to `limiter`'s memory).
@@ -169,8 +229,11 @@ export async function serve(opts: ServeOptions): Promise<number> {
   let runningText = await readRunningText(configPath);
   const control = await listenControl(controlPath, (request) => {
     switch (request.command) {
-      case 'status':
-        return statusReport({ configPath, started, state, reference, counters, listening: udp.boundAddresses(), rxTimestamps: udp.rxStamps, path: serverPath, rateTable });
+      case 'status': {
+        const report = () => statusReport({ configPath, started, state, reference, counters, listening: udp.boundAddresses(), rxTimestamps: udp.rxStamps, server: serverPath(), rateTable });
+        // The fast path's workers post their counters first: the report counts every request answered before it.
+        return udp instanceof FastPathServer ? udp.flushCounters().then(report) : report();
+      }
       case 'reload': {
         // Serialised with SIGHUP reloads; the caller (gnomon config, the web page) gets the outcome.
         log.info({ file: configPath }, 'control: reloading configuration');
@@ -192,7 +255,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
   // Both are opened before the privilege drop: the socket's folder and the web's assets may be root's.
   const web = await startWeb(opts.web, {
     configPath, controlSocket: controlPath, log,
-    status: () => statusReport({ configPath, started, state, reference, counters, listening: udp.boundAddresses(), rxTimestamps: udp.rxStamps, path: serverPath, rateTable }),
+    status: () => statusReport({ configPath, started, state, reference, counters, listening: udp.boundAddresses(), rxTimestamps: udp.rxStamps, server: serverPath(), rateTable }),
     rateLimitTable: () => ({ entries: limiter.occupied(), capacity: limiter.capacity }),
   });
 
@@ -265,7 +328,8 @@ export async function serve(opts: ServeOptions): Promise<number> {
     handler.reconfigure(a.restrict, a.limiter);
     handler.setKeys(nextKeys.ring);
     ring = nextKeys.ring;
-    if (udp instanceof FastPathServer) udp.configure(accessSpec(config, ring, a.limiter));
+    // Awaited: the workers use the new rules before the reload is reported done (gnomon config, the web page).
+    if (udp instanceof FastPathServer) await udp.configure(accessSpec(config, ring, a.limiter));
     limiter = a.limiter;
     await reference.reconfigure(config);
     await associations.reconfigure(config, ring);

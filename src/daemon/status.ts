@@ -30,10 +30,16 @@ export interface StatusReport {
     readonly rxTimestamps?: string;
     /** Why user space, when it is; and how many datagrams got the kernel's stamp or fell back to the JS read, and why. */
     readonly rxTimestampStats?: RxTimestampStats;
-    /** How datagrams are read and answered: "dgram" (node:dgram) or "recvmmsg worker" (the fast path, src/server/fast). */
+    /** How datagrams are read and answered: "fast" (recvmmsg workers, src/server/fast) or "dgram" (node:dgram). */
     readonly path?: string;
-    /** The per-client table, when the main thread holds it (dgram path). */
+    /** The per-client table (one for every thread): clients held, slots, evictions. */
     readonly rateTable?: RateTableStatus;
+    /** Why `--server-path auto` serves with dgram, when it does. */
+    readonly pathReason?: string;
+    /** Fast path: workers per listen address, workers serving now, restarts after a worker died. */
+    readonly workersPerAddress?: number;
+    readonly workersServing?: number;
+    readonly workerRestarts?: number;
   };
   readonly refclocks: readonly RefclockStatus[];
   /** Upstream servers, peers and broadcasters (src/assoc), with the discipline's verdict. */
@@ -51,9 +57,15 @@ export interface StatusSources {
   readonly listening: readonly { address: string; port: number }[];
   /** The UDP server's receive-timestamp source and counters. */
   readonly rxTimestamps?: RxTimestampStats;
-  /** "dgram" or "recvmmsg worker". */
-  readonly path?: string;
-  /** The per-client rate/MRU table where this thread holds it (the dgram path; the fast path's is in its worker). */
+  /** The server path and, on the fast path, its workers (src/daemon/serve.ts). */
+  readonly server?: {
+    readonly path: string;
+    readonly pathReason?: string;
+    readonly workersPerAddress?: number;
+    readonly workersServing?: number;
+    readonly workerRestarts?: number;
+  };
+  /** The per-client rate/MRU table (src/server/access/ratelimit.ts; shared by every thread). */
   readonly rateTable?: () => RateTableStatus;
 }
 
@@ -87,7 +99,7 @@ export function statusReport(s: StatusSources): StatusReport {
       freqPpm: ref.freqPpm,
       correctionNs: ref.correctionNs,
       ...(s.rxTimestamps ? { rxTimestamps: s.rxTimestamps.source, rxTimestampStats: s.rxTimestamps } : {}),
-      ...(s.path ? { path: s.path } : {}),
+      ...(s.server ?? {}),
       ...(s.rateTable ? { rateTable: s.rateTable() } : {}),
     },
     refclocks: ref.refclocks,

@@ -68,7 +68,7 @@ afterAll(() => teardown.run());
 
 describe.each([
   { path: 'dgram' as const, port: 12850, web: 12852, reported: 'dgram' },
-  { path: 'fast' as const, port: 12851, web: 12853, reported: 'recvmmsg worker' },
+  { path: 'fast' as const, port: 12851, web: 12853, reported: 'fast' },
 ])('$path path: 200,000 client addresses in 12 s', ({ path, port, web, reported }) => {
   it('answers each at its own address, keeps answering, and stays within its memory bounds', async () => {
     expect(productNodeFlags()).toContain('--max-semi-space-size=1');

@@ -1,9 +1,12 @@
 // Acceptance: ntpd-style `restrict` rules, checked with real datagrams from the raw UDP client to Gnomon on loopback.
 // Where a rule silences 127.0.0.1, the same config has `restrict 127.0.0.2` (full service), and a request sent
 // from source address 127.0.0.2 must be answered: that proves the daemon is up and it is the rule that is silent.
+// Runs on both server paths (issue 9): the daemons take GNOMON_SERVER_PATH from the environment; `npm test`
+// runs this file on auto (the fast path here) and again on dgram (vitest.config.ts), and the first test
+// checks which path the daemons are on.
 // Ports: 11220-11227 on loopback.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GnomonDaemon, startDaemonsPerCase } from './harness/daemon.js';
+import { EXPECTED_PATH, GnomonDaemon, SERVER_PATH, startDaemonsPerCase } from './harness/daemon.js';
 import { ChronydClient } from './harness/chrony.js';
 import { pollUntil, Teardown } from './harness/process.js';
 import { buildNtpPacket, describeReplies, exchange, kissCode, MODE, type Reply } from './harness/udp.js';
@@ -59,6 +62,12 @@ function expectNormalReply(reply: Reply | undefined, request: Buffer, mode: numb
   expect(reply?.data.length, why).toBeLessThanOrEqual(request.length);
 }
 
+describe(`server path ${SERVER_PATH}`, () => {
+  it(`every case's daemon serves on the ${EXPECTED_PATH} path`, async () => {
+    for (const [name, d] of daemons) expect((await d.status()).server.path, `${name}\n${d.describe()}`).toBe(EXPECTED_PATH);
+  });
+});
+
 describe.each(['ignore', 'noserve', 'notrust'] as const)('restrict default %s', (name) => {
   it('sends no reply to an unauthenticated client request', async () => {
     const { replies, why } = await send(name, [buildNtpPacket(), buildNtpPacket({ version: 3 })]);
@@ -88,8 +97,11 @@ describe('restrict default kod limited, discard average 3 minimum 1', () => {
       // A client accepts a kiss only if it answers one of its requests.
       const origins = requests.map((r) => r.readBigUInt64BE(40));
       expect(origins, why).toContain(kiss.header?.origin);
+      // Its transmit timestamp is the client's own (the fast path's batch restamp leaves kisses alone).
+      expect(kiss.header?.transmit, why).toBe(kiss.header?.origin);
       expect(kiss.data.length, why).toBeLessThanOrEqual(48);
     }
+    for (const r of normal) expect(r.header!.transmit >= r.header!.receive, why).toBe(true);
     expect(replies.length, why).toBe(normal.length + kisses.length);
     const first = replies[0];
     expect(first?.header?.stratum, why).toBe(STRATUM);

@@ -23,23 +23,15 @@ describe('interleaved mode: chronyd xleave against Gnomon', () => {
   let fast: GnomonDaemon;
   let dgram: GnomonDaemon;
   beforeAll(async () => {
-    const saved = process.env.GNOMON_FAST_PATH;
-    try {
-      process.env.GNOMON_FAST_PATH = '1';
-      fast = await GnomonDaemon.start({ config: localClockConfig(FAST_PORT, 3), listen: `127.0.0.1:${FAST_PORT}` });
-      teardown.add('gnomon (fast path)', () => fast.stop());
-      delete process.env.GNOMON_FAST_PATH;
-      dgram = await GnomonDaemon.start({ config: localClockConfig(DGRAM_PORT, 3), listen: `127.0.0.1:${DGRAM_PORT}` });
-      teardown.add('gnomon (dgram)', () => dgram.stop());
-    } finally {
-      if (saved === undefined) delete process.env.GNOMON_FAST_PATH;
-      else process.env.GNOMON_FAST_PATH = saved;
-    }
+    fast = await GnomonDaemon.start({ config: localClockConfig(FAST_PORT, 3), listen: `127.0.0.1:${FAST_PORT}`, env: { GNOMON_SERVER_PATH: 'fast' } });
+    teardown.add('gnomon (fast path)', () => fast.stop());
+    dgram = await GnomonDaemon.start({ config: localClockConfig(DGRAM_PORT, 3), listen: `127.0.0.1:${DGRAM_PORT}`, env: { GNOMON_SERVER_PATH: 'dgram' } });
+    teardown.add('gnomon (dgram)', () => dgram.stop());
   });
   afterAll(() => teardown.run());
 
   it('fast path: an xleave client is answered interleaved with kernel transmit stamps, offsets sane; a basic client beside it stays basic', async () => {
-    expect((await fast.status()).server.path, fast.describe()).toBe('recvmmsg worker');
+    expect((await fast.status()).server.path, fast.describe()).toBe('fast');
     // noselect: offsets against the system clock, not chronyd's corrected virtual one.
     const x = await ChronydClient.start({ host: '127.0.0.1', port: FAST_PORT, poll: -5, extra: ['xleave', 'noselect'] });
     teardown.add('chronyd xleave', () => x.stop());

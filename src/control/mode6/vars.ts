@@ -137,6 +137,7 @@ export const SYS_VARS: readonly S[] = ((): S[] => {
     'nts_ke_serves_bad', 'nts_ke_probes_good', 'nts_ke_probes_bad']) t.push(zero(n));
   // Gnomon's own, after ntpd's codes so theirs keep their numbers: sent by default (ntpq -c rv shows it).
   t.push({ name: 'rxtimestamps', def: true, put: (c) => (c.sys.rxTimestamps !== undefined ? quoted('rxtimestamps', c.sys.rxTimestamps) : undefined) });
+  t.push({ name: 'serverpath', def: true, put: (c) => (c.sys.serverPath !== undefined ? quoted('serverpath', c.sys.serverPath) : undefined) });
   t[18] = varList('sys_var_list', t);
   return t;
 })();

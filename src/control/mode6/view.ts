@@ -53,6 +53,8 @@ export interface SystemVariables {
    * (`rxtimestamps`, Gnomon's own variable: ntpq -c rv prints it like any other).
    */
   readonly rxTimestamps?: string;
+  /** The server path, "fast" or "dgram" (`serverpath`, Gnomon's own variable; docs/server.md). */
+  readonly serverPath?: string;
 }
 
 export interface ClockVariables {

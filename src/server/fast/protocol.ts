@@ -38,7 +38,16 @@ export interface WorkerStart {
   readonly access: AccessSpec;
 }
 
-export type ToWorker = { readonly kind: 'access'; readonly access: AccessSpec };
+export type ToWorker =
+  /** New access config and keys (reload); the worker answers `applied` with the generation once it uses them. */
+  | { readonly kind: 'access'; readonly access: AccessSpec; readonly generation: number }
+  /** Post the counters now, then `applied` with the generation (`gnomon status` reads what was served). */
+  | { readonly kind: 'flush'; readonly generation: number }
+  /**
+   * Test-only (GNOMON_TEST_FAULTS=worker-crash, docs/server.md): the worker throws `message` from
+   * its loop, as an unexpected bug would, so the restart path runs through the real daemon.
+   */
+  | { readonly kind: 'fault'; readonly message: string };
 
 export type FromWorker =
   | { readonly kind: 'ready'; readonly fd: number; readonly address: string; readonly port: number }
@@ -53,4 +62,5 @@ export type FromWorker =
     readonly rx: { readonly kernel: number; readonly missing: number; readonly outOfWindow: number; readonly forwarded: number; readonly receiveErrors: number };
     readonly sendDropped: number;
   }
+  | { readonly kind: 'applied'; readonly generation: number }
   | { readonly kind: 'stopped' };

@@ -174,6 +174,12 @@ function run(): void {
         const next = accessFrom(msg.access);
         handler.reconfigure(next.restrict, next.limiter);
         handler.setKeys(next.keys);
+        post({ kind: 'applied', generation: msg.generation });
+      } else if (msg.kind === 'flush') {
+        flushStats();
+        post({ kind: 'applied', generation: msg.generation });
+      } else if (msg.kind === 'fault') {
+        throw new Error(msg.message);
       }
     }
     monotonic.read(mono);

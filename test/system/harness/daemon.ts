@@ -2,6 +2,9 @@
 //   node dist/src/cli/main.js serve --config FILE --listen ADDR:PORT
 // Ready when it logs (pino: one JSON object per stdout line) {"msg":"listening","address":...,"port":...}.
 // Stopped with SIGTERM; it must exit 0 within 5 s.
+// The server path (issue 9) comes from the environment: GNOMON_SERVER_PATH (auto|fast|dgram) set for the
+// test process reaches every daemon it starts (vitest.config.ts runs the server-facing files once more
+// with dgram); `env` overrides it for one daemon.
 // Also: a scripted fake responder (fake-server.mjs) started the same way, to check how peers classify replies.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -36,9 +39,10 @@ function isListeningLine(text: string): boolean {
 
 /** Starts `node ARGS` (in `ns` when given) and waits for its {"msg":"listening"} line; throws with its output if not. */
 async function startListening(what: string, args: readonly string[], ns: Netns | undefined, timeoutMs: number,
-  context: string): Promise<{ proc: LongRunning; line: LogLine }> {
-  const proc = ns === undefined ? await LongRunning.start(process.execPath, args, { cwd: REPO_ROOT })
-    : await ns.start(process.execPath, args, { cwd: REPO_ROOT });
+  context: string, env?: Readonly<Record<string, string>>): Promise<{ proc: LongRunning; line: LogLine }> {
+  const options = { cwd: REPO_ROOT, ...(env ? { env: { ...process.env, ...env } } : {}) };
+  const proc = ns === undefined ? await LongRunning.start(process.execPath, args, options)
+    : await ns.start(process.execPath, args, options);
   const text = await proc.waitForStdoutLine(isListeningLine, timeoutMs);
   if (text === undefined) {
     const why = proc.exitStatus !== undefined ? 'exited before logging "listening"'
@@ -61,8 +65,10 @@ export interface GnomonOptions {
   readyTimeoutMs?: number;
   /** node flags before the script (e.g. productNodeFlags(): the daemon as the product starts it). */
   nodeArgs?: readonly string[];
-  /** More `gnomon serve` arguments (e.g. --web ADDR:PORT, --fast-path). */
+  /** More `gnomon serve` arguments (e.g. --web ADDR:PORT, --server-workers 2). */
   serveArgs?: readonly string[];
+  /** Environment for this daemon on top of the test process's (e.g. GNOMON_SERVER_PATH: 'fast'). */
+  env?: Readonly<Record<string, string>>;
 }
 
 /** The node flags the product starts the daemon with: the `#!/usr/bin/env -S node FLAGS` line of dist/src/cli/main.js. */
@@ -70,6 +76,15 @@ export function productNodeFlags(): string[] {
   const first = readFileSync(GNOMON_MAIN, 'utf8').split('\n', 1)[0] ?? '';
   return /^#!\/usr\/bin\/env -S node (.*)$/.exec(first)?.[1]?.split(/\s+/).filter(Boolean) ?? [];
 }
+
+/** The server path the test process asks for (GNOMON_SERVER_PATH; auto when unset), for test names. */
+export const SERVER_PATH = process.env.GNOMON_SERVER_PATH || 'auto';
+
+/**
+ * The path a daemon started with SERVER_PATH must report in `server.path`: dgram when asked for, else fast
+ * (auto picks it on this Linux machine; fastpath.test.ts proves the fast path is available here).
+ */
+export const EXPECTED_PATH = SERVER_PATH === 'dgram' ? 'dgram' : 'fast';
 
 export class GnomonDaemon {
   private constructor(readonly proc: LongRunning, readonly dir: TempDir, readonly configFile: string,
@@ -88,7 +103,7 @@ export class GnomonDaemon {
     let started;
     try {
       started = await startListening('gnomon', args, options.ns, options.readyTimeoutMs ?? 10_000,
-        ` (config:\n${options.config}\n)`);
+        ` (config:\n${options.config}\n)`, options.env);
     } catch (err) {
       dir.remove();
       throw err;
@@ -108,6 +123,12 @@ export class GnomonDaemon {
     const r = await run(process.execPath, [GNOMON_MAIN, 'status', '--json', '--control', this.controlSocket], { timeoutMs: 10_000 });
     if (r.code !== 0 && r.code !== 1) throw new Error(`gnomon status exited ${r.code}: ${r.stderr}`);
     return JSON.parse(r.stdout) as StatusReport;
+  }
+
+  /** The path this daemon serves on (its "server path" log line, logged before "listening"). */
+  get serverPath(): string | undefined {
+    const line = this.logs.find((l) => l.msg === 'server path');
+    return typeof line?.path === 'string' ? line.path : undefined;
   }
 
   /** Every JSON log line so far. */

@@ -1,7 +1,7 @@
 // One Gnomon daemon per describe block: started in beforeAll (inside a fresh namespace when it must own
 // port 123), stopped and cleaned up in afterAll, failing loudly if it does not stop cleanly.
 import { afterAll, beforeAll } from 'vitest';
-import { GnomonDaemon } from './daemon.js';
+import { GnomonDaemon, type GnomonOptions } from './daemon.js';
 import { Netns } from './netns.js';
 import { Teardown } from './process.js';
 
@@ -15,13 +15,13 @@ export interface GnomonSuite {
  * `listen` "127.0.0.1:PORT" runs on this machine's loopback; "port123" runs Gnomon on 127.0.0.1:123 inside a
  * namespace created for the suite (ntpdig, ntpdate and ntpq only talk to port 123).
  */
-export function gnomonSuite(config: string, listen: string | 'port123'): GnomonSuite {
+export function gnomonSuite(config: string, listen: string | 'port123', options: Pick<GnomonOptions, 'env' | 'serveArgs'> = {}): GnomonSuite {
   const teardown = new Teardown();
   let gnomon: GnomonDaemon | undefined;
   let ns: Netns | undefined;
   beforeAll(async () => {
     if (listen === 'port123') ns = await createNamespace(teardown);
-    const started = await GnomonDaemon.start({ config, listen: listen === 'port123' ? '127.0.0.1:123' : listen, ns });
+    const started = await GnomonDaemon.start({ config, listen: listen === 'port123' ? '127.0.0.1:123' : listen, ns, ...options });
     gnomon = started;
     teardown.add('gnomon', () => started.stop());
   });

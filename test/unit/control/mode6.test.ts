@@ -168,7 +168,7 @@ describe('fragmentation and the amplification bound', () => {
     const r = new Mode6Responder({ nonceSecret: SECRET });
     const all = responseText(ask(r, request(2, 'sys_var_list')));
     const names = /sys_var_list="([^"]+)"/.exec(all)![1]!.split(',');
-    expect(names.length).toBe(143); // ntpd's 142 + Gnomon's rxtimestamps
+    expect(names.length).toBe(144); // ntpd's 142 + Gnomon's rxtimestamps, serverpath
     expect(ask(r, request(2, 'sys_var_list')).length).toBeLessThanOrEqual(MODE6_MAX_PLAIN_DATAGRAMS);
     // As many names as fit in one request (468 bytes), all of them over a few requests.
     const parts: string[] = [''];

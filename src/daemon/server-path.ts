@@ -1,0 +1,66 @@
+/**
+ * Which server path runs (issue 9): `--server-path auto|fast|dgram` or GNOMON_SERVER_PATH, and
+ * how many fast-path workers per listen address (`--server-workers N|auto`). Pure: serve.ts asks
+ * the fast path whether it can run and opens the sockets.
+ *
+ * auto (the default): the batched fast path (src/server/fast) where it can run, else node:dgram
+ * with one log line saying why. fast: the fast path or no start at all. dgram: node:dgram.
+ */
+import { availableParallelism } from 'node:os';
+
+export type ServerPathRequest = 'auto' | 'fast' | 'dgram';
+export const SERVER_PATHS: readonly ServerPathRequest[] = ['auto', 'fast', 'dgram'];
+
+export class ServerPathError extends Error {
+  constructor(readonly code: 'SERVER_PATH_BAD_VALUE' | 'SERVER_WORKERS_BAD_VALUE' | 'SERVER_PATH_UNAVAILABLE', message: string) {
+    super(message);
+  }
+}
+
+/**
+ * The requested path: `--server-path` first, then GNOMON_SERVER_PATH, then the deprecated
+ * `--fast-path` / GNOMON_FAST_PATH=1 (both mean `fast`), else auto. `deprecated` names an alias
+ * that was used, for a warning.
+ */
+export function requestedServerPath(
+  flag: string | undefined, fastPathFlag: boolean, env: NodeJS.ProcessEnv,
+): { readonly path: ServerPathRequest; readonly deprecated?: string } {
+  const pick = (v: string, where: string): ServerPathRequest => {
+    if ((SERVER_PATHS as readonly string[]).includes(v)) return v as ServerPathRequest;
+    throw new ServerPathError('SERVER_PATH_BAD_VALUE', `${where} "${v}": expected auto, fast or dgram`);
+  };
+  if (flag !== undefined) return { path: pick(flag, '--server-path') };
+  if (env.GNOMON_SERVER_PATH !== undefined && env.GNOMON_SERVER_PATH !== '') return { path: pick(env.GNOMON_SERVER_PATH, 'GNOMON_SERVER_PATH') };
+  if (fastPathFlag) return { path: 'fast', deprecated: '--fast-path (use --server-path fast)' };
+  if (env.GNOMON_FAST_PATH === '1') return { path: 'fast', deprecated: 'GNOMON_FAST_PATH=1 (use GNOMON_SERVER_PATH=fast)' };
+  return { path: 'auto' };
+}
+
+/** `--server-workers N|auto` (or GNOMON_SERVER_WORKERS): workers per listen address; auto = the cores Node may use. */
+export function serverWorkers(flag: string | undefined, env: NodeJS.ProcessEnv, cores: () => number = availableParallelism): number {
+  const v = flag ?? (env.GNOMON_SERVER_WORKERS || undefined);
+  if (v === undefined) return 1;
+  if (v === 'auto') return Math.max(1, cores());
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 64) {
+    throw new ServerPathError('SERVER_WORKERS_BAD_VALUE', `--server-workers "${v}": expected a whole number 1-64 or auto`);
+  }
+  return n;
+}
+
+/**
+ * Why the fast path cannot serve this config on this machine, or undefined: the machine's reason
+ * (no socket ABI, koffi does not load), else a config that needs node:dgram (multicastclient: the
+ * fast path joins no groups yet).
+ */
+export function fastPathBlocker(machineReason: string | undefined, multicastGroups: readonly string[]): string | undefined {
+  if (machineReason) return machineReason;
+  if (multicastGroups.length > 0) return 'multicastclient needs node:dgram (the fast path joins no multicast groups yet)';
+  return undefined;
+}
+
+/** The error `--server-path fast` stops with: what, why, how to fix. */
+export function fastUnavailableMessage(reason: string): string {
+  return `--server-path fast: the fast path cannot run: ${reason}; `
+    + 'run with --server-path auto (the default: falls back to node:dgram) or --server-path dgram';
+}
