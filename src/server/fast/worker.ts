@@ -62,6 +62,8 @@ function run(): void {
   const handler = new NtpRequestHandler(tx.clock, state, a.restrict, a.limiter, counters);
   handler.setKeys(a.keys);
   handler.setInterleave(tx.interleave);
+  // Unsigned basic replies are restamped right before each sendmmsg below: no clock read per reply in the handler.
+  handler.setShellStampsTransmit(true);
   post({ kind: 'ready', fd: sock.fd, address: sock.address, port: sock.port });
 
   const line: CorrectionLine = { correctionNs: 0, slopeNsPerS: 0, t0Sec: 0, t0Nsec: 0 };
@@ -152,9 +154,9 @@ function run(): void {
           if (out === 48 && slot.reply[1] !== 0 && !tx.wasInterleaved()) restamp[restamps++] = i;
         }
       }
-      // Transmit timestamps once more, right before the one sendmmsg: the handler wrote each when it
-      // built the reply, which is up to a batch of handler runs before the send. Signed replies keep
-      // theirs (the MAC covers it); kisses carry the client's own.
+      // Transmit timestamps of the batch's unsigned basic replies, right before the one sendmmsg (the
+      // handler left them to this point: setShellStampsTransmit). Signed replies keep the one the handler
+      // wrote (the MAC covers it); kisses carry the client's own; interleaved ones the previous reply's.
       if (restamps > 0 || tx.pending()) {
         tx.clock.writeNtp(txStamp, 0);
         for (let r = 0; r < restamps; r++) {

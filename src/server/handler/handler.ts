@@ -101,6 +101,8 @@ export class NtpRequestHandler {
   private associations: AssociationPort | undefined;
   /** Interleaved mode (src/server/interleave): only where kernel transmit stamps are read (the fast path). */
   private interleave: InterleavedServer | undefined;
+  /** The shell writes unsigned basic replies' transmit timestamps itself (the fast path: once per batch, right before the send). */
+  private shellStampsTransmit = false;
 
   constructor(
     private readonly clock: TransmitClock,
@@ -110,6 +112,15 @@ export class NtpRequestHandler {
     readonly counters: ServerCounters,
     private control?: ControlPort,
   ) {}
+
+  /**
+   * `on`: leave the transmit timestamp of unsigned basic time replies (48 bytes, not a kiss, not
+   * interleaved) to the shell, which must write it before sending. The fast path restamps every such
+   * reply of a batch right before its sendmmsg, so a clock read here per reply would be thrown away.
+   */
+  setShellStampsTransmit(on: boolean): void {
+    this.shellStampsTransmit = on;
+  }
 
   /** Attaches (or detaches) mode 6; without it mode 6 requests are declined. */
   setControl(control: ControlPort | undefined): void {
@@ -248,7 +259,8 @@ export class NtpRequestHandler {
       c.processed++;
       return NTP_HEADER_LENGTH + 4 + key.digestLength;
     }
-    if (!this.interleaved(req, version, replyMode, out)) this.clock.writeNtp(out, 40); // last: as close to the send as this layer can get
+    // Last: as close to the send as this layer can get (or left to the shell, which gets closer).
+    if (!this.interleaved(req, version, replyMode, out) && !this.shellStampsTransmit) this.clock.writeNtp(out, 40);
     c.processed++;
     return NTP_HEADER_LENGTH;
   }

@@ -96,3 +96,32 @@ describe('restrict notrust', () => {
     expect(rig.counters).toMatchObject({ restricted: 1, authenticated: 1, authFailed: 1 });
   });
 });
+
+describe('transmit timestamps left to the shell (the fast path restamps per batch)', () => {
+  it('unsigned basic replies keep whatever the shell put there; signed replies and crypto-NAKs still get theirs', () => {
+    const rig = makeRig();
+    rig.handler.setKeys(ring());
+    rig.handler.setShellStampsTransmit(true);
+    const mark = Buffer.from('SHELLTS!');
+    mark.copy(rig.out, 40);
+    const plain = rig.send(clientRequest());
+    expect(plain.length).toBe(48);
+    expect(plain.subarray(40, 48).equals(mark)).toBe(true); // untouched: the worker writes it right before sendmmsg
+    expect(decodeHeader(plain).receiveTimestamp.seconds).not.toBe(0);
+
+    mark.copy(rig.out, 40);
+    const good = rig.send(signed(1));
+    expect(good.subarray(40, 48).equals(mark)).toBe(false); // written before signing: the MAC covers it
+    expect(prepared(1).verify(good, 48, good.length)).toBe(true);
+    expect(decodeHeader(good).transmitTimestamp).toEqual(decodeHeader(good).receiveTimestamp);
+
+    mark.copy(rig.out, 40);
+    const nak = rig.send(signed(1, 2));
+    expect(nak.length).toBe(52);
+    expect(nak.subarray(40, 48).equals(mark)).toBe(false);
+
+    rig.handler.setShellStampsTransmit(false);
+    mark.copy(rig.out, 40);
+    expect(rig.send(clientRequest()).subarray(40, 48).equals(mark)).toBe(false);
+  });
+});
