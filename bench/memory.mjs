@@ -25,7 +25,7 @@ import { compileLoadgen, loadgenRunner, LOADGEN_CPU } from './runner/loadgen.mjs
 import { machineInfo, staleDist } from './runner/machine.mjs';
 import { numberOption } from './runner/options.mjs';
 import { BUILD, ROOT } from './runner/paths.mjs';
-import { installExitHandlers, killAll } from './runner/processes.mjs';
+import { installExitHandlers, killAll, runMain } from './runner/processes.mjs';
 import { mib, readRss } from './runner/rss.mjs';
 import { CHRONYD, GNOMON_MAIN, LABELS, productNodeFlags, SERVER_CPU, startServer, stopServer } from './runner/servers.mjs';
 
@@ -219,11 +219,4 @@ async function main() {
   console.log(`\nraw samples: ${path.relative(ROOT, out)}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(`memory: ${err.stack ?? err}`);
-    killAll('SIGKILL');
-    process.exit(1);
-  },
-);
+runMain('memory', main);

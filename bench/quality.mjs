@@ -33,7 +33,7 @@ import { exchangesByPort, readPcap, startCapture } from './runner/capture.mjs';
 import { CLIENT_CPU, ntpData, readMeasurements, startChronydClient } from './runner/chrony-client.mjs';
 import { machineInfo, staleDist } from './runner/machine.mjs';
 import { BUILD, ROOT } from './runner/paths.mjs';
-import { installExitHandlers, killAll, trackTemp } from './runner/processes.mjs';
+import { installExitHandlers, killAll, trackTemp, runMain } from './runner/processes.mjs';
 import { qualityTable, summarizeDiscipline, summarizeServer } from './runner/quality-report.mjs';
 import { CHRONYD, GNOMON_MAIN, SERVER_CPU, startServer, stopServer } from './runner/servers.mjs';
 import { numberOption } from './runner/options.mjs';
@@ -318,11 +318,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(`quality: ${err.stack ?? err}`);
-    killAll('SIGKILL');
-    process.exit(1);
-  },
-);
+runMain('quality', main);

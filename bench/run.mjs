@@ -30,7 +30,7 @@ import { parseArgs } from 'node:util';
 import { compileLoadgen, loadgenRunner } from './runner/loadgen.mjs';
 import { buildDist, machineInfo, staleDist } from './runner/machine.mjs';
 import { ROOT } from './runner/paths.mjs';
-import { installExitHandlers, killAll } from './runner/processes.mjs';
+import { installExitHandlers, killAll, runMain } from './runner/processes.mjs';
 import { profile } from './runner/profiling.mjs';
 import { fmtInt, report, summarize } from './runner/report.mjs';
 import { ALL_SERVERS, CHRONYD, GNOMON_MAIN, startServer, stopServer } from './runner/servers.mjs';
@@ -209,11 +209,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(`bench: ${err.stack ?? err}`);
-    killAll('SIGKILL');
-    process.exit(1);
-  },
-);
+runMain('bench', main);

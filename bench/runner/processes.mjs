@@ -68,3 +68,15 @@ export function trackTemp(p) {
     tempDirs.delete(p);
   };
 }
+
+/** Runs a bench entry's main: exit 0 when it resolves; on an error, print it under `name`, kill every tracked child, exit 1. */
+export function runMain(name, main) {
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      console.error(`${name}: ${err.stack ?? err}`);
+      killAll('SIGKILL');
+      process.exit(1);
+    },
+  );
+}

@@ -222,33 +222,33 @@ describe(`the running kernel (${process.platform}/${process.arch}) agrees with t
   });
 });
 
+/** A socket of our own (koffi), bound to 127.0.0.1, with one int socket option set (a timestamping one); its address. */
+function loopbackSocket(c: Libc, level: number, name: number, value: number): { fd: number; sa: Buffer; port: number } {
+  const fd = c.socket(AF_INET, SOCK_DGRAM, 0);
+  expect(fd).toBeGreaterThanOrEqual(0);
+  const sa = Buffer.alloc(SOCKADDR_IN.size);
+  sa.writeUInt16LE(AF_INET, SOCKADDR_IN.family);
+  Buffer.from([127, 0, 0, 1]).copy(sa, SOCKADDR_IN.addr);
+  expect(c.bind(fd, sa, sa.length)).toBe(0);
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(sa.length);
+  expect(c.getsockname(fd, sa, len)).toBe(0);
+  const v = Buffer.alloc(4);
+  v.writeInt32LE(value);
+  expect(c.setsockopt(fd, level, name, v, 4)).toBe(0);
+  return { fd, sa, port: sa.readUInt16BE(SOCKADDR_IN.port) };
+}
+
+/** CLOCK_REALTIME through the same libc, ns (the kernel stamps are on this clock). */
+function realtimeNs(c: Libc): () => bigint {
+  const tb = Buffer.alloc(16);
+  return () => {
+    c.clockGettime(0, tb);
+    return tb.readBigInt64LE(0) * 1_000_000_000n + tb.readBigInt64LE(8);
+  };
+}
+
 describe(`message structs against the running kernel (${process.platform}/${process.arch}): a known datagram through recvmsg and recvmmsg`, () => {
-  /** A socket of our own (koffi), bound to 127.0.0.1, SO_TIMESTAMPNS on; its port. */
-  function ownSocket(c: Libc, a: NonNullable<typeof abi>): { fd: number; port: number } {
-    const fd = c.socket(AF_INET, SOCK_DGRAM, 0);
-    expect(fd).toBeGreaterThanOrEqual(0);
-    const sa = Buffer.alloc(SOCKADDR_IN.size);
-    sa.writeUInt16LE(AF_INET, SOCKADDR_IN.family);
-    Buffer.from([127, 0, 0, 1]).copy(sa, SOCKADDR_IN.addr);
-    expect(c.bind(fd, sa, sa.length)).toBe(0);
-    const len = Buffer.alloc(4);
-    len.writeUInt32LE(sa.length);
-    expect(c.getsockname(fd, sa, len)).toBe(0);
-    const one = Buffer.alloc(4);
-    one.writeInt32LE(1);
-    expect(c.setsockopt(fd, a.SOL_SOCKET, a.SO_TIMESTAMPNS, one, 4)).toBe(0);
-    return { fd, port: sa.readUInt16BE(SOCKADDR_IN.port) };
-  }
-
-  /** CLOCK_REALTIME through the same libc, ns (the kernel stamps are on this clock). */
-  function realtimeNs(c: Libc): () => bigint {
-    const tb = Buffer.alloc(16);
-    return () => {
-      c.clockGettime(0, tb);
-      return tb.readBigInt64LE(0) * 1_000_000_000n + tb.readBigInt64LE(8);
-    };
-  }
-
   /** Memory koffi keeps at a fixed address, and a Buffer over it. */
   function region(c: Libc, bytes: number): { ptr: unknown; buf: Buffer; at: bigint } {
     const ptr = c.koffi.alloc('uint8_t', bytes);
@@ -309,7 +309,7 @@ describe(`message structs against the running kernel (${process.platform}/${proc
 
   it('recvmsg: name, iovec, control and flags where the table says; the SCM_TIMESTAMPNS stamp in the table\'s timespec', async () => {
     const c = libc();
-    const { fd, port } = ownSocket(c, abi);
+    const { fd, port } = loopbackSocket(c, abi.SOL_SOCKET, abi.SO_TIMESTAMPNS, 1);
     const client = dgram.createSocket('udp4');
     try {
       await new Promise<void>((r) => client.bind(0, '127.0.0.1', r));
@@ -332,7 +332,7 @@ describe(`message structs against the running kernel (${process.platform}/${proc
 
   it('recvmmsg: two datagrams, msg_len at the table\'s offset, entries at the table\'s stride', async () => {
     const c = libc();
-    const { fd, port } = ownSocket(c, abi);
+    const { fd, port } = loopbackSocket(c, abi.SOL_SOCKET, abi.SO_TIMESTAMPNS, 1);
     const client = dgram.createSocket('udp4');
     try {
       await new Promise<void>((r) => client.bind(0, '127.0.0.1', r));
@@ -386,19 +386,9 @@ describe(`kernel timestamping against the running kernel (${process.platform}/${
   it('a send asking TX_SOFTWARE per message (cmsg): SCM_TIMESTAMPING on receive and the frame + sock_extended_err on the error queue, in the table\'s layouts', async () => {
     const c = libc();
     const L = abi.messages;
-    const fd = c.socket(AF_INET, SOCK_DGRAM, 0);
+    const { fd, sa } = loopbackSocket(c, abi.SOL_SOCKET, abi.SO_TIMESTAMPING, SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE);
     try {
-      const sa = Buffer.alloc(SOCKADDR_IN.size);
-      sa.writeUInt16LE(AF_INET, SOCKADDR_IN.family);
-      Buffer.from([127, 0, 0, 1]).copy(sa, SOCKADDR_IN.addr);
-      expect(c.bind(fd, sa, sa.length)).toBe(0);
-      const len = Buffer.alloc(4);
-      len.writeUInt32LE(sa.length);
-      expect(c.getsockname(fd, sa, len)).toBe(0);
-      const v = Buffer.alloc(4);
-      v.writeInt32LE(SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE);
-      expect(c.setsockopt(fd, abi.SOL_SOCKET, abi.SO_TIMESTAMPING, v, 4)).toBe(0);
-      const now = (() => { const tb = Buffer.alloc(16); return () => { c.clockGettime(0, tb); return tb.readBigInt64LE(0) * 1_000_000_000n + tb.readBigInt64LE(8); }; })();
+      const now = realtimeNs(c);
       // sendmsg to itself: name, one iovec, one control message SOL_SOCKET/SO_TIMESTAMPING holding a u32.
       const mem = (n: number) => { const ptr = c.koffi.alloc('uint8_t', n); const buf = Buffer.from(c.koffi.view(ptr, n) as ArrayBuffer); buf.fill(0); return { ptr, buf, at: BigInt(c.koffi.address(ptr) as bigint) }; };
       const put = (b: Buffer, o: number, x: bigint | number) => (abi.longBytes === 8 ? b.writeBigUInt64LE(BigInt(x), o) : b.writeUInt32LE(Number(x), o));
