@@ -122,7 +122,13 @@ export class GnomonDaemon {
   async status(): Promise<StatusReport> {
     const r = await run(process.execPath, [GNOMON_MAIN, 'status', '--json', '--control', this.controlSocket], { timeoutMs: 10_000 });
     if (r.code !== 0 && r.code !== 1) throw new Error(`gnomon status exited ${r.code}: ${r.stderr}`);
-    return JSON.parse(r.stdout) as StatusReport;
+    try {
+      return JSON.parse(r.stdout) as StatusReport;
+    } catch (err) {
+      // Seen once under a loaded CI run (exit 0/1, empty stdout): say everything the CLI said.
+      throw new Error(`gnomon status --json printed no JSON (${(err as Error).message}); exit ${r.code}, signal ${r.signal}\n` +
+        `--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}\n--- daemon ---\n${this.describe().slice(-3000)}`);
+    }
   }
 
   /** The path this daemon serves on (its "server path" log line, logged before "listening"). */
