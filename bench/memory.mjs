@@ -16,14 +16,14 @@
 // RSS idle, at 1 min, at the end, the maximum, and the growth after the first minute (end − 1 min,
 // max after 1 min − 1 min), with RssAnon / RssFile at the end. Not part of `npm test`. Raw samples:
 // bench/build/memory-*.json.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { compileLoadgen, loadgenRunner, LOADGEN_CPU } from './runner/loadgen.mjs';
 import { machineInfo, staleDist } from './runner/machine.mjs';
-import { numberOption } from './runner/options.mjs';
+import { numberOption, serverList } from './runner/options.mjs';
+import { gnomonStatus } from './runner/probe.mjs';
 import { BUILD, ROOT } from './runner/paths.mjs';
 import { installExitHandlers, killAll, runMain } from './runner/processes.mjs';
 import { mib, readRss } from './runner/rss.mjs';
@@ -61,28 +61,17 @@ const loadgen = loadgenRunner({ window: 512, sockets: 16 });
 installExitHandlers();
 
 function selectServers() {
-  const wanted = opt.only ? opt.only.split(',').map((s) => s.trim()).filter(Boolean) : KNOWN;
-  for (const w of wanted) {
-    if (!KNOWN.includes(w)) {
-      console.error(`--only: unknown server "${w}" (known: ${KNOWN.join(', ')})`);
-      process.exit(2);
-    }
-  }
+  const wanted = serverList(opt.only, KNOWN);
   if (wanted.some((w) => w.startsWith('gnomon')) && !fs.existsSync(GNOMON_MAIN)) throw new Error('dist/ not built: run npm run build');
   if (wanted.includes('chronyd') && !fs.existsSync(CHRONYD)) throw new Error(`${CHRONYD} not found (see ../shared/PEERS.md)`);
   return wanted;
 }
 
-/** Gnomon's counters and rate table from `gnomon status --json` (null for chronyd or no answer). */
-function gnomonStatus(s) {
+/** Gnomon's counters and rate table over its control socket (null for chronyd or no answer). */
+async function gnomonSummary(s) {
   if (!s.child.control) return null;
-  const r = spawnSync(process.execPath, [GNOMON_MAIN, 'status', '--json', '--control', s.child.control], { encoding: 'utf8', timeout: 10000 });
-  try {
-    const st = JSON.parse(r.stdout);
-    return { counters: st.counters, path: st.server?.path, rateTable: st.server?.rateTable ?? st.rateTable ?? null };
-  } catch {
-    return null;
-  }
+  const st = await gnomonStatus(s.child.control);
+  return st ? { counters: st.counters, path: st.server?.path, rateTable: st.server?.rateTable ?? null } : null;
 }
 
 /** Load one server for SECONDS in back-to-back load generator runs; the sums of their results. */
@@ -183,7 +172,7 @@ async function measure(names) {
       const stopAt = t0 + SECONDS * 1000;
       const [results] = await Promise.all([Promise.all(group.map((s) => drive(s, stopAt))), sample(group, t0, stopAt, samples)]);
       group.forEach((s, i) => (loads[s.name] = results[i]));
-      for (const s of group) statuses[s.name] = gnomonStatus(s);
+      for (const s of group) statuses[s.name] = await gnomonSummary(s);
       for (const s of group) {
         const last = samples[s.name].at(-1);
         log(`${s.name}: end RSS ${mib(last?.rssKiB)} MiB, ${results[group.indexOf(s)].matched} replies`);

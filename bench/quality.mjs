@@ -24,7 +24,6 @@
 // Every child is tracked and killed, and every temp dir removed, whatever happens (Ctrl-C too:
 // bench/runner/processes.mjs). Not part of `npm test`. Raw result: bench/build/quality-*.json.
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -36,7 +35,8 @@ import { BUILD, ROOT } from './runner/paths.mjs';
 import { installExitHandlers, killAll, trackTemp, runMain } from './runner/processes.mjs';
 import { qualityTable, summarizeDiscipline, summarizeServer } from './runner/quality-report.mjs';
 import { CHRONYD, GNOMON_MAIN, SERVER_CPU, startServer, stopServer } from './runner/servers.mjs';
-import { numberOption } from './runner/options.mjs';
+import { numberOption, serverList } from './runner/options.mjs';
+import { gnomonStatus } from './runner/probe.mjs';
 
 const KNOWN = ['chronyd', 'gnomon', 'gnomon-fast', 'gnomon-user', 'trivial-hr', 'trivial'];
 const KIND = { chronyd: 'chronyd', gnomon: 'demo', 'gnomon-fast': 'demo-fast', 'gnomon-user': 'demo-user', 'trivial-hr': 'trivial-hr', trivial: 'trivial' };
@@ -98,42 +98,10 @@ const log = (m) => console.error(`quality: ${m}`);
 installExitHandlers();
 
 function selectServers() {
-  const wanted = opt.only ? opt.only.split(',').map((s) => s.trim()).filter(Boolean) : KNOWN;
-  for (const w of wanted) {
-    if (!KNOWN.includes(w)) {
-      console.error(`--only: unknown server "${w}" (known: ${KNOWN.join(', ')})`);
-      process.exit(2);
-    }
-  }
+  const wanted = serverList(opt.only, KNOWN);
   if (wanted.some((w) => GNOMONS.includes(w)) && !fs.existsSync(GNOMON_MAIN)) throw new Error(`${path.relative(ROOT, GNOMON_MAIN)} not found: run npm run build`);
   if (!fs.existsSync(CHRONYD)) throw new Error(`${CHRONYD} not found (see ../shared/PEERS.md): the clients are chronyd`);
   return wanted;
-}
-
-/** Gnomon's status over its control socket (one JSON line each way), or null. Bounded: 2 s. */
-function gnomonStatus(socketPath) {
-  return new Promise((resolve) => {
-    const sock = net.createConnection(socketPath);
-    let text = '';
-    const done = (v) => {
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(v);
-    };
-    const timer = setTimeout(() => done(null), 2000);
-    sock.setEncoding('utf8');
-    sock.once('connect', () => sock.write(`${JSON.stringify({ command: 'status' })}\n`));
-    sock.on('data', (c) => (text += c));
-    sock.once('error', () => done(null));
-    sock.once('end', () => {
-      try {
-        const a = JSON.parse(text);
-        done(a.ok ? a.result : null);
-      } catch {
-        done(null);
-      }
-    });
-  });
 }
 
 /** Each Gnomon's receive-timestamp counters at the end of the run (kernel stamps used, fallbacks). */

@@ -34,7 +34,7 @@ import { installExitHandlers, killAll, runMain } from './runner/processes.mjs';
 import { profile } from './runner/profiling.mjs';
 import { fmtInt, report, summarize } from './runner/report.mjs';
 import { ALL_SERVERS, CHRONYD, GNOMON_MAIN, startServer, stopServer } from './runner/servers.mjs';
-import { numberOption } from './runner/options.mjs';
+import { numberOption, serverList } from './runner/options.mjs';
 import { readRss } from './runner/rss.mjs';
 import { qualityHasXleave, qualityPass, summaryTable } from './runner/summary.mjs';
 
@@ -92,13 +92,7 @@ installExitHandlers();
 const loadgen = loadgenRunner({ window: WINDOW, sockets: SOCKETS });
 
 function selectServers() {
-  const wanted = opt.only ? opt.only.split(',').map((s) => s.trim()).filter(Boolean) : ALL_SERVERS;
-  for (const w of wanted) {
-    if (!ALL_SERVERS.includes(w)) {
-      console.error(`--only: unknown server "${w}" (known: ${ALL_SERVERS.join(', ')})`);
-      process.exit(2);
-    }
-  }
+  const wanted = serverList(opt.only, ALL_SERVERS);
   return wanted.filter((name) => {
     if (name.startsWith('gnomon') && !fs.existsSync(GNOMON_MAIN)) {
       console.error(`bench: ${path.relative(ROOT, GNOMON_MAIN)} not found (run \`npx tsc -p tsconfig.build.json\`); skipping Gnomon`);

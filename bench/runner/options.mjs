@@ -9,3 +9,15 @@ export function numberOption(opt, name, min, max) {
   }
   return v;
 }
+
+/** The servers `--only a,b` names (all of `known` without it); an unknown name is a one-line error and exit 2. */
+export function serverList(only, known) {
+  const wanted = only ? only.split(',').map((s) => s.trim()).filter(Boolean) : known;
+  for (const w of wanted) {
+    if (!known.includes(w)) {
+      console.error(`--only: unknown server "${w}" (known: ${known.join(', ')})`);
+      process.exit(2);
+    }
+  }
+  return wanted;
+}

@@ -1,6 +1,7 @@
 // Gnomon bench: single NTP requests to a server under test, to see that it answers, that it is
 // synchronised, and what its first reply looks like (recorded with the results).
 import dgram from 'node:dgram';
+import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const NTP_UNIX_DELTA = 2208988800;
@@ -98,4 +99,30 @@ export async function waitReady(name, port, child, syncWaitS) {
     if (again) d = decodeReply(again);
   }
   return d;
+}
+
+/** Gnomon's status over its control socket (one JSON line each way), or null. Bounded: 2 s. */
+export function gnomonStatus(socketPath) {
+  return new Promise((resolve) => {
+    const sock = net.createConnection(socketPath);
+    let text = '';
+    const done = (v) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(v);
+    };
+    const timer = setTimeout(() => done(null), 2000);
+    sock.setEncoding('utf8');
+    sock.once('connect', () => sock.write(`${JSON.stringify({ command: 'status' })}\n`));
+    sock.on('data', (c) => (text += c));
+    sock.once('error', () => done(null));
+    sock.once('end', () => {
+      try {
+        const a = JSON.parse(text);
+        done(a.ok ? a.result : null);
+      } catch {
+        done(null);
+      }
+    });
+  });
 }
