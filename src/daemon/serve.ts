@@ -256,7 +256,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
   const web = await startWeb(opts.web, {
     configPath, controlSocket: controlPath, log,
     status: () => statusReport({ configPath, started, state, reference, counters, listening: udp.boundAddresses(), rxTimestamps: udp.rxStamps, server: serverPath(), rateTable }),
-    rateLimitTable: () => ({ entries: limiter.occupied(), capacity: limiter.capacity }),
+    rateLimitTable: rateTable,
   });
 
   const user = opts.user ?? config.user;

@@ -211,7 +211,6 @@ export class BatchSocket {
   private readonly tx: Buffer;
   /** Per slot, the send header prepared at start (name → slot's sockaddr, iov → slot's reply iovec). */
   private readonly txTemplates: Buffer;
-  private readonly txIov: Buffer;
   private readonly control: Buffer;
   private readonly controlSpace: number;
   /** The msg_control / msg_controllen words of a reply that asks for a kernel transmit stamp (SO_TIMESTAMPING TX_SOFTWARE). */
@@ -318,7 +317,7 @@ export class BatchSocket {
     const rxIovAt = replyAt + BATCH * REPLY_BYTES;
     const txIovAt = rxIovAt + iovBytes;
     const txCmsgAt = txIovAt + iovBytes;
-    this.txIov = data.subarray(txIovAt, txIovAt + iovBytes);
+    const txIov = data.subarray(txIovAt, txIovAt + iovBytes);
     this.control = data.subarray(controlAt, controlAt + BATCH * CONTROL_BYTES);
     this.txTemplates = Buffer.alloc(BATCH * m.msghdr.size);
     const words = (b: Buffer): Int32Array => {
@@ -331,7 +330,7 @@ export class BatchSocket {
     this.rx32 = words(this.rx);
     this.tx32 = words(this.tx);
     this.tpl32 = words(this.txTemplates);
-    this.txIov32 = words(this.txIov);
+    this.txIov32 = words(txIov);
     this.mmsgW = m.mmsghdr.size / 4;
     this.msghdrW = m.msghdr.size / 4;
     this.namelenW = m.msghdr.namelen / 4;

@@ -307,14 +307,23 @@ describe(`message structs against the running kernel (${process.platform}/${proc
     expect(stamp).toBeLessThanOrEqual(nowNs);
   }
 
-  it('recvmsg: name, iovec, control and flags where the table says; the SCM_TIMESTAMPNS stamp in the table\'s timespec', async () => {
+  /** A SO_TIMESTAMPNS socket of our own, a node:dgram client to send it datagrams, and the realtime clock; closed after `body`. */
+  async function withProbe(body: (p: { c: Libc; fd: number; port: number; client: dgram.Socket; now: () => bigint; sentNs: bigint }) => Promise<void>): Promise<void> {
     const c = libc();
-    const { fd, port } = loopbackSocket(c, abi.SOL_SOCKET, abi.SO_TIMESTAMPNS, 1);
+    const { fd, port } = loopbackSocket(c, abi!.SOL_SOCKET, abi!.SO_TIMESTAMPNS, 1);
     const client = dgram.createSocket('udp4');
     try {
       await new Promise<void>((r) => client.bind(0, '127.0.0.1', r));
       const now = realtimeNs(c);
-      const sentNs = now();
+      await body({ c, fd, port, client, now, sentNs: now() });
+    } finally {
+      client.close();
+      c.close(fd);
+    }
+  }
+
+  it('recvmsg: name, iovec, control and flags where the table says; the SCM_TIMESTAMPNS stamp in the table\'s timespec', async () => {
+    await withProbe(async ({ c, fd, port, client, now, sentNs }) => {
       await new Promise<void>((r, j) => client.send('gnomon abi probe', port, '127.0.0.1', (e) => (e ? j(e) : r())));
       const m = region(c, abi.messages.msghdr.size);
       const r = msghdr(c, abi, m.buf, 0);
@@ -324,20 +333,11 @@ describe(`message structs against the running kernel (${process.platform}/${proc
         if (n < 0) await new Promise((res) => setTimeout(res, 5));
       }
       checkReceived(c, abi, m.buf, 0, r, n, 'gnomon abi probe', client.address().port, sentNs, now());
-    } finally {
-      client.close();
-      c.close(fd);
-    }
+    });
   });
 
   it('recvmmsg: two datagrams, msg_len at the table\'s offset, entries at the table\'s stride', async () => {
-    const c = libc();
-    const { fd, port } = loopbackSocket(c, abi.SOL_SOCKET, abi.SO_TIMESTAMPNS, 1);
-    const client = dgram.createSocket('udp4');
-    try {
-      await new Promise<void>((r) => client.bind(0, '127.0.0.1', r));
-      const now = realtimeNs(c);
-      const sentNs = now();
+    await withProbe(async ({ c, fd, port, client, now, sentNs }) => {
       const texts = ['first datagram', 'the second, longer one'];
       for (const t of texts) await new Promise<void>((r, j) => client.send(t, port, '127.0.0.1', (e) => (e ? j(e) : r())));
       const M = abi.messages.mmsghdr;
@@ -356,10 +356,7 @@ describe(`message structs against the running kernel (${process.platform}/${proc
       for (let i = 0; i < 2; i++) {
         checkReceived(c, abi, v.buf, i * M.size, rs[i]!, v.buf.readUInt32LE(i * M.size + M.len), texts[i]!, client.address().port, sentNs, end);
       }
-    } finally {
-      client.close();
-      c.close(fd);
-    }
+    });
   });
 });
 
