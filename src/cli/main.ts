@@ -23,12 +23,14 @@ usage: gnomon <command> [options]
 commands:
   serve [--config FILE] [--listen ADDR[:PORT]]... [--user NAME] [--control PATH] [--no-kernel]
         [--web ADDR:PORT|off] [--web-password FILE] [--web-public-status]
-        [--server-path auto|fast|dgram] [--server-workers N|auto]
+        [--server-path auto|fast|dgram] [--server-workers N|auto] [--rx-coalesce-us N]
         run the NTP server in the foreground (SIGHUP reloads the config, SIGTERM stops);
         --server-path (or GNOMON_SERVER_PATH): auto (default) = batched recvmmsg/sendmmsg
         workers where they can run, else node:dgram (logged); fast = refuse to start without
         them (--fast-path, GNOMON_FAST_PATH=1: deprecated aliases); --server-workers (or
         GNOMON_SERVER_WORKERS): fast-path workers per listen address (default 1; auto = cores);
+        --rx-coalesce-us (or GNOMON_RX_COALESCE_US): at >= 1 request per N µs a fast-path worker
+        waits N µs after a short batch, like a NIC's rx-usecs (default 50; 0 = off; docs/server.md);
         without --config it runs the embedded default (local clock, 127.0.0.1:11123);
         the web page listens on --web (default 127.0.0.1:8123; docs/web.md)
   passwd [--file PATH] [--config FILE] [--owner USER]
@@ -130,6 +132,7 @@ async function serveCommand(argv: string[], io: CliIo): Promise<number> {
         'web-public-status': { type: 'boolean', default: false },
         'server-path': { type: 'string' },
         'server-workers': { type: 'string' },
+        'rx-coalesce-us': { type: 'string' },
         'fast-path': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -145,7 +148,7 @@ async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   const { serve } = await import('../daemon/serve.js');
   try {
     return await serve({ configPath: values.config, listen: values.listen ?? [], user: values.user, controlSocket: values.control, noKernel: values['no-kernel'],
-      serverPath: values['server-path'], serverWorkers: values['server-workers'], fastPath: values['fast-path'],
+      serverPath: values['server-path'], serverWorkers: values['server-workers'], rxCoalesceUs: values['rx-coalesce-us'], fastPath: values['fast-path'],
       web: { listen: values.web, passwordFile: values['web-password'], publicStatus: values['web-public-status'] } });
   } catch (err) {
     io.stderr(`gnomon serve: ${(err as Error).message}\n`);

@@ -36,7 +36,7 @@ import { keyRingFor } from '../auth/keyfile.js';
 import type { KeyRing } from '../auth/mac.js';
 import { AssociationSet } from './associations.js';
 import { FastPathServer, keyMaterial } from '../server/fast/fast-server.js';
-import { fastPathBlocker, fastUnavailableMessage, requestedServerPath, serverWorkers } from './server-path.js';
+import { fastPathBlocker, fastUnavailableMessage, requestedServerPath, rxCoalesceUs, serverWorkers } from './server-path.js';
 import type { AccessSpec } from '../server/fast/protocol.js';
 
 /** The configuration compiled into the package: what `npm start` runs. */
@@ -62,6 +62,8 @@ export interface ServeOptions {
   readonly fastPath?: boolean;
   /** `--server-workers N|auto` (else GNOMON_SERVER_WORKERS): fast-path workers per listen address (default 1). */
   readonly serverWorkers?: string;
+  /** `--rx-coalesce-us N` (else GNOMON_RX_COALESCE_US): fast-path receive coalescing, µs (default 50, 0 = off). */
+  readonly rxCoalesceUs?: string;
 }
 
 
@@ -91,9 +93,11 @@ export async function serve(opts: ServeOptions): Promise<number> {
   let config = first.config;
   let pathRequest: ReturnType<typeof requestedServerPath>;
   let workersPerAddress: number;
+  let coalesceUs: number;
   try {
     pathRequest = requestedServerPath(opts.serverPath, opts.fastPath === true, process.env);
     workersPerAddress = serverWorkers(opts.serverWorkers, process.env);
+    coalesceUs = rxCoalesceUs(opts.rxCoalesceUs, process.env);
   } catch (err) {
     process.stderr.write(`gnomon: ${(err as Error).message}\n`);
     return 1;
@@ -165,6 +169,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
   const fastServer = () => new FastPathServer(handler, timescale, monotonic, state, counters, onSocketError, {
     rcvbuf: Number(process.env.GNOMON_FAST_RCVBUF ?? 0) || 0,
     workersPerAddress,
+    rxCoalesceUs: coalesceUs,
     onWorkerDied: (where, reason, restartInMs) => log.error({ where, reason, restartInMs }, 'fast-path worker died; restarting it'),
     onWorkerRestarted: (where, restarts) => log.info({ where, restarts }, 'fast-path worker restarted'),
   });
@@ -209,7 +214,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     path: server instanceof FastPathServer ? server.path : 'dgram',
     ...(pathReason ? { pathReason } : {}),
     ...(server instanceof FastPathServer
-      ? { workersPerAddress: server.workersPerAddress, workersServing: server.workersServing(), workerRestarts: server.workerRestarts }
+      ? { workersPerAddress: server.workersPerAddress, workersServing: server.workersServing(), workerRestarts: server.workerRestarts, rxCoalesceUs: coalesceUs }
       : {}),
   });
   if (server instanceof FastPathServer && process.env.GNOMON_TEST_FAULTS === 'worker-crash') {

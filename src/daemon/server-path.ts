@@ -7,12 +7,13 @@
  * with one log line saying why. fast: the fast path or no start at all. dgram: node:dgram.
  */
 import { availableParallelism } from 'node:os';
+import { DEFAULT_RX_COALESCE_US, MAX_RX_COALESCE_US } from '../server/fast/coalescing.js';
 
 export type ServerPathRequest = 'auto' | 'fast' | 'dgram';
 export const SERVER_PATHS: readonly ServerPathRequest[] = ['auto', 'fast', 'dgram'];
 
 export class ServerPathError extends Error {
-  constructor(readonly code: 'SERVER_PATH_BAD_VALUE' | 'SERVER_WORKERS_BAD_VALUE' | 'SERVER_PATH_UNAVAILABLE', message: string) {
+  constructor(readonly code: 'SERVER_PATH_BAD_VALUE' | 'SERVER_WORKERS_BAD_VALUE' | 'RX_COALESCE_BAD_VALUE' | 'SERVER_PATH_UNAVAILABLE', message: string) {
     super(message);
   }
 }
@@ -44,6 +45,20 @@ export function serverWorkers(flag: string | undefined, env: NodeJS.ProcessEnv, 
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > 64) {
     throw new ServerPathError('SERVER_WORKERS_BAD_VALUE', `--server-workers "${v}": expected a whole number 1-64 or auto`);
+  }
+  return n;
+}
+
+/**
+ * `--rx-coalesce-us N` (or GNOMON_RX_COALESCE_US): how long a fast-path worker waits after a short
+ * batch when requests come at least once per N µs (src/server/fast/coalescing.ts); 0 = never.
+ */
+export function rxCoalesceUs(flag: string | undefined, env: NodeJS.ProcessEnv): number {
+  const v = flag ?? (env.GNOMON_RX_COALESCE_US || undefined);
+  if (v === undefined) return DEFAULT_RX_COALESCE_US;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isInteger(n) || n < 0 || n > MAX_RX_COALESCE_US) {
+    throw new ServerPathError('RX_COALESCE_BAD_VALUE', `--rx-coalesce-us "${v}": expected a whole number of microseconds 0-${MAX_RX_COALESCE_US} (0 = off)`);
   }
   return n;
 }

@@ -40,6 +40,8 @@ export interface StatusReport {
     readonly workersPerAddress?: number;
     readonly workersServing?: number;
     readonly workerRestarts?: number;
+    /** Fast path: the workers' receive coalescing interval, µs (0 = off; counters.rxCoalesced counts the waits). */
+    readonly rxCoalesceUs?: number;
   };
   readonly refclocks: readonly RefclockStatus[];
   /** Upstream servers, peers and broadcasters (src/assoc), with the discipline's verdict. */
@@ -64,6 +66,8 @@ export interface StatusSources {
     readonly workersPerAddress?: number;
     readonly workersServing?: number;
     readonly workerRestarts?: number;
+    /** Fast path: the workers' receive coalescing interval, µs (0 = off; counters.rxCoalesced counts the waits). */
+    readonly rxCoalesceUs?: number;
   };
   /** The per-client rate/MRU table (src/server/access/ratelimit.ts; shared by every thread). */
   readonly rateTable?: () => RateTableStatus;

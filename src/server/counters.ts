@@ -41,10 +41,12 @@ export class ServerCounters {
   txStampMissing = 0;
   /** Kernel transmit stamps that matched no saved reply (or came more than 1 s after the send). */
   txStampUnmatched = 0;
+  /** Short batches after which the fast path's worker waited `--rx-coalesce-us` before receiving again (src/server/fast/coalescing.ts). */
+  rxCoalesced = 0;
 
   reset(): void {
     this.received = this.currentVersion = this.olderVersion = this.badFormat = this.authFailed = this.authenticated = 0;
     this.declined = this.restricted = this.rateLimited = this.kodSent = this.kodRate = this.kodDeny = this.kodRstr = this.processed = this.controlRequests = this.toAssociations = 0;
-    this.interleaved = this.txStampKernel = this.txStampMissing = this.txStampUnmatched = 0;
+    this.interleaved = this.txStampKernel = this.txStampMissing = this.txStampUnmatched = this.rxCoalesced = 0;
   }
 }

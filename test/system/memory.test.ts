@@ -9,11 +9,11 @@
 // within bounds — absolute, and growth over its idle size, which a per-client leak of even 50 bytes
 // (10 MB for 200,000 clients) would break.
 // Ports: 12850-12851 (NTP), 12852-12853 (web, TCP) on loopback.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chronydOneShot } from './harness/chrony.js';
-import { GNOMON_MAIN, GnomonDaemon, localClockConfig, productNodeFlags, REPO_ROOT } from './harness/daemon.js';
+import { GNOMON_MAIN, GnomonDaemon, localClockConfig, productNodeFlags } from './harness/daemon.js';
+import { loadgenBurst, type LoadgenResult } from './harness/loadgen.js';
 import { pollUntil, run, Teardown } from './harness/process.js';
 
 const ADDRESSES = 200_000;
@@ -29,10 +29,6 @@ const BOUND = {
   fast: { rssMiB: 84, growthMiB: 14 },
 } as const;
 
-interface LoadgenResult {
-  sent: number; matched: number; lost: number; reply_addr_checked: number; reply_addr_mismatch: number; addresses: number;
-}
-
 function rssKiB(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (!m) throw new Error(`no VmRSS for pid ${pid}`);
@@ -45,22 +41,9 @@ async function serverPathArgs(which: 'fast' | 'dgram'): Promise<string[]> {
   return which === 'fast' ? ['--fast-path'] : [];
 }
 
-/** bench/loadgen.c (compiled on demand), bounded by its own --duration and by a SIGKILL timer. */
-async function burst(port: number): Promise<LoadgenResult> {
-  const { compileLoadgen } = await import('../../bench/runner/loadgen.mjs' as string) as { compileLoadgen: () => void };
-  compileLoadgen();
-  const child = spawn(`${REPO_ROOT}bench/build/loadgen`, ['--port', String(port), '--addresses', String(ADDRESSES), '--rate', String(RATE),
-    '--duration', String(SECONDS), '--window', '512', '--sockets', '16', '--label', 'memory-test'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-  const guard = setTimeout(() => child.kill('SIGKILL'), (SECONDS + 15) * 1000);
-  // 'close', not 'exit': the JSON line is written just before exit and may arrive after 'exit'.
-  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
-  clearTimeout(guard);
-  if (code !== 0) throw new Error(`loadgen exited ${code}: ${err}`);
-  return JSON.parse(out.trim().split('\n').pop()!) as LoadgenResult;
+/** bench/loadgen.c: 240,000 requests from 200,000 addresses at 20,000/s. */
+function burst(port: number): Promise<LoadgenResult> {
+  return loadgenBurst(port, SECONDS, ['--addresses', String(ADDRESSES), '--rate', String(RATE), '--window', '512', '--sockets', '16'], 'memory-test');
 }
 
 const teardown = new Teardown();

@@ -49,6 +49,8 @@ export interface FastPathOptions {
   readonly receiveTimeoutMs?: number;
   /** Workers (sockets) per listen address (default 1; `--server-workers`). */
   readonly workersPerAddress?: number;
+  /** The workers' receive coalescing interval, µs (coalescing.ts; `--rx-coalesce-us`; default 0 = off). */
+  readonly rxCoalesceUs?: number;
   /** First restart delay after a worker dies, ms (default 1000; doubles to maxRestartDelayMs). */
   readonly restartDelayMs?: number;
   readonly maxRestartDelayMs?: number;
@@ -250,6 +252,7 @@ export class FastPathServer {
     const channel = new MessageChannel();
     const data: WorkerStart = {
       abi: this.abi!.name, address: a.address, port: a.port, rcvbuf: this.options.rcvbuf ?? 0, receiveTimeoutMs: this.options.receiveTimeoutMs ?? 50,
+      coalesceUs: this.options.rxCoalesceUs ?? 0,
       shared: a.view.buffer, control: channel.port2, access: this.access!,
     };
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data, transferList: [channel.port2], resourceLimits: WORKER_LIMITS, env: SHARE_ENV });

@@ -32,6 +32,8 @@ export interface WorkerStart {
   readonly port: number;
   readonly rcvbuf: number;
   readonly receiveTimeoutMs: number;
+  /** Receive coalescing interval, µs (coalescing.ts; --rx-coalesce-us); 0 or absent: off. */
+  readonly coalesceUs?: number;
   readonly shared: SharedArrayBuffer;
   /** A MessagePort (transferred) the worker polls with receiveMessageOnPort. */
   readonly control: unknown;

@@ -27,6 +27,7 @@ import { NtpRequestHandler, RequestMeta } from '../handler/handler.js';
 import { ServerStateCell, unsynchronisedSnapshot } from '../state.js';
 import { MAX_KERNEL_RX_LAG_NS } from '../udp.js';
 import { BATCH, BatchSocket, sockaddrAddress, sockaddrPort, sockaddrToAddress } from './batch-socket.js';
+import { ReceiveCoalescing, threadSleep } from './coalescing.js';
 import { TransmitStamps } from './txstamp.js';
 import { SharedServerView, type CorrectionLine } from './shared.js';
 import type { AccessSpec, FromWorker, ToWorker, WorkerStart } from './protocol.js';
@@ -90,8 +91,12 @@ function run(): void {
   const keys = Object.keys(counters) as (keyof ServerCounters)[];
   const delta: Record<string, number> = {};
   let lastFlushS = 0;
+  const coalesceUs = start.coalesceUs ?? 0;
+  const coalescing = new ReceiveCoalescing(coalesceUs, BATCH);
+  const sleeper = coalesceUs > 0 ? threadSleep(coalesceUs) : undefined;
   const flushStats = (): void => {
     tx.count();
+    counters.rxCoalesced = coalescing.sleeps;
     for (const k of keys) {
       const v = counters[k];
       if (typeof v !== 'number') continue;
@@ -190,6 +195,8 @@ function run(): void {
       lastFlushS = t;
       flushStats();
     }
+    const sleepUs = coalescing.afterReceive(n > 0 ? n : 0, t);
+    if (sleepUs > 0) sleeper!.sleepUs(sleepUs);
   }
   flushStats();
   sock.close();

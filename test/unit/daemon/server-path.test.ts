@@ -1,6 +1,6 @@
 // Which server path runs (src/daemon/server-path.ts): flag, environment, deprecated aliases, workers.
 import { describe, expect, it } from 'vitest';
-import { fastPathBlocker, fastUnavailableMessage, requestedServerPath, ServerPathError, serverWorkers } from '../../../src/daemon/server-path.js';
+import { fastPathBlocker, fastUnavailableMessage, requestedServerPath, rxCoalesceUs, ServerPathError, serverWorkers } from '../../../src/daemon/server-path.js';
 
 describe('requestedServerPath', () => {
   it('defaults to auto', () => {
@@ -31,6 +31,27 @@ describe('serverWorkers', () => {
   });
   it('refuses 0, fractions, words and more than 64', () => {
     for (const v of ['0', '1.5', 'many', '65', '-1']) expect(() => serverWorkers(v, {})).toThrow(/expected a whole number 1-64 or auto/);
+  });
+});
+
+describe('rxCoalesceUs', () => {
+  it('50 µs by default; N; 0 = off; the flag before the environment', () => {
+    expect(rxCoalesceUs(undefined, {})).toBe(50);
+    expect(rxCoalesceUs('20', {})).toBe(20);
+    expect(rxCoalesceUs('0', {})).toBe(0);
+    expect(rxCoalesceUs(undefined, { GNOMON_RX_COALESCE_US: '0' })).toBe(0);
+    expect(rxCoalesceUs('30', { GNOMON_RX_COALESCE_US: '0' })).toBe(30);
+  });
+  it('refuses fractions, words, negatives, blanks and more than 1000 µs, with the stable code', () => {
+    for (const v of ['1.5', 'fast', '-1', '1001', ' ']) {
+      expect(() => rxCoalesceUs(v, {})).toThrow(/--rx-coalesce-us ".*": expected a whole number of microseconds 0-1000 \(0 = off\)/);
+    }
+    try {
+      rxCoalesceUs('x', {});
+    } catch (err) {
+      expect((err as ServerPathError).code).toBe('RX_COALESCE_BAD_VALUE');
+    }
+    expect.assertions(6);
   });
 });
 
