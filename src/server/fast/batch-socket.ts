@@ -2,16 +2,15 @@
  * A UDP socket of Gnomon's own (not node:dgram), read with recvmmsg and written with sendmmsg
  * through koffi: the IO half of the batched fast path (issue 9, docs/server.md "The fast path").
  *
- * Everything the kernel reads or writes is allocated once, at a fixed address (koffi.alloc) and
- * seen from JS through zero-copy views (koffi.view): BATCH message headers, iovecs, sockaddr
- * buffers, 2 KiB payload buffers, control buffers for the SCM_TIMESTAMPING receive stamp, on the
- * send side BATCH reply headers, iovecs and 72-byte reply buffers; the error queue (kernel
- * transmit stamps of replies that asked for one: interleaved mode) has its own (error-queue.ts). Per batch the shell
- * resets the lengths the kernel overwrote (name and control lengths) and, per reply, copies a
- * header prepared at start (name → that request's sockaddr, iov → that slot's reply buffer) into
- * the next free place of the send array: no pointer is computed and nothing allocated per packet.
+ * The memory the kernel reads and writes (message arrays, sockaddr, payload, control and reply
+ * buffers) is allocated once per socket and laid out by MessageArrays (message-arrays.ts), which
+ * this class extends; the error queue (kernel transmit stamps of replies that asked for one:
+ * interleaved mode) has its own (error-queue.ts). Per batch the socket resets the lengths the
+ * kernel overwrote (name and control lengths) and, per reply, copies the header prepared for that
+ * slot into the next free place of the send array: no pointer is computed and nothing allocated
+ * per packet.
  *
- * Layouts and constants come from src/net/linux-abi.ts (checked against the running kernel by
+ * Constants come from src/net/linux-abi.ts (checked against the running kernel by
  * test/unit/net/linux-abi.test.ts); the few socket options only this path needs are below.
  *
  * Blocking: the socket is blocking with SO_RCVTIMEO, and recvmmsg gets MSG_WAITFORONE, so a call
@@ -24,18 +23,11 @@ import type { TimeSpec } from '../../clock/clock.js';
 import { formatIpv6Groups, parseAddress, ParsedAddress } from '../../net/address.js';
 import {
   AF_INET, AF_INET6, MSG_DONTWAIT, SOCKADDR_IN, SOCKADDR_IN6, SOCK_DGRAM, SOF_TIMESTAMPING_RX_SOFTWARE, SOF_TIMESTAMPING_SOFTWARE,
-  SOF_TIMESTAMPING_TX_SOFTWARE, cmsgLen, cmsgSpace, findCmsg, readKernelTimespec, type LinuxSocketAbi,
+  findCmsg, readKernelTimespec, type LinuxSocketAbi,
 } from '../../net/linux-abi.js';
+import { BATCH, CONTROL_BYTES, MessageArrays, NAME_BYTES, type Ptr } from './message-arrays.js';
 
-/** Datagrams per recvmmsg / sendmmsg. */
-export const BATCH = 64;
-/** Bytes kept of a request; a longer one is truncated by the kernel (MSG_TRUNC) and dropped. */
-export const PAYLOAD_BYTES = 2048;
-/** Largest reply of the time path: header + key ID + 20-byte MAC (the handler's REPLY_BYTES). */
-export const REPLY_BYTES = 72;
-/** A sockaddr_in6 rounded up to 8. */
-const NAME_BYTES = 32;
-const CONTROL_BYTES = 64;
+export { BATCH, PAYLOAD_BYTES, REPLY_BYTES, type Slot } from './message-arrays.js';
 
 /** Socket options of asm-generic/socket.h and in.h / in6.h (the same numbers on x86_64, arm64 and arm). */
 export const SO_REUSEADDR = 2;
@@ -55,7 +47,6 @@ export const MSG_TRUNC = 0x20;
 export const EAGAIN = 11;
 export const EINTR = 4;
 
-type Ptr = unknown;
 interface SocketLibc {
   readonly koffi: typeof import('koffi');
   socket(domain: number, type: number, proto: number): number;
@@ -183,205 +174,89 @@ export function sockaddrPort(b: Uint8Array, at = 0): number {
   return (b[at + 2]! << 8) | b[at + 3]!;
 }
 
-/** One batch slot: zero-copy views of what the kernel fills and what the shell replies with. */
-export interface Slot {
-  /** The request's bytes (PAYLOAD_BYTES; the datagram's length is `length(i)`). */
-  readonly payload: Buffer;
-  /** The sender's sockaddr. */
-  readonly name: Buffer;
-  /** The reply buffer (REPLY_BYTES). */
-  readonly reply: Buffer;
+/** The socket's descriptor and what it was bound to (port 0 resolved). */
+interface OpenedSocket {
+  readonly fd: number;
+  readonly family: 4 | 6;
+  readonly port: number;
+  readonly address: string;
 }
 
-export class BatchSocket {
+/** Opens, configures and binds the socket; closes it again and throws a SocketCallError if a call fails. */
+function openSocket(c: SocketLibc, abi: LinuxSocketAbi, opts: BatchSocketOptions): OpenedSocket {
+  const k = c.koffi;
+  const sa = Buffer.alloc(NAME_BYTES);
+  const saLen = writeSockaddr(opts.address, opts.port, sa);
+  if (saLen === 0) throw new SocketCallError('parse', 22, opts.address);
+  const family = saLen === SOCKADDR_IN.size ? 4 : 6;
+  const fd = c.socket(family === 4 ? AF_INET : AF_INET6, SOCK_DGRAM, 0);
+  if (fd < 0) throw new SocketCallError('socket', k.errno(), opts.address);
+  const fail = (call: string): never => {
+    const e = k.errno();
+    c.close(fd);
+    throw new SocketCallError(call, e, `${opts.address}:${opts.port}`);
+  };
+  const int = Buffer.alloc(4);
+  const setInt = (level: number, name: number, v: number, call: string): void => {
+    int.writeInt32LE(v, 0);
+    if (c.setsockopt(fd, level, name, int, 4) !== 0) fail(call);
+  };
+  setInt(abi.SOL_SOCKET, SO_REUSEADDR, 1, 'setsockopt(SO_REUSEADDR)');
+  if (opts.reusePort ?? true) setInt(abi.SOL_SOCKET, SO_REUSEPORT, 1, 'setsockopt(SO_REUSEPORT)');
+  // Receive stamps as SCM_TIMESTAMPING (software, ts[0]) rather than SO_TIMESTAMPNS: with both on,
+  // every datagram would carry two stamps, and the error queue's transmit stamps come this way anyway.
+  // Transmit stamps are asked per reply (queueReply), not here: only replies that may be answered interleaved.
+  setInt(abi.SOL_SOCKET, abi.SO_TIMESTAMPING, SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE, 'setsockopt(SO_TIMESTAMPING)');
+  if (opts.rcvbuf) setInt(abi.SOL_SOCKET, SO_RCVBUF, opts.rcvbuf, 'setsockopt(SO_RCVBUF)');
+  if (family === 6) setInt(IPPROTO_IPV6, IPV6_V6ONLY, 1, 'setsockopt(IPV6_V6ONLY)'); // as dgram's ipv6Only
+  // DF set and never fragment (replies are ≤ 72 bytes, mode 6 datagrams ≤ 500): Linux UDP sends DF by default
+  // already, but with IP_PMTUDISC_WANT it still draws an IP ID per datagram from the shared generator
+  // (__ip_select_ident, ~2 % of the send path in the bench profile); with _DO an atomic datagram gets ID 0 (RFC 6864).
+  if (family === 4) setInt(IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO, 'setsockopt(IP_MTU_DISCOVER)');
+  const tv = Buffer.alloc(2 * abi.longBytes);
+  const ms = opts.receiveTimeoutMs ?? 50;
+  const sec = Math.floor(ms / 1000);
+  const usec = (ms - sec * 1000) * 1000;
+  if (abi.longBytes === 8) {
+    tv.writeBigInt64LE(BigInt(sec), 0);
+    tv.writeBigInt64LE(BigInt(usec), 8);
+  } else {
+    tv.writeInt32LE(sec, 0);
+    tv.writeInt32LE(usec, 4);
+  }
+  if (c.setsockopt(fd, abi.SOL_SOCKET, SO_RCVTIMEO, tv, tv.length) !== 0) fail('setsockopt(SO_RCVTIMEO)');
+  if (c.bind(fd, sa, saLen) !== 0) fail('bind');
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(NAME_BYTES);
+  if (c.getsockname(fd, sa, len) !== 0) fail('getsockname');
+  return { fd, family, port: sockaddrPort(sa), address: sockaddrAddress(sa) };
+}
+
+export class BatchSocket extends MessageArrays {
   readonly fd: number;
   readonly family: 4 | 6;
   /** The bound port (port 0 resolves here). */
   readonly port: number;
   readonly address: string;
-  readonly slots: readonly Slot[];
   /** Replies queued since the last flush. */
   private queued = 0;
   /** Replies the kernel did not take (send buffer full, unreachable). */
   sendDropped = 0;
   private readonly c: SocketLibc;
-  private readonly rxPtr: Ptr;
-  private readonly txPtr: Ptr;
-  private readonly rx: Buffer;
-  private readonly tx: Buffer;
-  /** Per slot, the send header prepared at start (name → slot's sockaddr, iov → slot's reply iovec). */
-  private readonly txTemplates: Buffer;
-  private readonly control: Buffer;
-  private readonly controlSpace: number;
-  /** The msg_control / msg_controllen words of a reply that asks for a kernel transmit stamp (SO_TIMESTAMPING TX_SOFTWARE). */
-  private readonly txStampControl: Buffer;
   private closed = false;
   /** Slots the kernel wrote on the last receive (their lengths need resetting); all of them before the first. */
   private dirty = BATCH;
-  /**
-   * Int32 views of the message arrays and their fields' word offsets: every field the loop
-   * touches is 4-byte aligned on the three ABIs, so per-datagram reads and writes are element
-   * accesses rather than Buffer method calls (and the reply header copy is a word loop, not a
-   * native Buffer.copy: bench profile).
-   */
-  private readonly rx32: Int32Array;
-  private readonly tx32: Int32Array;
-  private readonly tpl32: Int32Array;
-  private readonly txIov32: Int32Array;
-  private readonly mmsgW: number;
-  private readonly msghdrW: number;
-  private readonly namelenW: number;
-  private readonly controllenW: number;
-  private readonly flagsW: number;
-  private readonly lenW: number;
-  private readonly iovecW: number;
-  private readonly iovLenW: number;
-  private readonly controlW: number;
-  /** msg_control + msg_controllen of a reply that asks for its kernel transmit stamp, as words. */
-  private readonly txStampControl32: Int32Array;
-  private readonly allocations: Ptr[];
 
-  constructor(readonly abi: LinuxSocketAbi, opts: BatchSocketOptions) {
+  constructor(abi: LinuxSocketAbi, opts: BatchSocketOptions) {
     const c = socketLibc();
+    // The socket first, then its memory: a socket that cannot bind allocates nothing.
+    const s = openSocket(c, abi, opts);
+    super(abi, c.koffi);
     this.c = c;
-    const k = c.koffi;
-    const sa = Buffer.alloc(NAME_BYTES);
-    const saLen = writeSockaddr(opts.address, opts.port, sa);
-    if (saLen === 0) throw new SocketCallError('parse', 22, opts.address);
-    this.family = saLen === SOCKADDR_IN.size ? 4 : 6;
-    const fd = c.socket(this.family === 4 ? AF_INET : AF_INET6, SOCK_DGRAM, 0);
-    if (fd < 0) throw new SocketCallError('socket', k.errno(), opts.address);
-    const fail = (call: string): never => {
-      const e = k.errno();
-      c.close(fd);
-      throw new SocketCallError(call, e, `${opts.address}:${opts.port}`);
-    };
-    const int = Buffer.alloc(4);
-    const setInt = (level: number, name: number, v: number, call: string): void => {
-      int.writeInt32LE(v, 0);
-      if (c.setsockopt(fd, level, name, int, 4) !== 0) fail(call);
-    };
-    setInt(abi.SOL_SOCKET, SO_REUSEADDR, 1, 'setsockopt(SO_REUSEADDR)');
-    if (opts.reusePort ?? true) setInt(abi.SOL_SOCKET, SO_REUSEPORT, 1, 'setsockopt(SO_REUSEPORT)');
-    // Receive stamps as SCM_TIMESTAMPING (software, ts[0]) rather than SO_TIMESTAMPNS: with both on,
-    // every datagram would carry two stamps, and the error queue's transmit stamps come this way anyway.
-    // Transmit stamps are asked per reply (queueReply), not here: only replies that may be answered interleaved.
-    setInt(abi.SOL_SOCKET, abi.SO_TIMESTAMPING, SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE, 'setsockopt(SO_TIMESTAMPING)');
-    if (opts.rcvbuf) setInt(abi.SOL_SOCKET, SO_RCVBUF, opts.rcvbuf, 'setsockopt(SO_RCVBUF)');
-    if (this.family === 6) setInt(IPPROTO_IPV6, IPV6_V6ONLY, 1, 'setsockopt(IPV6_V6ONLY)'); // as dgram's ipv6Only
-    // DF set and never fragment (replies are ≤ 72 bytes, mode 6 datagrams ≤ 500): Linux UDP sends DF by default
-    // already, but with IP_PMTUDISC_WANT it still draws an IP ID per datagram from the shared generator
-    // (__ip_select_ident, ~2 % of the send path in the bench profile); with _DO an atomic datagram gets ID 0 (RFC 6864).
-    if (this.family === 4) setInt(IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO, 'setsockopt(IP_MTU_DISCOVER)');
-    const tv = Buffer.alloc(2 * abi.longBytes);
-    const ms = opts.receiveTimeoutMs ?? 50;
-    const sec = Math.floor(ms / 1000);
-    const usec = (ms - sec * 1000) * 1000;
-    if (abi.longBytes === 8) {
-      tv.writeBigInt64LE(BigInt(sec), 0);
-      tv.writeBigInt64LE(BigInt(usec), 8);
-    } else {
-      tv.writeInt32LE(sec, 0);
-      tv.writeInt32LE(usec, 4);
-    }
-    if (c.setsockopt(fd, abi.SOL_SOCKET, SO_RCVTIMEO, tv, tv.length) !== 0) fail('setsockopt(SO_RCVTIMEO)');
-    if (c.bind(fd, sa, saLen) !== 0) fail('bind');
-    const len = Buffer.alloc(4);
-    len.writeUInt32LE(NAME_BYTES);
-    if (c.getsockname(fd, sa, len) !== 0) fail('getsockname');
-    this.fd = fd;
-    this.port = sockaddrPort(sa);
-    this.address = sockaddrAddress(sa);
-
-    const m = abi.messages;
-    this.controlSpace = Math.min(CONTROL_BYTES, cmsgSpace(abi, abi.scmTimestamping.size));
-    // Memory the kernel sees: one region for the data, one per message array (passed as pointers).
-    const iovBytes = BATCH * m.iovec.size;
-    const txCmsgBytes = cmsgSpace(abi, 4);
-    const dataBytes = BATCH * (NAME_BYTES + PAYLOAD_BYTES + CONTROL_BYTES + REPLY_BYTES) + 2 * iovBytes + txCmsgBytes;
-    const dataPtr = k.alloc('uint8_t', dataBytes);
-    this.rxPtr = k.alloc('uint8_t', BATCH * m.mmsghdr.size);
-    this.txPtr = k.alloc('uint8_t', BATCH * m.mmsghdr.size);
-    this.allocations = [dataPtr, this.rxPtr, this.txPtr];
-    const data = Buffer.from(k.view(dataPtr, dataBytes) as ArrayBuffer);
-    data.fill(0);
-    this.rx = Buffer.from(k.view(this.rxPtr, BATCH * m.mmsghdr.size) as ArrayBuffer);
-    this.tx = Buffer.from(k.view(this.txPtr, BATCH * m.mmsghdr.size) as ArrayBuffer);
-    this.rx.fill(0);
-    this.tx.fill(0);
-    const base = BigInt(k.address(dataPtr) as bigint);
-    const namesAt = 0;
-    const payloadAt = namesAt + BATCH * NAME_BYTES;
-    const controlAt = payloadAt + BATCH * PAYLOAD_BYTES;
-    const replyAt = controlAt + BATCH * CONTROL_BYTES;
-    const rxIovAt = replyAt + BATCH * REPLY_BYTES;
-    const txIovAt = rxIovAt + iovBytes;
-    const txCmsgAt = txIovAt + iovBytes;
-    const txIov = data.subarray(txIovAt, txIovAt + iovBytes);
-    this.control = data.subarray(controlAt, controlAt + BATCH * CONTROL_BYTES);
-    this.txTemplates = Buffer.alloc(BATCH * m.msghdr.size);
-    const words = (b: Buffer): Int32Array => {
-      if (b.byteOffset % 4 !== 0 || b.length % 4 !== 0) throw new Error('batch socket: message arrays are not word-aligned');
-      return new Int32Array(b.buffer, b.byteOffset, b.length / 4);
-    };
-    for (const off of [m.mmsghdr.size, m.msghdr.size, m.msghdr.namelen, m.msghdr.controllen, m.msghdr.flags, m.mmsghdr.len, m.iovec.size, m.iovec.len]) {
-      if (off % 4 !== 0) throw new Error(`batch socket: message field at ${off} is not word-aligned`);
-    }
-    this.rx32 = words(this.rx);
-    this.tx32 = words(this.tx);
-    this.tpl32 = words(this.txTemplates);
-    this.txIov32 = words(txIov);
-    this.mmsgW = m.mmsghdr.size / 4;
-    this.msghdrW = m.msghdr.size / 4;
-    this.namelenW = m.msghdr.namelen / 4;
-    this.controllenW = m.msghdr.controllen / 4;
-    this.flagsW = m.msghdr.flags / 4;
-    this.lenW = m.mmsghdr.len / 4;
-    this.iovecW = m.iovec.size / 4;
-    this.iovLenW = m.iovec.len / 4;
-    // The one control message a stamped reply carries: SOL_SOCKET / SO_TIMESTAMPING, u32 TX_SOFTWARE (Linux ≥ 4.7 honours it per send).
-    this.putWord(data, txCmsgAt + m.cmsghdr.len, cmsgLen(abi, 4));
-    data.writeInt32LE(abi.SOL_SOCKET, txCmsgAt + m.cmsghdr.level);
-    data.writeInt32LE(abi.SO_TIMESTAMPING, txCmsgAt + m.cmsghdr.type);
-    data.writeUInt32LE(SOF_TIMESTAMPING_TX_SOFTWARE, txCmsgAt + m.cmsghdr.data);
-    this.txStampControl = Buffer.alloc(2 * abi.longBytes);
-    this.putWord(this.txStampControl, 0, base + BigInt(txCmsgAt));
-    this.putWord(this.txStampControl, abi.longBytes, txCmsgBytes);
-    this.txStampControl32 = words(this.txStampControl);
-    this.controlW = m.msghdr.control / 4;
-    const slots: Slot[] = [];
-    for (let i = 0; i < BATCH; i++) {
-      const nameOff = namesAt + i * NAME_BYTES;
-      const payOff = payloadAt + i * PAYLOAD_BYTES;
-      const ctlOff = controlAt + i * CONTROL_BYTES;
-      const repOff = replyAt + i * REPLY_BYTES;
-      // Receive: iovec → payload; msghdr → name, iovec, control.
-      this.putWord(data, rxIovAt + i * m.iovec.size + m.iovec.base, base + BigInt(payOff));
-      this.putWord(data, rxIovAt + i * m.iovec.size + m.iovec.len, PAYLOAD_BYTES);
-      const h = i * m.mmsghdr.size;
-      this.putWord(this.rx, h + m.msghdr.name, base + BigInt(nameOff));
-      this.putWord(this.rx, h + m.msghdr.iov, base + BigInt(rxIovAt + i * m.iovec.size));
-      this.putWord(this.rx, h + m.msghdr.iovlen, 1);
-      this.putWord(this.rx, h + m.msghdr.control, base + BigInt(ctlOff));
-      // Send template: name → the same sockaddr the request came from, iovec → the reply buffer.
-      this.putWord(data, txIovAt + i * m.iovec.size + m.iovec.base, base + BigInt(repOff));
-      const t = i * m.msghdr.size;
-      this.putWord(this.txTemplates, t + m.msghdr.name, base + BigInt(nameOff));
-      this.putWord(this.txTemplates, t + m.msghdr.iov, base + BigInt(txIovAt + i * m.iovec.size));
-      this.putWord(this.txTemplates, t + m.msghdr.iovlen, 1);
-      slots.push({ name: data.subarray(nameOff, nameOff + NAME_BYTES), payload: data.subarray(payOff, payOff + PAYLOAD_BYTES), reply: data.subarray(repOff, repOff + REPLY_BYTES) });
-    }
-    this.slots = slots;
-  }
-
-  private putWord(b: Buffer, at: number, v: bigint | number): void {
-    if (this.abi.longBytes === 8) b.writeBigUInt64LE(BigInt(v), at);
-    else b.writeUInt32LE(Number(v), at);
-  }
-
-  /** A native-width word, as a number (lengths: small). */
-  private word(b: Buffer, at: number): number {
-    return this.abi.longBytes === 8 ? b.readUInt32LE(at) + b.readUInt32LE(at + 4) * 4_294_967_296 : b.readUInt32LE(at);
+    this.fd = s.fd;
+    this.family = s.family;
+    this.port = s.port;
+    this.address = s.address;
   }
 
   /**
@@ -488,7 +363,7 @@ export class BatchSocket {
     if (this.closed) return;
     this.closed = true;
     this.c.close(this.fd);
-    for (const p of this.allocations) this.c.koffi.free(p);
+    this.freeArrays();
   }
 }
 
