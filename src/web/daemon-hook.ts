@@ -40,7 +40,7 @@ export interface WebDaemonContext {
   readonly configPath: string;
   readonly controlSocket: string;
   readonly status: () => StatusReport;
-  readonly rateLimitTable: () => { readonly entries: number; readonly capacity: number };
+  readonly rateLimitTable: () => { readonly entries: number; readonly capacity: number; readonly evictions?: number };
   readonly log: WebLog;
 }
 

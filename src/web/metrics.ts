@@ -11,7 +11,7 @@ import type { RefclockStatus } from '../daemon/refclocks.js';
 export interface MetricsSources {
   readonly status: () => StatusReport;
   /** The rate-limit (MRU) table: clients in it and slots. */
-  readonly rateLimitTable: () => { readonly entries: number; readonly capacity: number };
+  readonly rateLimitTable: () => { readonly entries: number; readonly capacity: number; readonly evictions?: number };
 }
 
 /** Refclock counters that are not reasons a pulse was refused. */
@@ -129,6 +129,15 @@ export function createMetricsRegistry(src: MetricsSources, options: { defaultMet
   mirroredCounter(registry, 'gnomon_ntp_control_requests_total', 'Mode 6 (ntpq) requests', [], () => one(c('controlRequests')));
   gauge(registry, 'gnomon_ratelimit_table_entries', 'Clients in the rate-limit (MRU) table', [], () => one(src.rateLimitTable().entries));
   gauge(registry, 'gnomon_ratelimit_table_capacity', 'Slots in the rate-limit (MRU) table', [], () => one(src.rateLimitTable().capacity));
+  mirroredCounter(registry, 'gnomon_ratelimit_table_evictions_total', 'Clients evicted from the full rate-limit (MRU) table to make room for new ones', [],
+    () => one(src.rateLimitTable().evictions ?? 0));
+  // The fast path's own work (docs/server.md): interleaved mode, kernel transmit stamps, receive coalescing.
+  mirroredCounter(registry, 'gnomon_ntp_interleaved_total', 'Time replies sent in NTP interleaved mode', [], () => one(c('interleaved')));
+  mirroredCounter(registry, 'gnomon_ntp_tx_timestamps_total', 'Kernel transmit stamps for interleaved replies, by result', ['result'],
+    () => [['txStampKernel', 'kernel'], ['txStampMissing', 'missing'], ['txStampUnmatched', 'unmatched']].map(([k, result]) => ({ labels: { result: result! }, value: c(k!) })));
+  mirroredCounter(registry, 'gnomon_ntp_rx_coalesced_total', 'Short receive batches after which a fast-path worker waited --rx-coalesce-us', [], () => one(c('rxCoalesced')));
+  gauge(registry, 'gnomon_server_path_info', 'How datagrams are read and answered (value 1): path "fast" or "dgram"', ['path'],
+    () => [{ labels: { path: status().server.path ?? 'dgram' }, value: 1 }]);
   gauge(registry, 'gnomon_uptime_seconds', 'Seconds since the daemon started', [], () => one(status().daemon.uptimeS));
 
   // process_* and nodejs_* (event-loop delay from monitorEventLoopDelay, heap, GC).

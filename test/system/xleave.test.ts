@@ -3,7 +3,7 @@
 // ("4I" in its measurements log, "Interleaved : Yes" in `chronyc ntpdata`), with sane offsets; the
 // daemon counts them in `gnomon status`. A basic client of the same daemon is answered as before, and
 // the dgram path (no error queue) keeps an xleave client in basic mode.
-// Ports: 12840-12841 on loopback.
+// Ports: 12840-12841 on loopback; 12842 (the fast daemon's web page and /metrics, TCP).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChronydClient, inconsistentSamples, type Measurement } from './harness/chrony.js';
 import { GNOMON_MAIN, GnomonDaemon, localClockConfig } from './harness/daemon.js';
@@ -11,6 +11,7 @@ import { Teardown, pollUntil, run } from './harness/process.js';
 import { buildNtpPacket, exchange, MODE } from './harness/udp.js';
 
 const FAST_PORT = 12840;
+const FAST_WEB_PORT = 12842;
 const DGRAM_PORT = 12841;
 /** Offsets on one machine are 0 up to half the round trip; this bound only catches a wrong timestamp (ms, not µs). */
 const SANITY_S = 0.0005;
@@ -23,7 +24,10 @@ describe('interleaved mode: chronyd xleave against Gnomon', () => {
   let fast: GnomonDaemon;
   let dgram: GnomonDaemon;
   beforeAll(async () => {
-    fast = await GnomonDaemon.start({ config: localClockConfig(FAST_PORT, 3), listen: `127.0.0.1:${FAST_PORT}`, env: { GNOMON_SERVER_PATH: 'fast' } });
+    fast = await GnomonDaemon.start({
+      config: localClockConfig(FAST_PORT, 3), listen: `127.0.0.1:${FAST_PORT}`, env: { GNOMON_SERVER_PATH: 'fast' },
+      serveArgs: ['--web', `127.0.0.1:${FAST_WEB_PORT}`, '--web-public-status'],
+    });
     teardown.add('gnomon (fast path)', () => fast.stop());
     dgram = await GnomonDaemon.start({ config: localClockConfig(DGRAM_PORT, 3), listen: `127.0.0.1:${DGRAM_PORT}`, env: { GNOMON_SERVER_PATH: 'dgram' } });
     teardown.add('gnomon (dgram)', () => dgram.stop());
@@ -66,6 +70,16 @@ describe('interleaved mode: chronyd xleave against Gnomon', () => {
     // ... and `gnomon status` (text) says so.
     const text = await run(process.execPath, [GNOMON_MAIN, 'status', '--control', fast.controlSocket], { timeoutMs: 10_000 });
     expect(text.stdout).toMatch(/^interleaved mode: [1-9]\d* replies; kernel transmit stamps [1-9]\d* recorded, 0 missing/m);
+    // ... and so does /metrics, as a Prometheus scraper reads it (up to 250 ms behind the workers: polled).
+    const metric = (body: string, name: string): number => Number(new RegExp(`^${name.replace(/[{}"]/g, (ch) => `\\${ch}`)} (\\S+)$`, 'm').exec(body)?.[1] ?? NaN);
+    const scraped = await pollUntil(async () => {
+      const body = await (await fetch(`http://127.0.0.1:${FAST_WEB_PORT}/metrics`)).text();
+      return metric(body, 'gnomon_ntp_interleaved_total') >= later.length - 3 ? body : undefined;
+    }, 3000, 200);
+    expect(scraped, 'gnomon_ntp_interleaved_total never reached the interleaved count').toBeDefined();
+    expect(metric(scraped!, 'gnomon_ntp_tx_timestamps_total{result="kernel"}')).toBeGreaterThanOrEqual(later.length - 3);
+    expect(metric(scraped!, 'gnomon_ntp_tx_timestamps_total{result="missing"}')).toBe(0);
+    expect(metric(scraped!, 'gnomon_server_path_info{path="fast"}')).toBe(1);
   });
 
   it('fast path, raw request with origin 0 (ntpdig\'s basic form): the reply\'s origin is the request\'s transmit timestamp', async () => {

@@ -22,7 +22,7 @@ export function fakeStatus(over: { hostileName?: string; processed?: number } = 
   };
   return {
     daemon: { pid: 1, uptimeS: 60, config: '/etc/gnomon/ntp.conf', listening: [{ address: '0.0.0.0', port: 123 }] },
-    server: { synchronised: true, stratum: 1, leap: 0, refid: 'PPS', rootDispersionS: 0.0001, state: 'tracking', selected: 'PPS(0)', freqPpm: -12.5, correctionNs: 300 },
+    server: { synchronised: true, stratum: 1, leap: 0, refid: 'PPS', rootDispersionS: 0.0001, state: 'tracking', selected: 'PPS(0)', freqPpm: -12.5, correctionNs: 300, path: 'fast' },
     refclocks: [nmea, pps] as unknown as StatusReport['refclocks'],
     associations: [{
       name: '192.0.2.7', address: '192.0.2.7', hmode: 3, pmode: 4, prefer: false, noselect: false, alwaysTrue: false, reach: 0o377, pollLog2S: 6,
@@ -31,6 +31,6 @@ export function fakeStatus(over: { hostileName?: string; processed?: number } = 
       filter: { offsetNs: 250_000, delayNs: 800_000, dispersionNs: 20_000, jitterNs: 30_000, stages: [] },
       keyId: 0, rejects: {}, kod: { RATE: 2 }, sent: 20, received: 20, demobilised: false, falseticker: true,
     }],
-    counters: { received: 1000, processed: over.processed ?? 990, restricted: 4, rateLimited: 5, kodSent: 2, kodRate: 2, kodDeny: 0, kodRstr: 0, badFormat: 1, declined: 0, authFailed: 0, controlRequests: 3 },
+    counters: { received: 1000, processed: over.processed ?? 990, restricted: 4, rateLimited: 5, kodSent: 2, kodRate: 2, kodDeny: 0, kodRstr: 0, badFormat: 1, declined: 0, authFailed: 0, controlRequests: 3, interleaved: 40, txStampKernel: 39, txStampMissing: 1, txStampUnmatched: 0, rxCoalesced: 12 },
   };
 }

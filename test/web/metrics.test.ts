@@ -18,7 +18,7 @@ function parse(text: string): Map<string, number> {
 describe('/metrics', () => {
   it('exports the daemon state in Prometheus text format', async () => {
     let status = fakeStatus();
-    const reg = createMetricsRegistry({ status: () => status, rateLimitTable: () => ({ entries: 17, capacity: 1024 }) }, { defaultMetrics: false });
+    const reg = createMetricsRegistry({ status: () => status, rateLimitTable: () => ({ entries: 17, capacity: 1024, evictions: 250 }) }, { defaultMetrics: false });
     const text = await reg.metrics();
     expect(reg.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
     const m = parse(text);
@@ -49,6 +49,12 @@ describe('/metrics', () => {
     expect(m.get('gnomon_ntp_kod_sent_total{code="DENY"}')).toBe(0);
     expect(m.get('gnomon_ratelimit_table_entries')).toBe(17);
     expect(m.get('gnomon_ratelimit_table_capacity')).toBe(1024);
+    expect(m.get('gnomon_ratelimit_table_evictions_total')).toBe(250);
+    expect(m.get('gnomon_ntp_interleaved_total')).toBe(40);
+    expect(m.get('gnomon_ntp_tx_timestamps_total{result="kernel"}')).toBe(39);
+    expect(m.get('gnomon_ntp_tx_timestamps_total{result="missing"}')).toBe(1);
+    expect(m.get('gnomon_ntp_rx_coalesced_total')).toBe(12);
+    expect(m.get('gnomon_server_path_info{path="fast"}')).toBe(1);
     expect(m.get('gnomon_selected_info{selected="PPS(0)",refid="PPS",state="tracking"}')).toBe(1);
 
     // Mirrored counters follow the daemon's counts at each scrape.
