@@ -365,6 +365,17 @@ export class BatchSocket extends MessageArrays {
     this.c.close(this.fd);
     this.freeArrays();
   }
+
+  /**
+   * After a crash in the worker: frees the memory the kernel sees (koffi.alloc: not reclaimed when
+   * the thread ends) but leaves the descriptor open. The main thread closes it once the worker has
+   * exited; closing it here too could close a descriptor number the process has reused by then.
+   */
+  releaseMemory(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.freeArrays();
+  }
 }
 
 /** sendto on a descriptor another thread owns (the main thread answering through the worker's socket). */

@@ -106,97 +106,105 @@ function run(): void {
     post({ kind: 'stats', counters: delta, rx: rxStats, sendDropped: sock.sendDropped });
   };
 
-  while (!shared.stopping) {
-    const n = sock.receive();
-    if (n < 0) {
-      rxStats.receiveErrors++;
-    } else if (n > 0) {
-      refresh();
-      timescale.readRaw(now);
-      monotonic.read(mono);
-      meta.monoS = mono.sec + mono.nsec / 1e9;
-      for (let i = 0; i < n; i++) {
-        const slot = sock.slots[i]!;
-        const len = sock.length(i);
-        // The kernel's stamp where it is there and plausible (as udp.ts checks its SIOCGSTAMPNS), else the read after recvmmsg.
-        let stamped = sock.rxStamp(i, rx);
-        if (stamped) {
-          const lagNs = (now.sec - rx.sec) * 1e9 + (now.nsec - rx.nsec);
-          if (!(lagNs >= 0 && lagNs <= MAX_KERNEL_RX_LAG_NS)) {
-            rxStats.outOfWindow++;
-            stamped = false;
+  try {
+    while (!shared.stopping) {
+      const n = sock.receive();
+      if (n < 0) {
+        rxStats.receiveErrors++;
+      } else if (n > 0) {
+        refresh();
+        timescale.readRaw(now);
+        monotonic.read(mono);
+        meta.monoS = mono.sec + mono.nsec / 1e9;
+        for (let i = 0; i < n; i++) {
+          const slot = sock.slots[i]!;
+          const len = sock.length(i);
+          // The kernel's stamp where it is there and plausible (as udp.ts checks its SIOCGSTAMPNS), else the read after recvmmsg.
+          let stamped = sock.rxStamp(i, rx);
+          if (stamped) {
+            const lagNs = (now.sec - rx.sec) * 1e9 + (now.nsec - rx.nsec);
+            if (!(lagNs >= 0 && lagNs <= MAX_KERNEL_RX_LAG_NS)) {
+              rxStats.outOfWindow++;
+              stamped = false;
+            }
+          } else {
+            rxStats.missing++;
           }
-        } else {
-          rxStats.missing++;
+          if (stamped) rxStats.kernel++;
+          else {
+            rx.sec = now.sec;
+            rx.nsec = now.nsec;
+          }
+          const b0 = len > 0 ? slot.payload[0]! : 0;
+          const mode = b0 & 7;
+          if (!sock.truncated(i) && (mode === 1 || mode === 2 || mode === 5 || mode === 6)) {
+            // Copies (new Uint8Array of a view): a posted view would clone the whole region under it.
+            // Not a time request: the main thread's handler routes it (control responder, associations, passive reply).
+            rxStats.forwarded++;
+            post({
+              kind: 'forward', bytes: new Uint8Array(slot.payload.subarray(0, len)), name: new Uint8Array(slot.name.subarray(0, sock.nameLength(i))),
+              address: sockaddrAddress(slot.name), port: sockaddrPort(slot.name), rxSec: rx.sec, rxNsec: rx.nsec,
+            });
+            continue;
+          }
+          timescale.toServed(rx);
+          sockaddrToAddress(slot.name, meta.source);
+          meta.sourceWritten(sockaddrPort(slot.name));
+          meta.rxSeconds = ntpSecondsOf(rx);
+          meta.rxFraction = ntpFractionOf(rx);
+          tx.before();
+          const out = sock.truncated(i) ? 0 : handler.handle(slot.payload, len, meta, slot.reply);
+          if (out > 0) {
+            sock.queueReply(i, out, tx.wantsStamp());
+            // An unsigned basic time reply (not a kiss: stratum ≠ 0) gets the batch's transmit stamp below.
+            if (out === 48 && slot.reply[1] !== 0 && !tx.wasInterleaved()) restamp[restamps++] = i;
+          }
         }
-        if (stamped) rxStats.kernel++;
-        else {
-          rx.sec = now.sec;
-          rx.nsec = now.nsec;
+        // Transmit timestamps of the batch's unsigned basic replies, right before the one sendmmsg (the
+        // handler left them to this point: setShellStampsTransmit). Signed replies keep the one the handler
+        // wrote (the MAC covers it); kisses carry the client's own; interleaved ones the previous reply's.
+        if (restamps > 0 || tx.pending()) {
+          tx.clock.writeNtp(txStamp, 0);
+          for (let r = 0; r < restamps; r++) {
+            const reply = sock.slots[restamp[r]!]!.reply;
+            for (let b = 0; b < 8; b++) reply[40 + b] = txStamp[b]!;
+          }
+          restamps = 0;
         }
-        const b0 = len > 0 ? slot.payload[0]! : 0;
-        const mode = b0 & 7;
-        if (!sock.truncated(i) && (mode === 1 || mode === 2 || mode === 5 || mode === 6)) {
-          // Copies (new Uint8Array of a view): a posted view would clone the whole region under it.
-          // Not a time request: the main thread's handler routes it (control responder, associations, passive reply).
-          rxStats.forwarded++;
-          post({
-            kind: 'forward', bytes: new Uint8Array(slot.payload.subarray(0, len)), name: new Uint8Array(slot.name.subarray(0, sock.nameLength(i))),
-            address: sockaddrAddress(slot.name), port: sockaddrPort(slot.name), rxSec: rx.sec, rxNsec: rx.nsec,
-          });
-          continue;
-        }
-        timescale.toServed(rx);
-        sockaddrToAddress(slot.name, meta.source);
-        meta.sourceWritten(sockaddrPort(slot.name));
-        meta.rxSeconds = ntpSecondsOf(rx);
-        meta.rxFraction = ntpFractionOf(rx);
-        tx.before();
-        const out = sock.truncated(i) ? 0 : handler.handle(slot.payload, len, meta, slot.reply);
-        if (out > 0) {
-          sock.queueReply(i, out, tx.wantsStamp());
-          // An unsigned basic time reply (not a kiss: stratum ≠ 0) gets the batch's transmit stamp below.
-          if (out === 48 && slot.reply[1] !== 0 && !tx.wasInterleaved()) restamp[restamps++] = i;
+        sock.flush();
+        tx.afterSend(txStamp);
+      } else {
+        tx.poll();
+      }
+      for (let m = receiveMessageOnPort(control); m !== undefined; m = receiveMessageOnPort(control)) {
+        const msg = m.message as ToWorker;
+        if (msg.kind === 'access') {
+          const next = accessFrom(msg.access);
+          handler.reconfigure(next.restrict, next.limiter);
+          handler.setKeys(next.keys);
+          post({ kind: 'applied', generation: msg.generation });
+        } else if (msg.kind === 'flush') {
+          flushStats();
+          post({ kind: 'applied', generation: msg.generation });
+        } else if (msg.kind === 'fault') {
+          throw new Error(msg.message);
         }
       }
-      // Transmit timestamps of the batch's unsigned basic replies, right before the one sendmmsg (the
-      // handler left them to this point: setShellStampsTransmit). Signed replies keep the one the handler
-      // wrote (the MAC covers it); kisses carry the client's own; interleaved ones the previous reply's.
-      if (restamps > 0 || tx.pending()) {
-        tx.clock.writeNtp(txStamp, 0);
-        for (let r = 0; r < restamps; r++) {
-          const reply = sock.slots[restamp[r]!]!.reply;
-          for (let b = 0; b < 8; b++) reply[40 + b] = txStamp[b]!;
-        }
-        restamps = 0;
-      }
-      sock.flush();
-      tx.afterSend(txStamp);
-    } else {
-      tx.poll();
-    }
-    for (let m = receiveMessageOnPort(control); m !== undefined; m = receiveMessageOnPort(control)) {
-      const msg = m.message as ToWorker;
-      if (msg.kind === 'access') {
-        const next = accessFrom(msg.access);
-        handler.reconfigure(next.restrict, next.limiter);
-        handler.setKeys(next.keys);
-        post({ kind: 'applied', generation: msg.generation });
-      } else if (msg.kind === 'flush') {
+      monotonic.read(mono);
+      const t = mono.sec + mono.nsec / 1e9;
+      if (t - lastFlushS >= 0.25) {
+        lastFlushS = t;
         flushStats();
-        post({ kind: 'applied', generation: msg.generation });
-      } else if (msg.kind === 'fault') {
-        throw new Error(msg.message);
       }
+      const sleepUs = coalescing.afterReceive(n > 0 ? n : 0, t);
+      if (sleepUs > 0) sleeper!.sleepUs(sleepUs);
     }
-    monotonic.read(mono);
-    const t = mono.sec + mono.nsec / 1e9;
-    if (t - lastFlushS >= 0.25) {
-      lastFlushS = t;
-      flushStats();
-    }
-    const sleepUs = coalescing.afterReceive(n > 0 ? n : 0, t);
-    if (sleepUs > 0) sleeper!.sleepUs(sleepUs);
+  } catch (err) {
+    // A bug (or the test-only fault): free what the thread's exit would leak, then die as before
+    // (the main thread logs it, closes the descriptor and restarts the worker).
+    sock.releaseMemory();
+    tx.close();
+    throw err;
   }
   flushStats();
   sock.close();

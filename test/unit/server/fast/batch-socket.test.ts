@@ -4,7 +4,7 @@
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { linuxSocketAbi } from '../../../../src/net/linux-abi.js';
-import { BATCH, BatchSocket, sockaddrAddress, sockaddrPort, writeSockaddr } from '../../../../src/server/fast/batch-socket.js';
+import { BATCH, BatchSocket, sockaddrAddress, sockaddrPort, socketLibc, writeSockaddr } from '../../../../src/server/fast/batch-socket.js';
 import { systemRealtimeClock } from '../../../../src/clock/posix.js';
 import { udpPayloadOffset } from '../../../../src/server/interleave/frame.js';
 import { ErrorQueue } from '../../../../src/server/fast/error-queue.js';
@@ -140,6 +140,19 @@ describe(`BatchSocket on loopback (${process.platform}/${process.arch})`, () => 
       s6.close();
       c6.close();
     }
+  });
+
+  it('releaseMemory (after a crash) frees the buffers but leaves the descriptor open for its owner to close', () => {
+    const s = new BatchSocket(abi, { address: '127.0.0.1', port: 0, receiveTimeoutMs: 20 });
+    const c = socketLibc();
+    const open = (): boolean => c.getsockname(s.fd, Buffer.alloc(128), Buffer.from([128, 0, 0, 0])) === 0;
+    expect(open()).toBe(true);
+    s.releaseMemory();
+    s.close(); // a no-op now: no double free, and not a second close
+    expect(open()).toBe(true);
+    // Its owner (the main thread, in the daemon) closes it.
+    expect(c.close(s.fd)).toBe(0);
+    expect(open()).toBe(false);
   });
 
   it('a port in use without SO_REUSEPORT is refused with the errno named', () => {
