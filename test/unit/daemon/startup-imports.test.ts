@@ -1,0 +1,18 @@
+// What each thread of the daemon loads at start (docs/server.md, memory): every module loaded is
+// source text, bytecode and module records on that thread's V8 heap for the life of the process.
+import { describe, expect, it } from 'vitest';
+import { staticImportGraph } from '../../support/import-graph.js';
+
+describe('start-up imports', () => {
+  it('the fast-path worker loads its own code, not the node:dgram shell', () => {
+    const worker = staticImportGraph('src/server/fast/worker.ts');
+    // The graph is followed (these are what the worker's loop runs) ...
+    for (const needed of ['src/server/handler/handler.ts', 'src/server/fast/batch-socket.ts', 'src/server/kernel-rx-stamp.ts', 'src/auth/mac.ts']) {
+      expect(worker).toContain(needed);
+    }
+    // ... and the main thread's serving shells and the config, web and discipline code are not in it.
+    for (const heavy of ['src/server/udp.ts', 'node:dgram', 'src/server/fast/fast-server.ts', 'src/config/parse.ts', 'src/discipline/discipline.ts', 'pino']) {
+      expect(worker).not.toContain(heavy);
+    }
+  });
+});
