@@ -15,4 +15,12 @@ describe('start-up imports', () => {
       expect(worker).not.toContain(heavy);
     }
   });
+
+  it('the daemon loads a refclock driver when a refclock of its kind starts, not at start-up', () => {
+    const serve = staticImportGraph('src/daemon/serve.ts');
+    expect(serve).toContain('src/daemon/refclocks.ts');
+    for (const driver of ['drivers/nmea/io.ts', 'drivers/gpsd/io.ts', 'drivers/pps/sysfs.ts', 'drivers/pps/gpio-cdev.ts', 'drivers/pps/onoff.ts', 'nmea-simple', 'serialport']) {
+      expect(serve).not.toContain(driver);
+    }
+  });
 });
