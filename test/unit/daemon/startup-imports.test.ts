@@ -23,4 +23,10 @@ describe('start-up imports', () => {
       expect(serve).not.toContain(driver);
     }
   });
+
+  it('the daemon loads the web editors\' config service (and its diff package) at their first request, not at start-up', () => {
+    const serve = staticImportGraph('src/daemon/serve.ts');
+    expect(serve).toContain('src/web/config-routes-lazy.ts');
+    for (const editor of ['src/web/config-routes.ts', 'src/config/store.ts', 'diff']) expect(serve).not.toContain(editor);
+  });
 });
