@@ -8,6 +8,9 @@
  */
 import type { TimeSpec } from '../../src/clock/clock.js';
 
+/** Where the kernel lists its PPS devices (here so the refclock shell can name a device's folder without loading the driver). */
+export const DEFAULT_PPS_SYSFS_ROOT = '/sys/class/pps';
+
 export type PpsSysfsReading =
   | { readonly kind: 'pulse'; readonly time: Readonly<TimeSpec>; readonly sequence: number }
   /** `0.000000000#0`: the device exists and captures this edge but has seen no pulse yet. */

@@ -13,7 +13,7 @@ import { newTimeSpec, timeSpecToUnixNs } from '../../src/clock/clock.js';
 import type { DriverContext, RefclockDriver } from '../driver.js';
 import { PpsDriverError, PpsErrorCode, errnoName, type PpsEdge, type PpsTimers } from './errors.js';
 import { SequenceTracker } from './sequence.js';
-import { DEFAULT_READ_SCHEDULE, nextReadDelayMs, parsePpsSysfs, type ReadSchedule } from './sysfs-format.js';
+import { DEFAULT_PPS_SYSFS_ROOT, DEFAULT_READ_SCHEDULE, nextReadDelayMs, parsePpsSysfs, type ReadSchedule } from './sysfs-format.js';
 
 export interface PpsSysfsOptions {
   /** Device name under the root, e.g. "pps0". */
@@ -30,7 +30,7 @@ export interface PpsSysfsOptions {
   readonly timers?: PpsTimers;
 }
 
-export const DEFAULT_PPS_SYSFS_ROOT = '/sys/class/pps';
+export { DEFAULT_PPS_SYSFS_ROOT };
 
 export function classifySysfsError(path: string, err: unknown): PpsDriverError {
   const code = errnoName(err);

@@ -7,10 +7,22 @@
  * result buffers, so the authenticated path is the one part of the server's hot path that
  * allocates; it runs only for requests that carry a MAC. Comparison is constant-time.
  */
-import { createCipheriv, createHash, timingSafeEqual, type Cipher } from 'node:crypto';
+import type { Cipher } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { SymmetricKey } from './keys.js';
 
 const BLOCK = 16;
+
+type NodeCrypto = typeof import('node:crypto');
+let nodeCrypto: NodeCrypto | undefined;
+/**
+ * node:crypto, loaded with the first key: most servers have none, and in the fast-path worker,
+ * which builds a KeyRing at start, the module is ~0.3 MiB of heap (docs/server.md, memory).
+ */
+function loadCrypto(): NodeCrypto {
+  nodeCrypto ??= createRequire(import.meta.url)('node:crypto') as NodeCrypto;
+  return nodeCrypto;
+}
 
 /** One key, ready to sign and verify. */
 export class PreparedKey {
@@ -20,6 +32,7 @@ export class PreparedKey {
   readonly digestLength: number;
   private readonly hash?: string;
   private readonly secret: Buffer;
+  private readonly crypto = loadCrypto();
   private readonly cipher?: Cipher;
   private readonly k1 = Buffer.alloc(BLOCK);
   private readonly k2 = Buffer.alloc(BLOCK);
@@ -35,7 +48,7 @@ export class PreparedKey {
     if (key.mac.kind === 'digest') {
       this.hash = key.mac.hash;
     } else {
-      const cipher = createCipheriv(key.mac.keyBytes === 16 ? 'aes-128-ecb' : 'aes-256-ecb', this.secret, null);
+      const cipher = this.crypto.createCipheriv(key.mac.keyBytes === 16 ? 'aes-128-ecb' : 'aes-256-ecb', this.secret, null);
       cipher.setAutoPadding(false);
       this.cipher = cipher;
       // RFC 4493 section 2.3: L = AES(K, 0^128); K1 = L << 1 (^ Rb); K2 = K1 << 1 (^ Rb).
@@ -52,7 +65,7 @@ export class PreparedKey {
       for (let i = 0; i < BLOCK; i++) out[offset + i] = this.x[i]!;
       return;
     }
-    const d = createHash(this.hash!).update(this.secret).update(buf.subarray(0, length)).digest();
+    const d = this.crypto.createHash(this.hash!).update(this.secret).update(buf.subarray(0, length)).digest();
     for (let i = 0; i < this.digestLength; i++) out[offset + i] = d[i]!;
   }
 
@@ -64,7 +77,7 @@ export class PreparedKey {
     const n = this.digestLength;
     if (end - macAt - 4 !== n) return false;
     this.sign(buf, macAt, this.scratch, 0);
-    return timingSafeEqual(this.scratch.subarray(0, n), buf.subarray(macAt + 4, end));
+    return this.crypto.timingSafeEqual(this.scratch.subarray(0, n), buf.subarray(macAt + 4, end));
   }
 
   /** RFC 4493 section 2.4 (AES-CMAC), leaving the tag in this.x. */

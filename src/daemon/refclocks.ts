@@ -7,6 +7,10 @@
  * driver's coded message), the server keeps serving from whatever else it has (local clock,
  * or unsynchronised), and the device is retried with backoff, so plugging the receiver in
  * later is enough. That is what ntpd and chronyd do with a missing refclock device.
+ *
+ * Each driver's code is imported when its refclock starts, not with this module: a daemon loads
+ * the drivers its config names (serialport only at the first NMEA device, as drivers/nmea/io.ts
+ * does), and the others' code never takes heap (docs/server.md, memory).
  */
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -14,12 +18,8 @@ import type { RealtimeClock } from '../clock/clock.js';
 import { newTimeSpec, timeSpecToUnixNs } from '../clock/clock.js';
 import type { RefclockConfig } from '../config/model.js';
 import { type DriverContext, type DriverState, type RefclockDriver, stateChangeFilter } from '../../drivers/driver.js';
-import { NmeaDriver } from '../../drivers/nmea/io.js';
-import { PpsSysfsDriver, DEFAULT_PPS_SYSFS_ROOT } from '../../drivers/pps/sysfs.js';
-import { PpsGpioCdevDriver } from '../../drivers/pps/gpio-cdev.js';
-import { PpsOnoffDriver } from '../../drivers/pps/onoff.js';
+import { DEFAULT_PPS_SYSFS_ROOT } from '../../drivers/pps/sysfs-format.js';
 import { DEFAULT_GPIO_SYSFS_ROOT } from '../../drivers/pps/gpio-base.js';
-import { GpsdDriver } from '../../drivers/gpsd/io.js';
 import { RefclockSource, type RefclockSourceStatus } from '../refclock/source.js';
 import { planRefclocks, refclockAddress } from '../refclock/plan.js';
 import type { Candidate } from '../discipline/select.js';
@@ -64,8 +64,11 @@ interface Running {
   readonly source: RefclockSource;
   readonly config: RefclockConfig;
   readonly dependants: RefclockSource[];
-  /** `changed`: one log line per change of state, kept across init retries (each retry gets a new context). */
-  readonly drivers: { readonly driver: RefclockDriver; readonly status: DriverStatus; readonly changed: ReturnType<typeof stateChangeFilter> }[];
+  /**
+   * `driver`: null until its code is loaded and it is constructed (at its first start).
+   * `changed`: one log line per change of state, kept across init retries (each retry gets a new context).
+   */
+  readonly drivers: { driver: RefclockDriver | null; readonly load: () => Promise<RefclockDriver>; readonly status: DriverStatus; readonly changed: ReturnType<typeof stateChangeFilter> }[];
   readonly pollLog2S: number;
   timecode: string;
 }
@@ -84,11 +87,24 @@ export function ppsSysfsLocation(path: string): { sysfsRoot: string; device: str
   return { sysfsRoot: DEFAULT_PPS_SYSFS_ROOT, device: basename(target) };
 }
 
-function driversFor(r: RefclockConfig, log: Logger): { driver: RefclockDriver; name: string; device: string }[] {
-  const pps = (path: string) => ({ driver: new PpsSysfsDriver({ ...ppsSysfsLocation(path), edge: r.edge }), name: 'pps-sysfs', device: path });
+/** A driver of a refclock: its name and device for status, and how to load its code and build it. */
+interface DriverSpec {
+  readonly name: string;
+  readonly device: string;
+  readonly load: () => Promise<RefclockDriver>;
+}
+
+function driversFor(r: RefclockConfig, log: Logger): DriverSpec[] {
+  const pps = (path: string): DriverSpec => ({
+    name: 'pps-sysfs', device: path,
+    load: async () => new (await import('../../drivers/pps/sysfs.js')).PpsSysfsDriver({ ...ppsSysfsLocation(path), edge: r.edge }),
+  });
   switch (r.kind) {
     case 'nmea': {
-      const out = [{ driver: new NmeaDriver({ path: r.path!, baud: r.baudBps ?? 4800 }) as RefclockDriver, name: 'nmea', device: r.path! }];
+      const out: DriverSpec[] = [{
+        name: 'nmea', device: r.path!,
+        load: async () => new (await import('../../drivers/nmea/io.js')).NmeaDriver({ path: r.path!, baud: r.baudBps ?? 4800 }),
+      }];
       if (r.usePps && r.ppsPath) out.push(pps(r.ppsPath));
       return out;
     }
@@ -96,7 +112,10 @@ function driversFor(r: RefclockConfig, log: Logger): { driver: RefclockDriver; n
     case 'pps-sysfs':
       return [pps(r.path!)];
     case 'gpsd':
-      return [{ driver: new GpsdDriver({ host: r.host, port: r.port, device: r.path }), name: 'gpsd', device: `${r.host}:${r.port} ${r.path}` }];
+      return [{
+        name: 'gpsd', device: `${r.host}:${r.port} ${r.path}`,
+        load: async () => new (await import('../../drivers/gpsd/io.js')).GpsdDriver({ host: r.host, port: r.port, device: r.path }),
+      }];
     case 'pps-gpio': {
       const chip = r.chip!;
       const line = r.line!;
@@ -105,9 +124,12 @@ function driversFor(r: RefclockConfig, log: Logger): { driver: RefclockDriver; n
       // (old kernels), since its timestamps come from JavaScript (tens of µs or worse).
       if (!existsSync(chip.startsWith('/') ? chip : join('/dev', chip)) && existsSync(join(DEFAULT_GPIO_SYSFS_ROOT, 'export'))) {
         log.warn({ chip, line }, 'no GPIO character device; using sysfs GPIO (onoff): pulse timestamps from JavaScript, tens of µs');
-        return [{ driver: new PpsOnoffDriver({ line, edge: r.edge }), name: 'pps-onoff', device: `gpio ${line}` }];
+        return [{ name: 'pps-onoff', device: `gpio ${line}`, load: async () => new (await import('../../drivers/pps/onoff.js')).PpsOnoffDriver({ line, edge: r.edge }) }];
       }
-      return [{ driver: new PpsGpioCdevDriver({ chip, line, edge: r.edge }), name: 'pps-gpio', device: `${chip} line ${line}` }];
+      return [{
+        name: 'pps-gpio', device: `${chip} line ${line}`,
+        load: async () => new (await import('../../drivers/pps/gpio-cdev.js')).PpsGpioCdevDriver({ chip, line, edge: r.edge }),
+      }];
     }
   }
 }
@@ -124,8 +146,8 @@ export class RefclockSet {
       const source = sources[i]!;
       const dependants = plan.flatMap((q, j) => (q.labeller === i ? [sources[j]!] : []));
       if (p.labeller !== null) source.labeller = sources[p.labeller] ?? null;
-      const drivers = driversFor(p.config, log).map(({ driver, name, device }) => ({
-        driver, status: { driver: name, device, state: 'starting' as DriverState, counters: {} } satisfies DriverStatus,
+      const drivers = driversFor(p.config, log).map(({ load, name, device }) => ({
+        driver: null, load, status: { driver: name, device, state: 'starting' as DriverState, counters: {} } satisfies DriverStatus,
         changed: stateChangeFilter(),
       }));
       this.running.push({ source, config: p.config, dependants, drivers, pollLog2S: p.config.minpoll ?? DEFAULT_REFCLOCK_POLL_LOG2_S, timecode: '' });
@@ -163,7 +185,7 @@ export class RefclockSet {
 
   private startDriver(r: Running, d: Running['drivers'][number], retryMs: number): void {
     const ctx = this.context(r, d.status, d.changed);
-    d.driver.init(ctx).catch((err: Error & { code?: string }) => {
+    this.driverOf(d, ctx).then((driver) => (this.stopped ? undefined : driver.init(ctx))).catch((err: Error & { code?: string }) => {
       if (this.stopped) return;
       // The context has logged the failure (state 'stopped' with the code) once; retry quietly.
       const timer = setTimeout(() => {
@@ -174,6 +196,23 @@ export class RefclockSet {
       this.timers.add(timer);
       d.status.detail = `${err.message}; retrying every ${Math.round(Math.min(retryMs, INIT_RETRY_MAX_MS) / 1000)} s`;
     });
+  }
+
+  /**
+   * The driver, its code loaded and the driver built at the first start. A module that does not
+   * load or options a driver refuses (a bad baud rate) are reported as the driver stopping with
+   * that error, as a failed init is, and retried the same way.
+   */
+  private async driverOf(d: Running['drivers'][number], ctx: DriverContext): Promise<RefclockDriver> {
+    if (d.driver) return d.driver;
+    try {
+      d.driver = await d.load();
+      return d.driver;
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      ctx.state('stopped', typeof e.code === 'string' ? e.code : 'REFCLOCK_DRIVER_LOAD', e.message);
+      throw err;
+    }
   }
 
   private context(r: Running, status: DriverStatus, changed: ReturnType<typeof stateChangeFilter>): DriverContext {
@@ -250,6 +289,6 @@ export class RefclockSet {
     this.stopped = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    await Promise.all(this.running.flatMap((r) => r.drivers.map((d) => d.driver.close().catch(() => undefined))));
+    await Promise.all(this.running.flatMap((r) => r.drivers.map((d) => d.driver?.close().catch(() => undefined) ?? Promise.resolve())));
   }
 }

@@ -40,3 +40,40 @@ export function civilFromDays(days: number): { year: number; month: number; day:
   const month = mp < 10 ? mp + 3 : mp - 9;
   return { year: yoe + era * 400 + (month <= 2 ? 1 : 0), month, day };
 }
+
+const MS_PER_DAY = 86_400_000;
+const pad2 = (n: number): string => (n < 10 ? '0' : '') + String(n);
+
+/** UTC time of day of a Unix instant in ms: day number and ms into that day. */
+function splitDay(unixMs: number): { days: number; msOfDay: number } {
+  const days = Math.floor(unixMs / MS_PER_DAY);
+  return { days, msOfDay: unixMs - days * MS_PER_DAY };
+}
+
+function clockText(msOfDay: number): string {
+  const s = Math.floor(msOfDay / 1000);
+  return `${pad2(Math.floor(s / 3600))}:${pad2(Math.floor(s / 60) % 60)}:${pad2(s % 60)}`;
+}
+
+/**
+ * A Unix instant in whole ms (years 0-9999) → "2026-11-22T18:20:01.123Z", as
+ * Date.prototype.toISOString writes it. Without Date on purpose: V8 11's toISOString (and
+ * toUTCString) look up the local time zone through ICU first, which maps ~1 MiB of ICU code and
+ * data into a daemon that only ever prints UTC (docs/server.md, memory).
+ */
+export function isoUtcFromUnixMs(unixMs: number): string {
+  const { days, msOfDay } = splitDay(unixMs);
+  const { year, month, day } = civilFromDays(days);
+  const ms = msOfDay % 1000;
+  return `${String(year).padStart(4, '0')}-${pad2(month)}-${pad2(day)}T${clockText(msOfDay)}.${ms < 100 ? (ms < 10 ? '00' : '0') : ''}${ms}Z`;
+}
+
+const WEEKDAYS = ['Thu', 'Fri', 'Sat', 'Sun', 'Mon', 'Tue', 'Wed'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** A Unix instant in ms (years 1970-9999) → HTTP's IMF-fixdate "Sun, 22 Nov 2026 18:20:01 GMT" (RFC 9110 5.6.7), as Date.prototype.toUTCString writes it; without Date, as isoUtcFromUnixMs. */
+export function imfFixdateFromUnixMs(unixMs: number): string {
+  const { days, msOfDay } = splitDay(unixMs);
+  const { year, month, day } = civilFromDays(days);
+  return `${WEEKDAYS[((days % 7) + 7) % 7]!}, ${pad2(day)} ${MONTHS[month - 1]!} ${String(year).padStart(4, '0')} ${clockText(msOfDay)} GMT`;
+}

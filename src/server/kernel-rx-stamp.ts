@@ -18,6 +18,18 @@ import { createRequire } from 'node:module';
 import type { TimeSpec } from '../clock/clock.js';
 import { ENOENT, linuxSocketAbi, readKernelTimespec, type LinuxSocketAbi, type StampIoctl } from '../net/linux-abi.js';
 
+/**
+ * A kernel stamp more than this before the JS read (or any amount after it) is not used: the JS
+ * read is, and counted. What it guards against is a clock step between the datagram's arrival and
+ * the read (stale stamps are caught by the repeat check instead). It is wide on purpose: when the
+ * event loop stalls, the kernel stamp is right and the JS read is wrong by the stall. With a 10 ms
+ * window, one datagram read 18.8 ms late in a bench run fell back and gave the client a 9.4 ms
+ * offset sample (docs/benchmarks.md); bursts alone put the JS read up to ~4-6 ms behind here.
+ * Here rather than in udp.ts so the fast-path worker, which applies it too, does not import
+ * node:dgram and the dgram shell for one number.
+ */
+export const MAX_KERNEL_RX_LAG_NS = 1_000_000_000;
+
 /** Reads sockets' kernel receive times. */
 export interface KernelRxStamper {
   /** "kernel (SIOCGSTAMPNS)" and the like: what status and mode 6 report. */

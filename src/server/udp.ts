@@ -22,7 +22,7 @@ import { newTimeSpec } from '../clock/clock.js';
 import type { Timescale } from '../clock/timescale.js';
 import { ntpFractionOf, ntpSecondsOf } from '../clock/timescale.js';
 import { RequestMeta, type NtpRequestHandler } from './handler/handler.js';
-import { dgramSocketFd, kernelRxStamper, type KernelRxStamper } from './kernel-rx-stamp.js';
+import { dgramSocketFd, kernelRxStamper, MAX_KERNEL_RX_LAG_NS, type KernelRxStamper } from './kernel-rx-stamp.js';
 
 const RING = 256;
 /** Largest reply the handler writes (header + crypto-NAK). */
@@ -43,16 +43,6 @@ function replySlot(): ReplySlot {
   const buf = Buffer.alloc(REPLY_BYTES);
   return { buf, header: buf.subarray(0, 48), withNak: buf.subarray(0, 52), signed16: buf.subarray(0, 68), signed20: buf.subarray(0, 72) };
 }
-
-/**
- * A kernel stamp more than this before the JS read (or any amount after it) is not used: the JS
- * read is, and counted. What it guards against is a clock step between the datagram's arrival and
- * the read (stale stamps are caught by the repeat check instead). It is wide on purpose: when the
- * event loop stalls, the kernel stamp is right and the JS read is wrong by the stall. With a 10 ms
- * window, one datagram read 18.8 ms late in a bench run fell back and gave the client a 9.4 ms
- * offset sample (docs/benchmarks.md); bursts alone put the JS read up to ~4-6 ms behind here.
- */
-export const MAX_KERNEL_RX_LAG_NS = 1_000_000_000;
 
 /** What the receive stamps came from, and how often the kernel's was not used. */
 export interface RxTimestampStats {

@@ -104,7 +104,7 @@ function statusOf(code: string): number {
   return code === 'CONFIG_STALE' ? 409 : code === 'CONFIG_WRITE_FAILED' || code === 'CONFIG_RELOAD_REFUSED' ? 500 : 422;
 }
 
-export function registerConfigRoutes(web: WebServer, o: ConfigRoutesOptions): ConfigStore {
+export function registerConfigRoutes(web: Pick<WebServer, 'route'>, o: ConfigRoutesOptions): ConfigStore {
   const store = o.store ?? new ConfigStore({ path: o.configPath, controlSocket: o.controlSocket });
   /** One-shot messages after a redirect, per session. */
   const flashes = new Map<string, { message: string; warnings: string[] }>();

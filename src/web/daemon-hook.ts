@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import type { StatusReport } from '../daemon/status.js';
+import { registerConfigRoutesLazily } from './config-routes-lazy.js';
 import { defaultPasswordFile } from './password.js';
 import { WebServer, type WebLog } from './server.js';
 
@@ -61,8 +62,7 @@ export async function startWeb(options: WebOptions | undefined, ctx: WebDaemonCo
     web = new WebServer({
       ...where, status: ctx.status, rateLimitTable: ctx.rateLimitTable, passwordFile, publicStatus: options?.publicStatus ?? false, log: ctx.log,
     });
-    const { registerConfigRoutes } = await import('./config-routes.js');
-    registerConfigRoutes(web, { configPath: ctx.configPath, controlSocket: ctx.controlSocket, log: ctx.log });
+    registerConfigRoutesLazily(web, { configPath: ctx.configPath, controlSocket: ctx.controlSocket, log: ctx.log });
   } catch (err) {
     // A web page that cannot be built (its assets unreadable, say) must never take NTP down with it.
     ctx.log.error({ web: listen }, `web page not started: ${(err as Error).message} (the NTP service runs on)`);

@@ -16,6 +16,7 @@ import { statusPage } from './pages/status.js';
 import { PasswordError, readPasswordFile, verifyPassword } from './password.js';
 import { clearedSessionCookie, csrfValid, LoginLimiter, readCookie, SESSION_COOKIE, sessionCookie, SessionStore, type Session } from './session.js';
 import { html, layout } from './html.js';
+import { imfFixdateFromUnixMs } from '../ntp/calendar.js';
 import type { Registry } from 'prom-client';
 
 export interface WebLog {
@@ -115,6 +116,10 @@ export class WebServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Node's own Date header is Date.prototype.toUTCString, which looks the local time zone up
+    // through ICU first (~1 MiB of the daemon's RSS for a header that is always GMT).
+    res.sendDate = false;
+    res.setHeader('Date', imfFixdateFromUnixMs(Date.now()));
     try {
       await this.dispatch(req, res);
     } catch (err) {

@@ -57,6 +57,18 @@ describe('web server', () => {
     for (const bad of ['8123', 'example.com:80', '127.0.0.1:0', '127.0.0.1:70000']) expect(() => parseWebListen(bad)).toThrow(/ADDR:PORT/);
   });
 
+  it('dates every response (RFC 9110 IMF-fixdate, GMT), without Node\'s Date header code', async () => {
+    for (const path of ['/login', '/', '/assets/status.js', '/no-such-page']) {
+      const before = Math.floor(Date.now() / 1000) * 1000;
+      const r = await fetch(`${base}${path}`, { redirect: 'manual' });
+      const after = Date.now();
+      const date = r.headers.get('date') ?? '';
+      expect(date).toMatch(/^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$/);
+      expect(Date.parse(date)).toBeGreaterThanOrEqual(before);
+      expect(Date.parse(date)).toBeLessThanOrEqual(after);
+    }
+  });
+
   it('refuses every login while no password is set', async () => {
     const r = await fetch(`${base}/login`, form({ password: 'anything at all' }));
     expect(r.status).toBe(403);

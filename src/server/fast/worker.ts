@@ -25,7 +25,7 @@ import { RestrictTable } from '../access/restrict.js';
 import { ServerCounters } from '../counters.js';
 import { NtpRequestHandler, RequestMeta } from '../handler/handler.js';
 import { ServerStateCell, unsynchronisedSnapshot } from '../state.js';
-import { MAX_KERNEL_RX_LAG_NS } from '../udp.js';
+import { MAX_KERNEL_RX_LAG_NS } from '../kernel-rx-stamp.js';
 import { BATCH, BatchSocket, sockaddrAddress, sockaddrPort, sockaddrToAddress } from './batch-socket.js';
 import { ReceiveCoalescing, threadSleep } from './coalescing.js';
 import { TransmitStamps } from './txstamp.js';

@@ -15,9 +15,9 @@ import { RateLimiter } from '../../../src/server/access/ratelimit.js';
 import { RestrictTable } from '../../../src/server/access/restrict.js';
 import { ServerCounters } from '../../../src/server/counters.js';
 import { NtpRequestHandler } from '../../../src/server/handler/handler.js';
-import { dgramSocketFd, kernelRxStamper, stamperWithIoctl, type KernelRxStamper } from '../../../src/server/kernel-rx-stamp.js';
+import { dgramSocketFd, kernelRxStamper, MAX_KERNEL_RX_LAG_NS, stamperWithIoctl, type KernelRxStamper } from '../../../src/server/kernel-rx-stamp.js';
 import { ServerStateCell } from '../../../src/server/state.js';
-import { MAX_KERNEL_RX_LAG_NS, NtpUdpServer, type UdpServerOptions } from '../../../src/server/udp.js';
+import { NtpUdpServer, type UdpServerOptions } from '../../../src/server/udp.js';
 import { clientRequest, syncedSnapshot } from '../../support/server.js';
 
 const realtime = systemRealtimeClock();
