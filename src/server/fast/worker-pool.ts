@@ -9,20 +9,13 @@
  * counters, socket errors) goes to the owner, FastPathServer (fast-server.ts).
  */
 import { isIPv6 } from 'node:net';
-import { Worker, MessageChannel, SHARE_ENV, type MessagePort, type ResourceLimits } from 'node:worker_threads';
+import { Worker, MessageChannel, SHARE_ENV, type MessagePort } from 'node:worker_threads';
 import type { MonotonicClock } from '../../clock/clock.js';
 import { newTimeSpec } from '../../clock/clock.js';
 import type { ListenAddress } from '../udp.js';
 import { socketLibc } from './batch-socket.js';
 import type { AccessSpec, FromWorker, ToWorker, WorkerStart } from './protocol.js';
 import type { SharedServerView } from './shared.js';
-
-/**
- * The worker's young generation (issue 9, memory): a batch's garbage is a few small objects and a
- * scavenge of a small new space is short, so 1 MB semi-spaces instead of V8's default of up to
- * 16 MB each; the old generation is left to V8 (the rate table grows with `mru maxdepth`).
- */
-const WORKER_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 3 };
 
 const ERRNO_CODES: Record<number, string> = { 98: 'EADDRINUSE', 13: 'EACCES', 99: 'EADDRNOTAVAIL', 22: 'EINVAL' };
 
@@ -198,7 +191,7 @@ export class WorkerPool {
       coalesceUs: this.options.rxCoalesceUs ?? 0,
       shared: a.view.buffer, control: channel.port2, access: this.access!,
     };
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data, transferList: [channel.port2], resourceLimits: WORKER_LIMITS, env: SHARE_ENV });
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data, transferList: [channel.port2], env: SHARE_ENV });
     w.worker = worker;
     w.control = channel.port1;
     w.closedByWorker = false;
