@@ -1,214 +1,47 @@
 /**
- * The fast-path worker (node:worker_threads): owns one BatchSocket and answers time requests
- * (mode 3, and v1 mode 0) in batches with the same pure NtpRequestHandler the dgram path uses,
- * built here from the access config and keys the main thread sends (start and reload).
+ * A fast-path worker (node:worker_threads): the blocking driver of one BatchResponder
+ * (responder.ts). Loop: recvmmsg (blocks ≤ the receive timeout) → the responder's turn → control
+ * messages (receiveMessageOnPort: the loop never yields to the event loop) → the coalescing wait.
+ * The stop flag in shared memory is checked after every receive, so a SIGTERM ends the worker
+ * within the receive timeout.
  *
- * Loop: recvmmsg (blocks ≤ the receive timeout) → read the shared snapshot and correction line
- * (seqlock, once per batch) → per datagram: kernel receive stamp (SCM_TIMESTAMPING), served time,
- * handler → one sendmmsg for the batch → interleaved mode's bookkeeping (txstamp.ts: the kernel's
- * transmit stamps from the error queue) → control messages (receiveMessageOnPort: the loop never
- * yields to the event loop) → counters to the main thread every 250 ms. The stop flag in shared
- * memory is checked after every receive, so a SIGTERM ends the worker within the receive timeout.
- *
- * Everything else (mode 6, mode 1/2/5: what the handler would give the control responder or the
- * associations, or answer passively) goes to the main thread as bytes + sender + raw receive
- * stamp; the main thread answers with sendto on this socket's descriptor (docs/server.md).
+ * Everything the responder does not answer (mode 6, mode 1/2/5) goes to the main thread as bytes +
+ * sender + raw receive stamp; the main thread answers with sendto on this socket's descriptor
+ * (docs/server.md).
  */
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { newTimeSpec } from '../../clock/clock.js';
-import { systemMonotonicClock, systemRealtimeClock } from '../../clock/posix.js';
-import { ntpFractionOf, ntpSecondsOf, Timescale } from '../../clock/timescale.js';
-import { KeyRing } from '../../auth/mac.js';
-import { LINUX_SOCKET_ABIS, type LinuxAbiName } from '../../net/linux-abi.js';
-import { RateLimiter } from '../access/ratelimit.js';
-import { RestrictTable } from '../access/restrict.js';
-import { ServerCounters } from '../counters.js';
-import { NtpRequestHandler, RequestMeta } from '../handler/handler.js';
-import { ServerStateCell, unsynchronisedSnapshot } from '../state.js';
-import { MAX_KERNEL_RX_LAG_NS } from '../kernel-rx-stamp.js';
-import { BATCH, BatchSocket, sockaddrAddress, sockaddrPort, sockaddrToAddress } from './batch-socket.js';
-import { ReceiveCoalescing, threadSleep } from './coalescing.js';
-import { TransmitStamps } from './txstamp.js';
-import { SharedServerView, type CorrectionLine } from './shared.js';
-import type { AccessSpec, FromWorker, ToWorker, WorkerStart } from './protocol.js';
+import { threadSleep } from './coalescing.js';
+import { createBatchResponder, type BatchResponder } from './responder.js';
+import type { FromWorker, ToWorker, WorkerStart } from './protocol.js';
 
 const start = workerData as WorkerStart;
 const control = start.control as MessagePort;
 const post = (m: FromWorker): void => parentPort!.postMessage(m);
 
-function accessFrom(spec: AccessSpec): { restrict: RestrictTable; limiter: RateLimiter; keys: KeyRing } {
-  return {
-    restrict: new RestrictTable(spec.restrict, spec.sources),
-    limiter: RateLimiter.attach(spec.limiter, spec.rateTable),
-    keys: new KeyRing(spec.keys.map((k) => ({ ...k, secret: Buffer.from(k.secret) })), spec.keys.map((k) => k.id)),
-  };
-}
-
 function run(): void {
-  const abi = LINUX_SOCKET_ABIS[start.abi as LinuxAbiName];
-  let sock: BatchSocket;
+  let r: BatchResponder;
   try {
-    sock = new BatchSocket(abi, { address: start.address, port: start.port, rcvbuf: start.rcvbuf, receiveTimeoutMs: start.receiveTimeoutMs });
+    r = createBatchResponder(start, post);
   } catch (err) {
     post({ kind: 'error', message: (err as Error).message, errno: (err as { errno?: number }).errno ?? 0 });
     return;
   }
-  const shared = new SharedServerView(start.shared);
-  const timescale = new Timescale(systemRealtimeClock());
-  const monotonic = systemMonotonicClock();
-  const state = new ServerStateCell(unsynchronisedSnapshot(-20));
-  const counters = new ServerCounters();
-  const a = accessFrom(start.access);
-  const tx = new TransmitStamps(sock, timescale, counters);
-  const handler = new NtpRequestHandler(tx.clock, state, a.restrict, a.limiter, counters);
-  handler.setKeys(a.keys);
-  handler.setInterleave(tx.interleave);
-  // Unsigned basic replies are restamped right before each sendmmsg below: no clock read per reply in the handler.
-  handler.setShellStampsTransmit(true);
+  const sock = r.sock;
   post({ kind: 'ready', fd: sock.fd, address: sock.address, port: sock.port });
-
-  const line: CorrectionLine = { correctionNs: 0, slopeNsPerS: 0, t0Sec: 0, t0Nsec: 0 };
-  let seq = -1;
-  const refresh = (): void => {
-    const s = shared.sequence();
-    if (s === seq) return;
-    const leap = shared.read(state.template, line);
-    if (leap < 0) return;
-    state.leapBits = leap;
-    timescale.setCorrectionLine(line.correctionNs, line.slopeNsPerS, line.t0Sec, line.t0Nsec);
-    seq = s;
-  };
-
-  const meta = new RequestMeta();
-  const now = newTimeSpec();
-  const rx = newTimeSpec();
-  const mono = newTimeSpec();
-  const restamp = new Int32Array(BATCH);
-  let restamps = 0;
-  const txStamp = Buffer.alloc(8);
-  const rxStats = { kernel: 0, missing: 0, outOfWindow: 0, forwarded: 0, receiveErrors: 0 };
-  const sent = new ServerCounters();
-  const keys = Object.keys(counters) as (keyof ServerCounters)[];
-  const delta: Record<string, number> = {};
-  let lastFlushS = 0;
-  const coalesceUs = start.coalesceUs ?? 0;
-  const coalescing = new ReceiveCoalescing(coalesceUs, BATCH);
-  const sleeper = coalesceUs > 0 ? threadSleep(coalesceUs) : undefined;
-  const flushStats = (): void => {
-    tx.count();
-    counters.rxCoalesced = coalescing.sleeps;
-    for (const k of keys) {
-      const v = counters[k];
-      if (typeof v !== 'number') continue;
-      delta[k] = v - (sent[k] as number);
-      (sent as unknown as Record<string, number>)[k] = v;
-    }
-    post({ kind: 'stats', counters: delta, rx: rxStats, sendDropped: sock.sendDropped });
-  };
-
+  const sleeper = (start.coalesceUs ?? 0) > 0 ? threadSleep(start.coalesceUs!) : undefined;
   try {
-    while (!shared.stopping) {
-      const n = sock.receive();
-      if (n < 0) {
-        rxStats.receiveErrors++;
-      } else if (n > 0) {
-        refresh();
-        timescale.readRaw(now);
-        monotonic.read(mono);
-        meta.monoS = mono.sec + mono.nsec / 1e9;
-        for (let i = 0; i < n; i++) {
-          const slot = sock.slots[i]!;
-          const len = sock.length(i);
-          // The kernel's stamp where it is there and plausible (as udp.ts checks its SIOCGSTAMPNS), else the read after recvmmsg.
-          let stamped = sock.rxStamp(i, rx);
-          if (stamped) {
-            const lagNs = (now.sec - rx.sec) * 1e9 + (now.nsec - rx.nsec);
-            if (!(lagNs >= 0 && lagNs <= MAX_KERNEL_RX_LAG_NS)) {
-              rxStats.outOfWindow++;
-              stamped = false;
-            }
-          } else {
-            rxStats.missing++;
-          }
-          if (stamped) rxStats.kernel++;
-          else {
-            rx.sec = now.sec;
-            rx.nsec = now.nsec;
-          }
-          const b0 = len > 0 ? slot.payload[0]! : 0;
-          const mode = b0 & 7;
-          if (!sock.truncated(i) && (mode === 1 || mode === 2 || mode === 5 || mode === 6)) {
-            // Copies (new Uint8Array of a view): a posted view would clone the whole region under it.
-            // Not a time request: the main thread's handler routes it (control responder, associations, passive reply).
-            rxStats.forwarded++;
-            post({
-              kind: 'forward', bytes: new Uint8Array(slot.payload.subarray(0, len)), name: new Uint8Array(slot.name.subarray(0, sock.nameLength(i))),
-              address: sockaddrAddress(slot.name), port: sockaddrPort(slot.name), rxSec: rx.sec, rxNsec: rx.nsec,
-            });
-            continue;
-          }
-          timescale.toServed(rx);
-          sockaddrToAddress(slot.name, meta.source);
-          meta.sourceWritten(sockaddrPort(slot.name));
-          meta.rxSeconds = ntpSecondsOf(rx);
-          meta.rxFraction = ntpFractionOf(rx);
-          tx.before();
-          const out = sock.truncated(i) ? 0 : handler.handle(slot.payload, len, meta, slot.reply);
-          if (out > 0) {
-            sock.queueReply(i, out, tx.wantsStamp());
-            // An unsigned basic time reply (not a kiss: stratum ≠ 0) gets the batch's transmit stamp below.
-            if (out === 48 && slot.reply[1] !== 0 && !tx.wasInterleaved()) restamp[restamps++] = i;
-          }
-        }
-        // Transmit timestamps of the batch's unsigned basic replies, right before the one sendmmsg (the
-        // handler left them to this point: setShellStampsTransmit). Signed replies keep the one the handler
-        // wrote (the MAC covers it); kisses carry the client's own; interleaved ones the previous reply's.
-        if (restamps > 0 || tx.pending()) {
-          tx.clock.writeNtp(txStamp, 0);
-          for (let r = 0; r < restamps; r++) {
-            const reply = sock.slots[restamp[r]!]!.reply;
-            for (let b = 0; b < 8; b++) reply[40 + b] = txStamp[b]!;
-          }
-          restamps = 0;
-        }
-        sock.flush();
-        tx.afterSend(txStamp);
-      } else {
-        tx.poll();
-      }
-      for (let m = receiveMessageOnPort(control); m !== undefined; m = receiveMessageOnPort(control)) {
-        const msg = m.message as ToWorker;
-        if (msg.kind === 'access') {
-          const next = accessFrom(msg.access);
-          handler.reconfigure(next.restrict, next.limiter);
-          handler.setKeys(next.keys);
-          post({ kind: 'applied', generation: msg.generation });
-        } else if (msg.kind === 'flush') {
-          flushStats();
-          post({ kind: 'applied', generation: msg.generation });
-        } else if (msg.kind === 'fault') {
-          throw new Error(msg.message);
-        }
-      }
-      monotonic.read(mono);
-      const t = mono.sec + mono.nsec / 1e9;
-      if (t - lastFlushS >= 0.25) {
-        lastFlushS = t;
-        flushStats();
-      }
-      const sleepUs = coalescing.afterReceive(n > 0 ? n : 0, t);
+    while (!r.stopping()) {
+      const sleepUs = r.turn(sock.receive());
+      for (let m = receiveMessageOnPort(control); m !== undefined; m = receiveMessageOnPort(control)) r.control(m.message as ToWorker);
       if (sleepUs > 0) sleeper!.sleepUs(sleepUs);
     }
   } catch (err) {
     // A bug (or the test-only fault): free what the thread's exit would leak, then die as before
     // (the main thread logs it, closes the descriptor and restarts the worker).
-    sock.releaseMemory();
-    tx.close();
+    r.crash();
     throw err;
   }
-  flushStats();
-  sock.close();
-  tx.close();
+  r.finish();
   post({ kind: 'stopped' });
 }
 
