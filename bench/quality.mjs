@@ -11,7 +11,7 @@
 //   gnomon    `gnomon demo`: the simulated GPS receiver + PPS and the server in one process; the
 //             measurement starts once it tracks PPS(0) and has settled (--settle). Receive
 //             timestamps from the kernel (SIOCGSTAMPNS) where available, as the daemon chooses.
-//   gnomon-fast  the same with GNOMON_SERVER_PATH=fast: the batched recvmmsg worker (src/server/fast)
+//   gnomon-fast  the same with GNOMON_SERVER_PATH=fast: the batched recvmmsg path (src/server/fast)
 //   gnomon-user  the same with GNOMON_RX_TIMESTAMPS=user: receive timestamps read in JS (as before)
 //   trivial-hr  bench/trivial-responder.mjs --clock hrtime (Node dgram, hrtime anchored to Date.now())
 //   trivial     bench/trivial-responder.mjs (Date.now(): millisecond steps)

@@ -16,7 +16,7 @@ const TRIVIAL = path.join(ROOT, 'bench', 'trivial-responder.mjs');
 export const SERVER_CPU = '0';
 /** Environment that makes Gnomon stamp receipts in JS although kernel stamps work (src/daemon/serve.ts). */
 const USER_STAMPS = { GNOMON_SERVER_PATH: 'dgram', GNOMON_RX_TIMESTAMPS: 'user' };
-/** Environment that selects Gnomon's batched recvmmsg workers (src/server/fast, issue 9; auto picks them where they run). */
+/** Environment that selects Gnomon's batched recvmmsg path (src/server/fast, issue 9; auto picks it where it runs; GNOMON_SERVER_WORKERS passes through). */
 const FAST_PATH = { GNOMON_SERVER_PATH: 'fast' };
 /** The node:dgram path (src/server/udp.ts): what `gnomon` and `demo` measure, as before auto picked the fast path. */
 const DGRAM_PATH = { GNOMON_SERVER_PATH: 'dgram' };
@@ -36,8 +36,8 @@ export const LABELS = {
   chronyd: 'chronyd 4.3 (-x, no ratelimit)',
   trivial: 'trivial Node dgram responder',
   gnomon: 'Gnomon, node:dgram path',
-  'gnomon-fast': 'Gnomon, fast path (recvmmsg worker)',
-  'demo-fast': 'Gnomon demo, fast path (recvmmsg worker)',
+  'gnomon-fast': 'Gnomon, fast path (recvmmsg)',
+  'demo-fast': 'Gnomon demo, fast path (recvmmsg)',
   // bench/quality.mjs only:
   'trivial-hr': 'trivial Node responder, hrtime clock',
   demo: 'Gnomon demo (simulated GPS+PPS)',

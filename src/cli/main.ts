@@ -28,7 +28,8 @@ commands:
         --server-path (or GNOMON_SERVER_PATH): auto (default) = batched recvmmsg/sendmmsg
         workers where they can run, else node:dgram (logged); fast = refuse to start without
         them (--fast-path, GNOMON_FAST_PATH=1: deprecated aliases); --server-workers (or
-        GNOMON_SERVER_WORKERS): fast-path workers per listen address (default 1; auto = cores);
+        GNOMON_SERVER_WORKERS): fast-path worker threads per listen address (default 0: the
+        main thread answers, ~10 MiB less memory; N >= 1 for more than one core; auto = cores);
         --rx-coalesce-us (or GNOMON_RX_COALESCE_US): at >= 1 request per N µs a fast-path worker
         waits N µs after a short batch, like a NIC's rx-usecs (default 50; 0 = off; docs/server.md);
         without --config it runs the embedded default (local clock, 127.0.0.1:11123);

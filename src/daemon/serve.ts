@@ -60,7 +60,7 @@ export interface ServeOptions {
   readonly serverPath?: string;
   /** Deprecated `--fast-path` (or GNOMON_FAST_PATH=1): `--server-path fast`. */
   readonly fastPath?: boolean;
-  /** `--server-workers N|auto` (else GNOMON_SERVER_WORKERS): fast-path workers per listen address (default 1). */
+  /** `--server-workers N|auto` (else GNOMON_SERVER_WORKERS): fast-path worker threads per listen address (default 0: the main thread answers). */
   readonly serverWorkers?: string;
   /** `--rx-coalesce-us N` (else GNOMON_RX_COALESCE_US): fast-path receive coalescing, µs (default 50, 0 = off). */
   readonly rxCoalesceUs?: string;

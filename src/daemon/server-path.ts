@@ -37,14 +37,18 @@ export function requestedServerPath(
   return { path: 'auto' };
 }
 
-/** `--server-workers N|auto` (or GNOMON_SERVER_WORKERS): workers per listen address; auto = the cores Node may use. */
+/**
+ * `--server-workers N|auto` (or GNOMON_SERVER_WORKERS): fast-path worker threads per listen address;
+ * auto = the cores Node may use; 0 = none, the main thread answers (src/server/fast/inline-pool.ts).
+ */
 export function serverWorkers(flag: string | undefined, env: NodeJS.ProcessEnv, cores: () => number = availableParallelism): number {
   const v = flag ?? (env.GNOMON_SERVER_WORKERS || undefined);
-  if (v === undefined) return 1;
+  // No worker thread by default: the main thread answers as fast (docs/benchmarks.md) in ~10 MiB less.
+  if (v === undefined) return 0;
   if (v === 'auto') return Math.max(1, cores());
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 64) {
-    throw new ServerPathError('SERVER_WORKERS_BAD_VALUE', `--server-workers "${v}": expected a whole number 1-64 or auto`);
+  if (v.trim() === '' || !Number.isInteger(n) || n < 0 || n > 64) {
+    throw new ServerPathError('SERVER_WORKERS_BAD_VALUE', `--server-workers "${v}": expected a whole number 0-64 (0 = the main thread answers) or auto`);
   }
   return n;
 }

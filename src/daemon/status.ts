@@ -30,7 +30,7 @@ export interface StatusReport {
     readonly rxTimestamps?: string;
     /** Why user space, when it is; and how many datagrams got the kernel's stamp or fell back to the JS read, and why. */
     readonly rxTimestampStats?: RxTimestampStats;
-    /** How datagrams are read and answered: "fast" (recvmmsg workers, src/server/fast) or "dgram" (node:dgram). */
+    /** How datagrams are read and answered: "fast" (batched recvmmsg/sendmmsg, src/server/fast) or "dgram" (node:dgram). */
     readonly path?: string;
     /** The per-client table (one for every thread): clients held, slots, evictions. */
     readonly rateTable?: RateTableStatus;

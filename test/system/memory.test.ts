@@ -21,12 +21,13 @@ const RATE = 20_000;
 const SECONDS = 12;
 /**
  * Bounds, MiB. Measured here (bench/memory.mjs, docs/benchmarks.md "Memory"): after such a burst the
- * dgram path is at ~62-66 MiB and the fast path, whose worker is a second V8 isolate, at ~73-77.
- * The margin covers GC timing (old-space garbage not yet collected varies by a few MiB).
+ * dgram path is at ~59-62 MiB and the fast path (no worker thread, the default) at ~59-61; with a
+ * worker thread (a second V8 isolate) it was ~68-70. The margin covers GC timing (old-space garbage
+ * not yet collected varies by a few MiB).
  */
 const BOUND = {
   dgram: { rssMiB: 72, growthMiB: 14 },
-  fast: { rssMiB: 84, growthMiB: 14 },
+  fast: { rssMiB: 72, growthMiB: 14 },
 } as const;
 
 function rssKiB(pid: number): number {

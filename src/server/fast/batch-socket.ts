@@ -260,13 +260,23 @@ export class BatchSocket extends MessageArrays {
   }
 
   /**
-   * Waits (up to the receive timeout) for datagrams and reads up to `max` (≤ BATCH). Returns how
-   * many (0 on timeout or EINTR), or -errno on another error.
+   * Waits (up to the receive timeout) for datagrams and reads up to `max` (≤ BATCH); with `wait`
+   * false, reads only what is queued. Returns how many (0 on timeout, EAGAIN or EINTR), or -errno
+   * on another error.
    */
-  receive(max = BATCH): number {
+  receive(max = BATCH, wait = true): number {
+    this.prepareReceive();
+    const n = this.c.recvmmsg(this.fd, this.rxPtr, max, wait ? MSG_WAITFORONE : MSG_DONTWAIT, null);
+    this.dirty = n > 0 ? n : 0;
+    if (n >= 0) return n;
+    const e = this.c.koffi.errno();
+    return e === EAGAIN || e === EINTR ? 0 : -e;
+  }
+
+  /** The kernel overwrote these in the slots it filled last time: give them their full lengths back. */
+  private prepareReceive(): void {
     const rx = this.rx32;
     const wide = this.abi.longBytes === 8;
-    // The kernel overwrote these in the slots it filled last time: give them their full lengths back.
     const dirty = Math.max(this.dirty, 0);
     for (let i = 0; i < dirty; i++) {
       const h = i * this.mmsgW;
@@ -275,11 +285,6 @@ export class BatchSocket extends MessageArrays {
       if (wide) rx[h + this.controllenW + 1] = 0;
       rx[h + this.flagsW] = 0;
     }
-    const n = this.c.recvmmsg(this.fd, this.rxPtr, max, MSG_WAITFORONE, null);
-    this.dirty = n > 0 ? n : 0;
-    if (n >= 0) return n;
-    const e = this.c.koffi.errno();
-    return e === EAGAIN || e === EINTR ? 0 : -e;
   }
 
   /** Bytes of datagram i of the last receive. */

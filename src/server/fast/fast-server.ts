@@ -27,11 +27,14 @@ import { sendToFd, socketLibc, writeSockaddr } from './batch-socket.js';
 import type { AccessSpec, FromWorker, KeyMaterial } from './protocol.js';
 import { probeBind } from './port-probe.js';
 import { SharedServerView } from './shared.js';
+import { InlinePool } from './inline-pool.js';
 import { WorkerPool, type WorkerPoolOptions, type WorkerSlot } from './worker-pool.js';
 
 /** `server.path` in status, `serverpath` in mode 6 (the value `--server-path` takes). */
 export const FAST_PATH_NAME = 'fast';
 export const FAST_RX_SOURCE = 'kernel (SCM_TIMESTAMPING, recvmmsg worker)';
+/** The receive-stamp source with `--server-workers 0` (the main thread's responders, inline-pool.ts). */
+export const FAST_INLINE_RX_SOURCE = 'kernel (SCM_TIMESTAMPING, recvmmsg on the main thread)';
 
 export type FastPathOptions = WorkerPoolOptions;
 
@@ -50,11 +53,12 @@ function listenKey(l: ListenAddress): string {
 
 export class FastPathServer {
   readonly path = FAST_PATH_NAME;
-  readonly rxStamps: RxTimestampStats = { source: FAST_RX_SOURCE, kernel: 0, ioctlFailed: 0, outOfWindow: 0, repeated: 0 };
+  readonly rxStamps: RxTimestampStats;
   /** Replies the kernel refused (send buffer full) in the workers, and main-thread sends that failed. */
   sendErrors = 0;
   readonly workersPerAddress: number;
-  private readonly pool: WorkerPool;
+  /** Worker threads (N ≥ 1 per address), or the main thread's responders (`--server-workers 0`). */
+  private readonly pool: WorkerPool | InlinePool;
   private readonly abi = linuxSocketAbi(process.platform, process.arch);
   private readonly meta = new RequestMeta();
   private readonly rx: TimeSpec = newTimeSpec();
@@ -74,13 +78,16 @@ export class FastPathServer {
     onSocketError: (where: string, err: Error) => void,
     options: FastPathOptions = {},
   ) {
-    // Without an ABI no worker starts (listen() refuses), so the empty name never reaches one.
-    this.pool = new WorkerPool(this.abi?.name ?? '', monotonic, {
-      forwarded: (w, m) => this.answerForwarded(w, m),
-      stats: (w, m) => this.addStats(w, m),
-      exited: (w) => this.retire(w),
+    // Without an ABI no socket opens (listen() refuses), so the empty name never reaches one.
+    const events = {
+      forwarded: (w: WorkerSlot, m: Extract<FromWorker, { kind: 'forward' }>) => this.answerForwarded(w, m),
+      stats: (w: WorkerSlot, m: Extract<FromWorker, { kind: 'stats' }>) => this.addStats(w, m),
+      exited: (w: WorkerSlot) => this.retire(w),
       socketError: onSocketError,
-    }, options);
+    };
+    const inline = options.workersPerAddress === 0;
+    this.pool = inline ? new InlinePool(this.abi?.name ?? '', events, options) : new WorkerPool(this.abi?.name ?? '', monotonic, events, options);
+    this.rxStamps = { source: inline ? FAST_INLINE_RX_SOURCE : FAST_RX_SOURCE, kernel: 0, ioctlFailed: 0, outOfWindow: 0, repeated: 0 };
     this.workersPerAddress = this.pool.workersPerAddress;
     state.onPublish((template, leapBits) => {
       for (const a of this.pool.addresses.values()) a.view.writeState(template, leapBits);
@@ -216,8 +223,9 @@ export class FastPathServer {
     return this.pool.injectFault();
   }
 
-  /** Workers serving now (of addresses × workersPerAddress). */
+  /** Workers serving now (of addresses × workersPerAddress; 0 with `--server-workers 0`). */
   workersServing(): number {
+    if (this.workersPerAddress === 0) return 0;
     let n = 0;
     for (const a of this.pool.addresses.values()) for (const w of a.workers) if (w.fd >= 0) n++;
     return n;

@@ -28,7 +28,7 @@ export interface WorkerPoolOptions {
   readonly rcvbuf?: number;
   /** How long a receive blocks at most, ms: the bound on shutdown latency (default 50). */
   readonly receiveTimeoutMs?: number;
-  /** Workers (sockets) per listen address (default 1; `--server-workers`). */
+  /** Workers (sockets) per listen address (`--server-workers`); 0 (serve's default): no worker, the main thread answers (inline-pool.ts). */
   readonly workersPerAddress?: number;
   /** The workers' receive coalescing interval, µs (coalescing.ts; `--rx-coalesce-us`; default 0 = off). */
   readonly rxCoalesceUs?: number;

@@ -29,7 +29,7 @@ export const STATUS_CLIENT_JS = String.raw`'use strict';
       ['jitter', selected && selected.estimate ? ms(selected.estimate.jitterNs).replace('+', '') : '-'],
       ['frequency', (srv.freqPpm >= 0 ? '+' : '') + srv.freqPpm.toFixed(3) + ' ppm'], ['correction', ms(srv.correctionNs, 6)],
       ['root dispersion', (srv.rootDispersionS * 1e3).toFixed(3) + ' ms'], ['clients served', rate + ' /s (' + served + ' replies)'],
-      ['server path', (srv.path || '-') + (srv.path === 'fast' ? ' (' + srv.workersServing + ' workers' + (srv.workerRestarts ? ', ' + srv.workerRestarts + ' restarts' : '') + ')' : '')
+      ['server path', (srv.path || '-') + (srv.path === 'fast' ? (srv.workersPerAddress === 0 ? ' (main thread)' : ' (' + srv.workersServing + ' workers' + (srv.workerRestarts ? ', ' + srv.workerRestarts + ' restarts' : '') + ')') : '')
         + (srv.pathReason ? ': ' + srv.pathReason : '')],
       ['uptime', s.daemon.uptimeS + ' s'],
     ]));

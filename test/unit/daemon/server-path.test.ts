@@ -23,14 +23,18 @@ describe('requestedServerPath', () => {
 });
 
 describe('serverWorkers', () => {
-  it('1 by default; N; auto = the cores', () => {
-    expect(serverWorkers(undefined, {})).toBe(1);
+  it('0 by default (no worker thread); N; auto = the cores', () => {
+    expect(serverWorkers(undefined, {})).toBe(0);
     expect(serverWorkers('3', {})).toBe(3);
     expect(serverWorkers(undefined, { GNOMON_SERVER_WORKERS: '2' })).toBe(2);
     expect(serverWorkers('auto', {}, () => 4)).toBe(4);
   });
-  it('refuses 0, fractions, words and more than 64', () => {
-    for (const v of ['0', '1.5', 'many', '65', '-1']) expect(() => serverWorkers(v, {})).toThrow(/expected a whole number 1-64 or auto/);
+  it('0 = no worker thread (the main thread answers)', () => {
+    expect(serverWorkers('0', {})).toBe(0);
+    expect(serverWorkers(undefined, { GNOMON_SERVER_WORKERS: '0' })).toBe(0);
+  });
+  it('refuses fractions, words, blanks, negatives and more than 64', () => {
+    for (const v of ['1.5', 'many', '65', '-1', ' ']) expect(() => serverWorkers(v, {})).toThrow(/expected a whole number 0-64 \(0 = the main thread answers\) or auto/);
   });
 });
 
