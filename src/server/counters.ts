@@ -43,10 +43,12 @@ export class ServerCounters {
   txStampUnmatched = 0;
   /** Short batches after which the fast path's worker waited `--rx-coalesce-us` before receiving again (src/server/fast/coalescing.ts). */
   rxCoalesced = 0;
+  /** Batches whose transmit stamp was taken again because writing it was interrupted (> 20 µs: a GC step, a preemption). */
+  txRestampRetaken = 0;
 
   reset(): void {
     this.received = this.currentVersion = this.olderVersion = this.badFormat = this.authFailed = this.authenticated = 0;
     this.declined = this.restricted = this.rateLimited = this.kodSent = this.kodRate = this.kodDeny = this.kodRstr = this.processed = this.controlRequests = this.toAssociations = 0;
-    this.interleaved = this.txStampKernel = this.txStampMissing = this.txStampUnmatched = this.rxCoalesced = 0;
+    this.interleaved = this.txStampKernel = this.txStampMissing = this.txStampUnmatched = this.rxCoalesced = this.txRestampRetaken = 0;
   }
 }
