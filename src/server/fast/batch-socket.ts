@@ -339,10 +339,29 @@ export class BatchSocket extends MessageArrays {
     const q = this.queued;
     if (q === 0) return 0;
     this.queued = 0;
-    let sent = this.c.sendmmsg(this.fd, this.txPtr, q, MSG_DONTWAIT);
+    return this.afterSend(this.c.sendmmsg(this.fd, this.txPtr, q, MSG_DONTWAIT), q);
+  }
+
+  /**
+   * flush(), unless more than `maxNs` passed since `from` (raw CLOCK_REALTIME, read before the
+   * transmit stamp was taken): then nothing is sent and -1 returned, so the caller stamps again.
+   * The clock is read here, after this method's entry, because V8 runs pending interrupts (a GC
+   * step) at function entries: a pause there would otherwise fall between the stamp's check and
+   * the send, unseen. From the read below to the syscall there is no function entry.
+   */
+  flushIfFresh(clock: { readRaw(out: TimeSpec): void }, from: TimeSpec, maxNs: number, scratch: TimeSpec): number {
+    const q = this.queued;
+    if (q === 0) return 0;
+    clock.readRaw(scratch);
+    if ((scratch.sec - from.sec) * 1e9 + (scratch.nsec - from.nsec) > maxNs) return -1;
+    this.queued = 0;
+    return this.afterSend(this.c.sendmmsg(this.fd, this.txPtr, q, MSG_DONTWAIT), q);
+  }
+
+  /** After sendmmsg returned `sent` of `q`: a refused reply (sendmmsg stops there) is skipped and the rest sent from its place. */
+  private afterSend(sent: number, q: number): number {
     if (sent < 0) sent = 0;
     if (sent < q) {
-      // One reply was refused (sendmmsg stops there): skip it and send the rest from its place.
       const m = this.abi.messages;
       const rest = q - sent - 1;
       if (rest > 0) {

@@ -176,25 +176,30 @@ export function createBatchResponder(start: Omit<WorkerStart, 'control'>, post: 
     // Transmit timestamps of the batch's unsigned basic replies, right before the one sendmmsg (the
     // handler left them to this point: setShellStampsTransmit). Signed replies keep the one the handler
     // wrote (the MAC covers it); kisses carry the client's own; interleaved ones the previous reply's.
-    // The stamp is bracketed by two raw clock reads and taken again if more than STAMP_PAUSE_NS
-    // passed between them: a pause there (a GC step on the main thread's heap, a preemption)
-    // would send the replies with a transmit time that many µs early, which the client reads as
-    // offset (seen: one sample 1.1 ms off, its delay 2.3 ms short, in a 60 s bench run).
+    // The stamp is taken again when more than STAMP_PAUSE_NS passed between the read before it
+    // and the send (checked inside flushIfFresh, right before the syscall): a pause there (a GC
+    // step on the main thread's heap, a preemption) would send the replies with a transmit time
+    // that many µs early, which the client reads as offset (seen: samples 0.5-1.1 ms off, their
+    // delay 1-2 ms short, in 60 s bench runs on the main thread).
     if (restamps > 0 || tx.pending()) {
-      for (let attempt = 0; attempt < STAMP_ATTEMPTS; attempt++) {
+      for (let attempt = 1; ; attempt++) {
         timescale.readRaw(stampFrom);
         tx.clock.writeNtp(txStamp, 0);
         for (let r = 0; r < restamps; r++) {
           const reply = sock.slots[restamp[r]!]!.reply;
           for (let b = 0; b < 8; b++) reply[40 + b] = txStamp[b]!;
         }
-        timescale.readRaw(stampTo);
-        if ((stampTo.sec - stampFrom.sec) * 1e9 + (stampTo.nsec - stampFrom.nsec) <= STAMP_PAUSE_NS) break;
+        if (sock.flushIfFresh(timescale, stampFrom, STAMP_PAUSE_NS, stampTo) >= 0) break;
         restampsRetaken++;
+        if (attempt === STAMP_ATTEMPTS) {
+          sock.flush();
+          break;
+        }
       }
       restamps = 0;
+    } else {
+      sock.flush();
     }
-    sock.flush();
     tx.afterSend(txStamp);
   };
 
