@@ -13,7 +13,7 @@ export type ServerPathRequest = 'auto' | 'fast' | 'dgram';
 export const SERVER_PATHS: readonly ServerPathRequest[] = ['auto', 'fast', 'dgram'];
 
 export class ServerPathError extends Error {
-  constructor(readonly code: 'SERVER_PATH_BAD_VALUE' | 'SERVER_WORKERS_BAD_VALUE' | 'RX_COALESCE_BAD_VALUE' | 'SERVER_PATH_UNAVAILABLE', message: string) {
+  constructor(readonly code: 'SERVER_PATH_BAD_VALUE' | 'SERVER_WORKERS_BAD_VALUE' | 'RX_COALESCE_BAD_VALUE', message: string) {
     super(message);
   }
 }
@@ -54,7 +54,7 @@ export function serverWorkers(flag: string | undefined, env: NodeJS.ProcessEnv, 
 }
 
 /**
- * `--rx-coalesce-us N` (or GNOMON_RX_COALESCE_US): how long a fast-path worker waits after a short
+ * `--rx-coalesce-us N` (or GNOMON_RX_COALESCE_US): how long the fast path waits after a short
  * batch when requests come at least once per N µs (src/server/fast/coalescing.ts); 0 = never.
  */
 export function rxCoalesceUs(flag: string | undefined, env: NodeJS.ProcessEnv): number {

@@ -10,6 +10,20 @@ import type { RefclockStatus } from './refclocks.js';
 import type { AssociationStatus } from '../assoc/types.js';
 import type { RxTimestampStats } from '../server/udp.js';
 
+/** How datagrams are read and answered (src/daemon/serve.ts; docs/server.md "Choosing the path"). */
+export interface ServerPathStatus {
+  /** "fast" (batched recvmmsg/sendmmsg, src/server/fast) or "dgram" (node:dgram). */
+  readonly path: string;
+  /** Why `--server-path auto` serves with dgram, when it does. */
+  readonly pathReason?: string;
+  /** Fast path: worker threads per listen address (0: the main thread answers), serving now, restarts after one died. */
+  readonly workersPerAddress?: number;
+  readonly workersServing?: number;
+  readonly workerRestarts?: number;
+  /** Fast path: the receive coalescing interval, µs (0 = off; counters.rxCoalesced counts the waits). */
+  readonly rxCoalesceUs?: number;
+}
+
 export interface StatusReport {
   readonly daemon: { readonly pid: number; readonly uptimeS: number; readonly config: string; readonly listening: readonly { address: string; port: number }[] };
   readonly server: {
@@ -30,19 +44,9 @@ export interface StatusReport {
     readonly rxTimestamps?: string;
     /** Why user space, when it is; and how many datagrams got the kernel's stamp or fell back to the JS read, and why. */
     readonly rxTimestampStats?: RxTimestampStats;
-    /** How datagrams are read and answered: "fast" (batched recvmmsg/sendmmsg, src/server/fast) or "dgram" (node:dgram). */
-    readonly path?: string;
     /** The per-client table (one for every thread): clients held, slots, evictions. */
     readonly rateTable?: RateTableStatus;
-    /** Why `--server-path auto` serves with dgram, when it does. */
-    readonly pathReason?: string;
-    /** Fast path: workers per listen address, workers serving now, restarts after a worker died. */
-    readonly workersPerAddress?: number;
-    readonly workersServing?: number;
-    readonly workerRestarts?: number;
-    /** Fast path: the workers' receive coalescing interval, µs (0 = off; counters.rxCoalesced counts the waits). */
-    readonly rxCoalesceUs?: number;
-  };
+  } & Partial<ServerPathStatus>;
   readonly refclocks: readonly RefclockStatus[];
   /** Upstream servers, peers and broadcasters (src/assoc), with the discipline's verdict. */
   readonly associations: readonly (AssociationStatus & { readonly falseticker: boolean })[];
@@ -59,16 +63,8 @@ export interface StatusSources {
   readonly listening: readonly { address: string; port: number }[];
   /** The UDP server's receive-timestamp source and counters. */
   readonly rxTimestamps?: RxTimestampStats;
-  /** The server path and, on the fast path, its workers (src/daemon/serve.ts). */
-  readonly server?: {
-    readonly path: string;
-    readonly pathReason?: string;
-    readonly workersPerAddress?: number;
-    readonly workersServing?: number;
-    readonly workerRestarts?: number;
-    /** Fast path: the workers' receive coalescing interval, µs (0 = off; counters.rxCoalesced counts the waits). */
-    readonly rxCoalesceUs?: number;
-  };
+  /** The server path and, on the fast path, its threads (src/daemon/serve.ts). */
+  readonly server?: ServerPathStatus;
   /** The per-client rate/MRU table (src/server/access/ratelimit.ts; shared by every thread). */
   readonly rateTable?: () => RateTableStatus;
 }

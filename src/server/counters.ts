@@ -41,7 +41,7 @@ export class ServerCounters {
   txStampMissing = 0;
   /** Kernel transmit stamps that matched no saved reply (or came more than 1 s after the send). */
   txStampUnmatched = 0;
-  /** Short batches after which the fast path's worker waited `--rx-coalesce-us` before receiving again (src/server/fast/coalescing.ts). */
+  /** Short batches after which the fast path waited `--rx-coalesce-us` before receiving again (src/server/fast/coalescing.ts). */
   rxCoalesced = 0;
   /** Batches whose transmit stamp was taken again because writing it was interrupted (> 20 µs: a GC step, a preemption). */
   txRestampRetaken = 0;

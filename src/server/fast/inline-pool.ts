@@ -25,9 +25,8 @@ import { threadSleep, type ThreadSleep } from './coalescing.js';
 import type { AccessSpec, FromWorker } from './protocol.js';
 import { createBatchResponder, type BatchResponder } from './responder.js';
 import type { SharedServerView } from './shared.js';
-import type { PoolAddress, WorkerEvents, WorkerPoolOptions, WorkerSlot } from './worker-pool.js';
+import { newWorkerSlot, socketOpenError, type PoolAddress, type WorkerEvents, type WorkerPoolOptions } from './worker-pool.js';
 
-const ERRNO_CODES: Record<number, string> = { 98: 'EADDRINUSE', 13: 'EACCES', 99: 'EADDRNOTAVAIL', 22: 'EINVAL' };
 /** struct pollfd { int fd; short events; short revents; }: the same 8 bytes on every Linux ABI. */
 const POLLFD_BYTES = 8;
 const POLLIN = 1;
@@ -170,10 +169,7 @@ export class InlinePool {
 
   /** Opens the address's socket and starts answering on it; rejects (with the errno's name) if it cannot bind. */
   open(l: ListenAddress, key: string, port: number, view: SharedServerView): Promise<void> {
-    const slot: WorkerSlot = {
-      index: 0, worker: undefined, control: undefined, fd: -1, closedByWorker: false, rx: { kernel: 0, missing: 0, outOfWindow: 0 }, sendDropped: 0,
-      exited: Promise.resolve(), lastError: '', restartTimer: undefined, nextDelayMs: 0, readySinceMs: 0, waiters: [],
-    };
+    const slot = newWorkerSlot(0, 0);
     const post = (m: FromWorker): void => {
       if (m.kind === 'forward') this.events.forwarded(slot, m);
       else if (m.kind === 'stats') this.events.stats(slot, m);
@@ -185,8 +181,7 @@ export class InlinePool {
         coalesceUs: this.options.rxCoalesceUs ?? 0, shared: view.buffer, access: this.access!,
       }, post);
     } catch (err) {
-      const errno = (err as { errno?: number }).errno ?? 0;
-      return Promise.reject(Object.assign(new Error((err as Error).message), { code: ERRNO_CODES[errno] ?? `errno ${errno}`, listenAddress: key }));
+      return Promise.reject(socketOpenError((err as Error).message, (err as { errno?: number }).errno ?? 0, key));
     }
     slot.fd = r.sock.fd;
     this.addresses.set(key, {

@@ -210,7 +210,8 @@ export function createBatchResponder(start: Omit<WorkerStart, 'control'>, post: 
       if (n < 0) rxStats.receiveErrors++;
       else if (n > 0) answer(n);
       else tx.poll();
-      monotonic.read(mono);
+      // A batch read the monotonic clock at its start (meta.monoS): close enough for the 250 ms counter posts and the coalescing window.
+      if (n <= 0) monotonic.read(mono);
       const t = mono.sec + mono.nsec / 1e9;
       if (t - lastFlushS >= 0.25) {
         lastFlushS = t;

@@ -19,6 +19,19 @@ import type { SharedServerView } from './shared.js';
 
 const ERRNO_CODES: Record<number, string> = { 98: 'EADDRINUSE', 13: 'EACCES', 99: 'EADDRNOTAVAIL', 22: 'EINVAL' };
 
+/** A socket that did not open, as serve.ts reports it: the errno's name as `code`, the listen address. */
+export function socketOpenError(message: string, errno: number, listenAddress: string): Error {
+  return Object.assign(new Error(message), { code: ERRNO_CODES[errno] ?? `errno ${errno}`, listenAddress });
+}
+
+/** A slot with nothing running in it (a worker's, before it starts; the main thread's pseudo-slot). */
+export function newWorkerSlot(index: number, firstRestartDelayMs: number): WorkerSlot {
+  return {
+    index, worker: undefined, control: undefined, fd: -1, closedByWorker: false, rx: { kernel: 0, missing: 0, outOfWindow: 0 }, sendDropped: 0,
+    exited: Promise.resolve(), lastError: '', restartTimer: undefined, nextDelayMs: firstRestartDelayMs, readySinceMs: 0, waiters: [],
+  };
+}
+
 const MINUTE_MS = 60_000;
 /** How long a posted message waits for a worker's acknowledgement, and a stop for a worker's exit, before giving up on it. */
 const WORKER_ANSWER_MS = 2000;
@@ -160,7 +173,7 @@ export class WorkerPool {
     };
     try {
       for (let i = 0; i < this.workersPerAddress; i++) {
-        const w = this.newSlot(i);
+        const w = newWorkerSlot(i, this.options.restartDelayMs ?? 1000);
         a.workers.push(w);
         await this.startWorker(a, w);
       }
@@ -169,13 +182,6 @@ export class WorkerPool {
       throw err;
     }
     this.addresses.set(key, a);
-  }
-
-  private newSlot(index: number): WorkerSlot {
-    return {
-      index, worker: undefined, control: undefined, fd: -1, closedByWorker: false, rx: { kernel: 0, missing: 0, outOfWindow: 0 }, sendDropped: 0,
-      exited: Promise.resolve(), lastError: '', restartTimer: undefined, nextDelayMs: this.options.restartDelayMs ?? 1000, readySinceMs: 0, waiters: [],
-    };
   }
 
   /** The worker's name in logs: the address, and which of its workers when there are several. */
@@ -213,7 +219,7 @@ export class WorkerPool {
             break;
           case 'error': {
             w.lastError = m.message;
-            const err = Object.assign(new Error(m.message), { code: ERRNO_CODES[m.errno] ?? `errno ${m.errno}`, listenAddress: a.key });
+            const err = socketOpenError(m.message, m.errno, a.key);
             if (!ready) reject(err);
             else this.events.socketError(this.where(a, w), err);
             break;
