@@ -70,6 +70,20 @@ function roundCapacity(capacity: number): number {
   return cap;
 }
 
+/**
+ * One packet as the rate table sees it (the handler's RequestMeta is one). An object, not
+ * arguments: monotonic seconds is not a small integer, and passed as an argument to a call the JIT
+ * does not inline it is boxed on the heap: one allocation per packet (issue 9's allocation hunt).
+ */
+export interface RateLimitedRequest {
+  /** Source address as words. */
+  readonly source: ParsedAddress;
+  /** Source UDP port. */
+  readonly port: number;
+  /** Monotonic seconds at arrival. */
+  readonly monoS: number;
+}
+
 export class RateLimiter {
   readonly capacity: number;
   /** The table's memory, to hand to another thread (RateLimiter.attach). */
@@ -156,8 +170,10 @@ export class RateLimiter {
    * `nowS` and says whether it is over the limit. Every packet is recorded (the MRU list shows
    * all clients); only `limited` rules act on the verdict.
    */
-  observe(client: ParsedAddress, port: number, mode: number, version: number, nowS: number): RateVerdict {
-    const slot = this.find(client);
+  observe(request: RateLimitedRequest, mode: number, version: number): RateVerdict {
+    const nowS = request.monoS;
+    const slot = this.find(request.source);
+    const port = request.port;
     this.port[slot] = port;
     this.mode[slot] = mode;
     this.version[slot] = version;

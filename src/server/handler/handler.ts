@@ -199,7 +199,7 @@ export class NtpRequestHandler {
       c.restricted++;
       return 0;
     }
-    const verdict = this.rateLimiter.observe(meta.source, meta.port, mode, version, meta.monoS);
+    const verdict = this.rateLimiter.observe(meta, mode, version);
     const macAt = scanTrailer(req, length, version);
     if (macAt === TRAILER_MALFORMED) {
       c.badFormat++;
@@ -240,8 +240,9 @@ export class NtpRequestHandler {
     out[0] = s.leapBits | (version << 3) | replyMode;
     out[2] = req[2]!; // poll: echoed, as ntpd and chrony do
     for (let i = 0; i < 8; i++) out[24 + i] = req[40 + i]!; // origin = the request's transmit timestamp
-    out.writeUInt32BE(meta.rxSeconds, 32);
-    out.writeUInt32BE(meta.rxFraction, 36);
+    const rs = meta.rxSeconds, rf = meta.rxFraction;
+    out[32] = rs >>> 24; out[33] = (rs >>> 16) & 255; out[34] = (rs >>> 8) & 255; out[35] = rs & 255;
+    out[36] = rf >>> 24; out[37] = (rf >>> 16) & 255; out[38] = (rf >>> 8) & 255; out[39] = rf & 255;
     if (hasMac) {
       const key = this.keys.get(req.readUInt32BE(macAt));
       if (key === undefined || !key.verify(req, macAt, length)) {
@@ -288,7 +289,7 @@ export class NtpRequestHandler {
       c.restricted++;
       return 0;
     }
-    const verdict = this.rateLimiter.observe(meta.source, meta.port, Mode.Control, version, meta.monoS);
+    const verdict = this.rateLimiter.observe(meta, Mode.Control, version);
     if ((bits & RestrictBits.limited) !== 0 && verdict !== RateVerdict.Accept) {
       c.rateLimited++;
       return 0;

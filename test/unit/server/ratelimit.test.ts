@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ParsedAddress, parseAddress } from '../../../src/net/address.js';
-import { RateLimiter, RateVerdict } from '../../../src/server/access/ratelimit.js';
+import { RateLimiter, RateVerdict, type RateLimitedRequest } from '../../../src/server/access/ratelimit.js';
 
 const settings = { averageLog2S: 3, minimumLog2S: 1, capacity: 64 };
 const addr = (text: string): ParsedAddress => {
@@ -10,23 +10,25 @@ const addr = (text: string): ParsedAddress => {
   expect(parseAddress(text, p), text).toBe(true);
   return p;
 };
+/** A packet from `source`:`port` at monotonic `monoS` s. */
+const at = (source: ParsedAddress, port: number, monoS: number): RateLimitedRequest => ({ source, port, monoS });
 
 describe('the rate table (words as keys, one SharedArrayBuffer for every thread)', () => {
   it('fills the bucket (8 × 2^average s) at the minimum headway, then limits, with one kiss per minimum interval', () => {
     const t = new RateLimiter(settings, 7);
     const a = addr('192.0.2.1');
     // Every 2 s (discard minimum 1): each packet adds 8 s of leak and 2 s drain → 8, 14, ... 62 ≤ 64: ten accepted.
-    const verdicts = Array.from({ length: 11 }, (_, i) => t.observe(a, 123, 3, 4, 100 + 2 * i));
+    const verdicts = Array.from({ length: 11 }, (_, i) => t.observe(at(a, 123, 100 + 2 * i), 3, 4));
     expect(verdicts.slice(0, 10)).toEqual(Array(10).fill(RateVerdict.Accept));
     expect(verdicts[10]).toBe(RateVerdict.LimitedSendKod);
-    expect(t.observe(a, 123, 3, 4, 120.5)).toBe(RateVerdict.Limited); // 0.5 s later: under the 2 s minimum, no new kiss
+    expect(t.observe(at(a, 123, 120.5), 3, 4)).toBe(RateVerdict.Limited); // 0.5 s later: under the 2 s minimum, no new kiss
   });
 
   it('keeps v4, v4-mapped and v6 clients apart only where the address differs', () => {
     const t = new RateLimiter(settings, 7);
-    t.observe(addr('10.0.0.1'), 1000, 3, 4, 1);
-    t.observe(addr('::ffff:10.0.0.1'), 1001, 3, 3, 2); // the same client on a dual-stack socket
-    t.observe(addr('::a00:1'), 1002, 3, 4, 3); // same low word, IPv6
+    t.observe(at(addr('10.0.0.1'), 1000, 1), 3, 4);
+    t.observe(at(addr('::ffff:10.0.0.1'), 1001, 2), 3, 3); // the same client on a dual-stack socket
+    t.observe(at(addr('::a00:1'), 1002, 3), 3, 4); // same low word, IPv6
     const e = t.entries();
     expect(e.map((x) => [x.address, x.port, x.version, x.count])).toEqual([['::a00:1', 1002, 4, 1], ['10.0.0.1', 1001, 3, 2]]);
   });
@@ -36,10 +38,10 @@ describe('the rate table (words as keys, one SharedArrayBuffer for every thread)
     const view = RateLimiter.attach(settings, t.memory);
     expect(view.capacity).toBe(t.capacity);
     const a = addr('2001:db8::7');
-    for (let i = 0; i < 4; i++) t.observe(a, 5, 3, 4, 10 + 3 * i);
-    for (let i = 4; i < 8; i++) view.observe(a, 5, 3, 4, 10 + 3 * i);
+    for (let i = 0; i < 4; i++) t.observe(at(a, 5, 10 + 3 * i), 3, 4);
+    for (let i = 4; i < 8; i++) view.observe(at(a, 5, 10 + 3 * i), 3, 4);
     expect(t.entries()).toEqual([expect.objectContaining({ address: '2001:db8::7', count: 8 })]);
-    expect(view.observe(a, 5, 3, 4, 31.5)).toBe(RateVerdict.LimitedSendKod); // 0.5 s after the last, seen through the other view
+    expect(view.observe(at(a, 5, 31.5), 3, 4)).toBe(RateVerdict.LimitedSendKod); // 0.5 s after the last, seen through the other view
   });
 
   it('another thread\'s packets land in the same table (a worker observing through attach)', async () => {
@@ -49,7 +51,7 @@ describe('the rate table (words as keys, one SharedArrayBuffer for every thread)
       import(workerData.url).then(({ RateLimiter }) => import(workerData.addrUrl).then(({ ParsedAddress, parseAddress }) => {
         const v = RateLimiter.attach(workerData.settings, workerData.memory);
         const p = new ParsedAddress();
-        for (let i = 0; i < 300; i++) { parseAddress('198.51.100.' + (i % 100), p); v.observe(p, 4000 + i, 3, 4, i); }
+        for (let i = 0; i < 300; i++) { parseAddress('198.51.100.' + (i % 100), p); v.observe({ source: p, port: 4000 + i, monoS: i }, 3, 4); }
         parentPort.postMessage(v.evictions);
       }));`;
     const w = new Worker(code, { eval: true, workerData: { url: url.href, addrUrl: new URL('../../../dist/src/net/address.js', import.meta.url).href, settings, memory: t.memory } });
@@ -67,7 +69,7 @@ describe('the rate table (words as keys, one SharedArrayBuffer for every thread)
       const p = new ParsedAddress();
       for (const [a, port, s] of packets) {
         parseAddress(a, p);
-        t.observe(p, port, 3, 4, s);
+        t.observe(at(p, port, s), 3, 4);
       }
       const e = t.entries();
       expect(e.length).toBeLessThanOrEqual(16);
