@@ -122,8 +122,20 @@ export function ntpFractionOf(t: TimeSpec): number {
   return Math.floor(t.nsec * FRACTION_PER_NS);
 }
 
-/** Unix TimeSpec → big-endian NTP timestamp. */
+/**
+ * Unix TimeSpec → big-endian NTP timestamp. Byte stores, not writeUInt32BE: NTP seconds are not a
+ * small integer, and as an argument to a call the JIT does not inline they are boxed on the heap
+ * (the dgram path stamps every reply here).
+ */
 export function writeNtpFromTimeSpec(buf: Buffer, offset: number, t: TimeSpec): void {
-  buf.writeUInt32BE(ntpSecondsOf(t), offset);
-  buf.writeUInt32BE(ntpFractionOf(t), offset + 4);
+  const s = ntpSecondsOf(t);
+  const f = ntpFractionOf(t);
+  buf[offset] = s >>> 24;
+  buf[offset + 1] = (s >>> 16) & 255;
+  buf[offset + 2] = (s >>> 8) & 255;
+  buf[offset + 3] = s & 255;
+  buf[offset + 4] = f >>> 24;
+  buf[offset + 5] = (f >>> 16) & 255;
+  buf[offset + 6] = (f >>> 8) & 255;
+  buf[offset + 7] = f & 255;
 }
