@@ -1,8 +1,8 @@
 /**
  * Receive coalescing for the fast-path worker (`--rx-coalesce-us`): the user-space counterpart of
- * a NIC's interrupt coalescing (`ethtool -C DEV rx-usecs N`). At a high request rate, after a batch that was not full, the
- * worker sleeps `intervalUs` before its next recvmmsg so that the next wake-up collects several
- * datagrams instead of one. Why: at 100,000 requests/s requests arrive ~10 µs apart, one per
+ * a NIC's interrupt coalescing (`ethtool -C DEV rx-usecs N`). At a high request rate, after a short
+ * batch (fewer than ENOUGH_PER_WAKEUP datagrams), the worker sleeps `intervalUs` before its next
+ * recvmmsg so that the next wake-up collects several datagrams instead of one. Why: at 100,000 requests/s requests arrive ~10 µs apart, one per
  * wake-up, and the wake-up (context switch, two syscalls, the loop's JS) then costs more than the
  * reply itself (docs/benchmarks.md, issue 9).
  *
@@ -22,6 +22,13 @@ import { createRequire } from 'node:module';
 export const COALESCING_WINDOW_S = 0.01;
 /** Default sleep after a short batch at a high rate, µs (NICs' coalescing defaults are tens of µs). */
 export const DEFAULT_RX_COALESCE_US = 50;
+/**
+ * A batch at least this long already spreads a wake-up's cost thin: receive again at once. Not "a
+ * full batch": at saturation a closed-loop load keeps fewer requests in flight than the batch holds
+ * (bench: 128), so batches are rarely full there, and a sleep after each left the core idle
+ * (12 % of the time in a profile with batches of 128) while requests waited.
+ */
+export const ENOUGH_PER_WAKEUP = 16;
 /** The largest interval accepted, µs: beyond it requests would wait a visible time in the queue. */
 export const MAX_RX_COALESCE_US = 1000;
 
@@ -35,10 +42,13 @@ export class ReceiveCoalescing {
   sleeps = 0;
   private windowStartS = -1;
   private windowDatagrams = 0;
+  /** Datagrams in one receive after which no sleep follows (ENOUGH_PER_WAKEUP, or the batch if smaller). */
+  private readonly enough: number;
 
   /** @param intervalUs sleep length, µs; 0 turns coalescing off. @param batch the receive batch size. */
-  constructor(readonly intervalUs: number, private readonly batch: number) {
+  constructor(readonly intervalUs: number, batch: number) {
     this.engageRatePerS = intervalUs > 0 ? 1e6 / intervalUs : Infinity;
+    this.enough = Math.min(batch, ENOUGH_PER_WAKEUP);
   }
 
   /**
@@ -55,8 +65,7 @@ export class ReceiveCoalescing {
       this.windowStartS = nowS;
       this.windowDatagrams = 0;
     }
-    // A full batch means more are already queued: receive again at once.
-    if (!this.active || datagrams === 0 || datagrams >= this.batch) return 0;
+    if (!this.active || datagrams === 0 || datagrams >= this.enough) return 0;
     this.sleeps++;
     return this.intervalUs;
   }

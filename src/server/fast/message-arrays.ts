@@ -17,7 +17,7 @@
 import { SOF_TIMESTAMPING_TX_SOFTWARE, cmsgLen, cmsgSpace, type LinuxSocketAbi } from '../../net/linux-abi.js';
 
 /** Datagrams per recvmmsg / sendmmsg. */
-export const BATCH = 64;
+export const BATCH = 128;
 /** Bytes kept of a request; a longer one is truncated by the kernel (MSG_TRUNC) and dropped. */
 export const PAYLOAD_BYTES = 2048;
 /** Largest reply of the time path: header + key ID + 20-byte MAC (the handler's REPLY_BYTES). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { COALESCING_WINDOW_S, ReceiveCoalescing } from '../../../../src/server/fast/coalescing.js';
+import { COALESCING_WINDOW_S, ENOUGH_PER_WAKEUP, ReceiveCoalescing } from '../../../../src/server/fast/coalescing.js';
 
-const BATCH = 64;
+const BATCH = 128;
 
 /** Feeds `turns` receive-loop turns of `perTurn` datagrams, `gapS` apart, from `t0S`; returns the sleeps asked (µs) and the end time. */
 function drive(c: ReceiveCoalescing, t0S: number, turns: number, perTurn: number, gapS: number): { asked: number[]; endS: number } {
@@ -36,13 +36,34 @@ describe('ReceiveCoalescing', () => {
     expect(c.sleeps).toBe(asked.filter((us) => us > 0).length);
   });
 
-  it('receives again at once after a full batch (more are queued) or a receive that got nothing', () => {
+  it('receives again at once after a batch long enough to spread a wake-up (saturation: no idle core) or a receive that got nothing', () => {
     const c = new ReceiveCoalescing(50, BATCH);
     const { endS } = drive(c, 0, 2_000, 4, 10e-6);
     expect(c.active).toBe(true);
     expect(c.afterReceive(BATCH, endS + 10e-6)).toBe(0);
-    expect(c.afterReceive(0, endS + 20e-6)).toBe(0);
-    expect(c.afterReceive(3, endS + 30e-6)).toBe(50);
+    expect(c.afterReceive(ENOUGH_PER_WAKEUP, endS + 20e-6)).toBe(0);
+    expect(c.afterReceive(0, endS + 30e-6)).toBe(0);
+    expect(c.afterReceive(ENOUGH_PER_WAKEUP - 1, endS + 40e-6)).toBe(50);
+    expect(c.afterReceive(3, endS + 50e-6)).toBe(50);
+  });
+
+  it('a closed loop at saturation (batches of 60-100 of 128) never sleeps', () => {
+    const c = new ReceiveCoalescing(50, BATCH);
+    let t = 0;
+    for (let i = 0; i < 5_000; i++) {
+      t += 250e-6;
+      expect(c.afterReceive(60 + (i % 41), t)).toBe(0);
+    }
+    expect(c.active).toBe(true);
+    expect(c.sleeps).toBe(0);
+  });
+
+  it('a batch smaller than the threshold is the threshold (tests and small batches)', () => {
+    const c = new ReceiveCoalescing(50, 4);
+    const { endS } = drive(c, 0, 2_000, 1, 10e-6);
+    expect(c.active).toBe(true);
+    expect(c.afterReceive(4, endS + 10e-6)).toBe(0);
+    expect(c.afterReceive(3, endS + 20e-6)).toBe(50);
   });
 
   it('stops within one window after the load stops', () => {
