@@ -33,7 +33,8 @@ import { ROOT } from './runner/paths.mjs';
 import { installExitHandlers, killAll, runMain } from './runner/processes.mjs';
 import { profile } from './runner/profiling.mjs';
 import { fmtInt, report, summarize } from './runner/report.mjs';
-import { ALL_SERVERS, CHRONYD, GNOMON_MAIN, startServer, stopServer } from './runner/servers.mjs';
+import { ALL_SERVERS, CHRONYD, GNOMON_MAIN, LABELS, startServer, stopServer } from './runner/servers.mjs';
+import { sharedCorePass, sharedCoreTable } from './runner/shared-core.mjs';
 import { numberOption, serverList } from './runner/options.mjs';
 import { readRss } from './runner/rss.mjs';
 import { qualityHasXleave, qualityPass, summaryTable } from './runner/summary.mjs';
@@ -46,6 +47,7 @@ const { values: opt } = parseArgs({
     rate: { type: 'string', default: '100000' },
     addresses: { type: 'string', default: '0' },
     'quality-seconds': { type: 'string', default: '60' },
+    'shared-rounds': { type: 'string', default: '5' },
     window: { type: 'string', default: '128' },
     sockets: { type: 'string', default: '16' },
     only: { type: 'string' },
@@ -63,10 +65,14 @@ if (opt.help) {
   console.log(`usage: node bench/run.mjs [--only chronyd,trivial,gnomon,gnomon-fast] [--runs 3] [--duration 5] [--warmup 1]
                          [--rate 100000 (fixed-rate pass; 0 = skip)] [--window 128] [--sockets 16] [--addresses 0]
                          [--quality-seconds 60 (chronyd clients via bench/quality.mjs; 0 = skip)]
+                         [--shared-rounds 5 (all servers on one core at once; 0 = skip)]
                          [--sync-wait 30] [--max-wait 5] [--retries 3] [--build] [--profile [--perf]]
   --addresses N: the load comes from N distinct client addresses (127.1.0.0 + k mod N) instead of one.
   The quality pass runs bench/quality.mjs for the same servers (basic mode, and interleaved when
   quality.mjs has --xleave) after the throughput runs, and its figures join the summary table.
+  The shared-core pass (bench/runner/shared-core.mjs) loads every server at the same time on the same
+  core, one load generator each, and compares replies per CPU-second round by round: the ratio to
+  chronyd without the run-to-run noise of a shared VM (±2-3 % instead of ±15 %).
   --build runs \`npx tsc -p tsconfig.build.json\` first (otherwise a stale dist/ is only warned about).
   A run during which the server or the load generator waited for its CPU (run-queue wait, i.e.
   other processes had it) more than --max-wait % of the time is repeated (at most --retries
@@ -82,6 +88,7 @@ const WARMUP = num('warmup', 0, 10);
 const RATE = num('rate', 0, 1000000);
 const ADDRESSES = Math.round(num('addresses', 0, 4194304));
 const QUALITY_S = num('quality-seconds', 0, 600);
+const SHARED_ROUNDS = Math.round(num('shared-rounds', 0, 50));
 const WINDOW = Math.round(num('window', 1, 4096));
 const SOCKETS = Math.round(num('sockets', 1, 256));
 const SYNC_WAIT = num('sync-wait', 0, 300);
@@ -155,6 +162,7 @@ async function benchmark(names) {
         }
       }
     }
+    const shared = SHARED_ROUNDS > 0 && servers.length > 1 ? await sharedCorePass(servers, { rounds: SHARED_ROUNDS, duration: DURATION, loadgen }) : null;
     const memory = Object.fromEntries(servers.map((s) => [s.name, readRss(s.child.pid)]));
     for (const s of servers.splice(0)) await stopped(s);
     // After the throughput runs, with their servers stopped: bench/quality.mjs starts its own.
@@ -164,11 +172,11 @@ async function benchmark(names) {
     report({
       command: `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
       machine,
-      options: { DURATION, RUNS, WARMUP, RATE, WINDOW, SOCKETS, ADDRESSES },
+      options: { DURATION, RUNS, WARMUP, RATE, WINDOW, SOCKETS, ADDRESSES, SHARED_ROUNDS },
       servers: started,
       rows,
-      summary: summaryTable({ rows, memory, basic, xleave, rate: RATE }),
-      extra: { memory, quality: { basic, xleave } },
+      summary: summaryTable({ rows, memory, basic, xleave, rate: RATE, shared }) + (shared ? `\n\n${sharedCoreTable(shared, LABELS)}` : ''),
+      extra: { memory, quality: { basic, xleave }, shared },
       raw: { closed, rated },
     });
   } finally {
@@ -190,7 +198,7 @@ async function main() {
   const names = selectServers();
   if (names.length === 0) throw new Error('no server to benchmark');
   // Hard bound on the whole invocation, whatever happens.
-  const budgetS = 120 + names.length * (WARMUP + 2 * RUNS * (RETRIES + 1) * (DURATION + 5) + SYNC_WAIT + 30) + (QUALITY_S > 0 ? 2 * (QUALITY_S + 300) : 0);
+  const budgetS = 120 + names.length * (WARMUP + 2 * RUNS * (RETRIES + 1) * (DURATION + 5) + SYNC_WAIT + 30) + SHARED_ROUNDS * (DURATION + 20) + (QUALITY_S > 0 ? 2 * (QUALITY_S + 300) : 0);
   setTimeout(() => {
     console.error(`bench: exceeded ${budgetS} s, killing everything`);
     killAll('SIGKILL');

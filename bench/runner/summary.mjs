@@ -54,16 +54,17 @@ const ratio = (x, ref) => (Number.isFinite(x) && Number.isFinite(ref) && ref !==
  * The one table. rows: report.mjs summaries; memory: { name: readRss() after the load };
  * basic, xleave: qualityPass() results (or null when not run). Ratios to chronyd in parentheses.
  */
-export function summaryTable({ rows, memory, basic, xleave, rate }) {
+export function summaryTable({ rows, memory, basic, xleave, rate, shared }) {
   const ref = rows.find((r) => r.name === 'chronyd');
   const q = (pass, name, key) => pass?.rows?.[name]?.[key] ?? NaN;
   const L = [];
   L.push('Summary (ratio to chronyd, measured in the same run, in parentheses). Saturation = closed loop; latency at the fixed rate.');
   L.push(`Offset SD / median delay: a chronyd client (poll 2^-4 s) of each server, basic mode${xleave ? ' and interleaved (xleave)' : ''}; Gnomon there is \`gnomon demo\` on the simulated PPS.`);
   L.push('RSS: the server process (all threads) after the throughput runs; the 10-minute million-address run is bench/memory.mjs.');
+  if (shared) L.push('Replies per CPU-s, shared core: every server on one core at once (table below); its ratio is taken round by round, free of the run-to-run noise.');
   L.push('');
-  L.push(`| server | replies/s | CPU µs/reply, saturated | CPU µs/reply at ${int(rate)}/s (achieved/s) | p50 / p99 / p99.9 µs at ${int(rate)}/s | offset SD µs | median delay µs | offset SD µs, xleave | median delay µs, xleave | RSS MiB |`);
-  L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  L.push(`| server | replies/s | CPU µs/reply, saturated | replies per CPU-s, shared core | CPU µs/reply at ${int(rate)}/s (achieved/s) | p50 / p99 / p99.9 µs at ${int(rate)}/s | offset SD µs | median delay µs | offset SD µs, xleave | median delay µs, xleave | RSS MiB |`);
+  L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     const rr = r.rate;
     const refRss = memory.chronyd?.rssKiB;
@@ -72,6 +73,7 @@ export function summaryTable({ rows, memory, basic, xleave, rate }) {
       `| ${LABELS[r.name] ?? r.name}`,
       int(r.repliesPerS) + ratio(r.repliesPerS, ref?.repliesPerS),
       f2(r.cpuUsPerReply) + ratio(r.cpuUsPerReply, ref?.cpuUsPerReply),
+      shared?.perServer[r.name] ? int(shared.perServer[r.name].repliesPerCpuS) + (Number.isFinite(shared.perServer[r.name].ratio) ? ` (${f2(shared.perServer[r.name].ratio)})` : '') : '–',
       rr ? `${f2(rr.cpuUsPerReply)}${ratio(rr.cpuUsPerReply, ref?.rate?.cpuUsPerReply)} (${int(rr.achieved)})` : '–',
       rr ? `${f1(rr.p50)} / ${f1(rr.p99)} / ${f1(rr.p999)}` : '–',
       f1(q(basic, r.name, 'offsetSdUs')) + ratio(q(basic, r.name, 'offsetSdUs'), q(basic, 'chronyd', 'offsetSdUs')),
