@@ -8,7 +8,6 @@ import type { RealtimeClock, TimeSpec } from './clock.js';
 import { newTimeSpec } from './clock.js';
 
 const NTP_UNIX_EPOCH_OFFSET_S = 2_208_988_800;
-const TWO32 = 4_294_967_296;
 /** 2^32 / 1e9: NTP fraction units per nanosecond. */
 const FRACTION_PER_NS = 4.294967296;
 
@@ -114,7 +113,9 @@ export class Timescale {
 
 /** NTP seconds field (u32, era dropped as on the wire) for a Unix TimeSpec. */
 export function ntpSecondsOf(t: TimeSpec): number {
-  return (t.sec + NTP_UNIX_EPOCH_OFFSET_S) % TWO32;
+  // Modulo 2^32 (the era wraps in 2036) as ToUint32, exact for an integer below 2^53: `% 2 ** 32`
+  // on a number past int32 is a floating-point remainder (a C fmod call from JIT code), per reply.
+  return (t.sec + NTP_UNIX_EPOCH_OFFSET_S) >>> 0;
 }
 
 /** NTP fraction field (u32) for a Unix TimeSpec. */

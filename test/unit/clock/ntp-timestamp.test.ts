@@ -19,6 +19,12 @@ describe('writeNtpFromTimeSpec', () => {
       }), { numRuns: 2000 });
   });
 
+  it('ntpSecondsOf is the Unix seconds + 2,208,988,800 modulo 2^32 (BigInt oracle)', () => {
+    fc.assert(fc.property(fc.integer({ min: -2_208_988_800, max: 2 ** 40 }), (sec) => {
+      expect(ntpSecondsOf({ sec, nsec: 0 })).toBe(Number((BigInt(sec) + 2_208_988_800n) % 2n ** 32n));
+    }), { numRuns: 5000 });
+  });
+
   it('the era-0 wrap: 2036-02-07T06:28:16Z is NTP second 0', () => {
     const buf = Buffer.alloc(8);
     writeNtpFromTimeSpec(buf, 0, { sec: Date.UTC(2036, 1, 7, 6, 28, 16) / 1000, nsec: 500_000_000 });
