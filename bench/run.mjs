@@ -33,7 +33,7 @@ import { ROOT } from './runner/paths.mjs';
 import { installExitHandlers, killAll, runMain } from './runner/processes.mjs';
 import { profile } from './runner/profiling.mjs';
 import { fmtInt, report, summarize } from './runner/report.mjs';
-import { ALL_SERVERS, CHRONYD, GNOMON_MAIN, LABELS, startServer, stopServer } from './runner/servers.mjs';
+import { ALL_SERVERS, CHRONYD, GNOMON_MAIN, LABELS, fastPathWithWorkers, startServer, stopServer } from './runner/servers.mjs';
 import { sharedCorePass, sharedCoreTable } from './runner/shared-core.mjs';
 import { numberOption, serverList } from './runner/options.mjs';
 import { readRss } from './runner/rss.mjs';
@@ -48,6 +48,8 @@ const { values: opt } = parseArgs({
     addresses: { type: 'string', default: '0' },
     'quality-seconds': { type: 'string', default: '60' },
     'shared-rounds': { type: 'string', default: '5' },
+    loadgens: { type: 'string', default: '1' },
+    workers: { type: 'string' },
     window: { type: 'string', default: '128' },
     sockets: { type: 'string', default: '16' },
     only: { type: 'string' },
@@ -66,6 +68,7 @@ if (opt.help) {
                          [--rate 100000 (fixed-rate pass; 0 = skip)] [--window 128] [--sockets 16] [--addresses 0]
                          [--quality-seconds 60 (chronyd clients via bench/quality.mjs; 0 = skip)]
                          [--shared-rounds 5 (all servers on one core at once; 0 = skip)]
+                         [--workers 0,1,2 (Gnomon's fast path once per worker count)] [--loadgens 1]
                          [--sync-wait 30] [--max-wait 5] [--retries 3] [--build] [--profile [--perf]]
   --addresses N: the load comes from N distinct client addresses (127.1.0.0 + k mod N) instead of one.
   The quality pass runs bench/quality.mjs for the same servers (basic mode, and interleaved when
@@ -73,6 +76,13 @@ if (opt.help) {
   The shared-core pass (bench/runner/shared-core.mjs) loads every server at the same time on the same
   core, one load generator each, and compares replies per CPU-second round by round: the ratio to
   chronyd without the run-to-run noise of a shared VM (±2-3 % instead of ±15 %).
+  Workers per core (issue 9; SO_REUSEPORT worker threads, docs/server.md) need more than one free
+  core: give the servers and the load generators their cores with GNOMON_BENCH_SERVER_CPUS and
+  GNOMON_BENCH_LOADGEN_CPUS (taskset lists; default 0 and 1) and run enough generators, e.g. on a
+  4-core Pi or PC:
+    GNOMON_BENCH_SERVER_CPUS=0,1 GNOMON_BENCH_LOADGEN_CPUS=2,3 node bench/run.mjs --only chronyd \
+      --workers 0,1,2 --loadgens 2 --shared-rounds 0 --quality-seconds 0
+  --loadgens K runs K load generators at once per measurement (results summed; latency from the first).
   --build runs \`npx tsc -p tsconfig.build.json\` first (otherwise a stale dist/ is only warned about).
   A run during which the server or the load generator waited for its CPU (run-queue wait, i.e.
   other processes had it) more than --max-wait % of the time is repeated (at most --retries
@@ -89,6 +99,11 @@ const RATE = num('rate', 0, 1000000);
 const ADDRESSES = Math.round(num('addresses', 0, 4194304));
 const QUALITY_S = num('quality-seconds', 0, 600);
 const SHARED_ROUNDS = Math.round(num('shared-rounds', 0, 50));
+const LOADGENS = Math.round(num('loadgens', 1, 16));
+const WORKERS = opt.workers === undefined ? [] : opt.workers.split(',').map((w) => {
+  if (!/^\d+$/.test(w.trim()) || Number(w) > 64) throw new Error(`--workers ${opt.workers}: expected a comma-separated list of worker counts 0-64`);
+  return Number(w);
+});
 const WINDOW = Math.round(num('window', 1, 4096));
 const SOCKETS = Math.round(num('sockets', 1, 256));
 const SYNC_WAIT = num('sync-wait', 0, 300);
@@ -96,10 +111,10 @@ const MAX_WAIT = num('max-wait', 0, 100);
 const RETRIES = Math.round(num('retries', 0, 10));
 
 installExitHandlers();
-const loadgen = loadgenRunner({ window: WINDOW, sockets: SOCKETS });
+const loadgen = loadgenRunner({ window: WINDOW, sockets: SOCKETS, procs: LOADGENS });
 
 function selectServers() {
-  const wanted = serverList(opt.only, ALL_SERVERS);
+  const wanted = [...serverList(opt.only, ALL_SERVERS), ...WORKERS.map(fastPathWithWorkers)];
   return wanted.filter((name) => {
     if (name.startsWith('gnomon') && !fs.existsSync(GNOMON_MAIN)) {
       console.error(`bench: ${path.relative(ROOT, GNOMON_MAIN)} not found (run \`npx tsc -p tsconfig.build.json\`); skipping Gnomon`);
@@ -162,7 +177,7 @@ async function benchmark(names) {
         }
       }
     }
-    const shared = SHARED_ROUNDS > 0 && servers.length > 1 ? await sharedCorePass(servers, { rounds: SHARED_ROUNDS, duration: DURATION, loadgen }) : null;
+    const shared = SHARED_ROUNDS > 0 && servers.length > 1 ? await sharedCorePass(servers, { rounds: SHARED_ROUNDS, duration: DURATION, loadgen: loadgenRunner({ window: WINDOW, sockets: SOCKETS }) }) : null;
     const memory = Object.fromEntries(servers.map((s) => [s.name, readRss(s.child.pid)]));
     for (const s of servers.splice(0)) await stopped(s);
     // After the throughput runs, with their servers stopped: bench/quality.mjs starts its own.
@@ -172,7 +187,7 @@ async function benchmark(names) {
     report({
       command: `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
       machine,
-      options: { DURATION, RUNS, WARMUP, RATE, WINDOW, SOCKETS, ADDRESSES, SHARED_ROUNDS },
+      options: { DURATION, RUNS, WARMUP, RATE, WINDOW, SOCKETS, ADDRESSES, SHARED_ROUNDS, LOADGENS, WORKERS },
       servers: started,
       rows,
       summary: summaryTable({ rows, memory, basic, xleave, rate: RATE, shared }) + (shared ? `\n\n${sharedCoreTable(shared, LABELS)}` : ''),

@@ -13,7 +13,8 @@ export const CHRONYD = '/opt/chrony/usr/sbin/chronyd';
 export const GNOMON_MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const GNOMON_CONF = path.join(ROOT, 'bench', 'gnomon-bench.conf');
 const TRIVIAL = path.join(ROOT, 'bench', 'trivial-responder.mjs');
-export const SERVER_CPU = '0';
+/** taskset's CPU list for the servers (GNOMON_BENCH_SERVER_CPUS; default CPU 0). */
+export const SERVER_CPU = process.env.GNOMON_BENCH_SERVER_CPUS || '0';
 /** Environment that makes Gnomon stamp receipts in JS although kernel stamps work (src/daemon/serve.ts). */
 const USER_STAMPS = { GNOMON_SERVER_PATH: 'dgram', GNOMON_RX_TIMESTAMPS: 'user' };
 /** Environment that selects Gnomon's batched recvmmsg path (src/server/fast, issue 9; auto picks it where it runs; GNOMON_SERVER_WORKERS passes through). */
@@ -44,6 +45,18 @@ export const LABELS = {
   'demo-user': 'Gnomon demo, user-space receive stamps',
   'gnomon-user': 'Gnomon, user-space receive stamps (GNOMON_RX_TIMESTAMPS=user)',
 };
+
+const WORKERS_NAME = /^gnomon-fast-w(\d+)$/;
+
+/**
+ * The server name for Gnomon's fast path with `n` worker threads per listen address
+ * (`--server-workers n`, 0 = the main thread), its label registered: bench/run.mjs --workers.
+ */
+export function fastPathWithWorkers(n) {
+  const name = `gnomon-fast-w${n}`;
+  LABELS[name] = n === 0 ? 'Gnomon, fast path, main thread (--server-workers 0)' : `Gnomon, fast path, ${n} worker thread${n > 1 ? 's' : ''} (--server-workers ${n})`;
+  return name;
+}
 
 /**
  * The node flags the product starts the daemon with (its memory budget): the first line of
@@ -230,8 +243,11 @@ function launch(name, port, nodeArgs, demoArgs, cpu) {
       return startDemo(port, nodeArgs, demoArgs, cpu, FAST_PATH);
     case 'gnomon-user':
       return startGnomon('gnomon-user', port, nodeArgs, cpu, USER_STAMPS);
-    default:
+    default: {
+      const w = WORKERS_NAME.exec(name);
+      if (w) return startGnomon(name, port, nodeArgs, cpu, { GNOMON_SERVER_WORKERS: w[1] }, 'fast');
       throw new Error(`unknown server ${name}`);
+    }
   }
 }
 
@@ -244,7 +260,7 @@ function launch(name, port, nodeArgs, demoArgs, cpu) {
 export async function startServer(name, { syncWaitS, nodeArgs, demoArgs, cpu = SERVER_CPU } = {}) {
   const port = await freeUdpPort();
   const child = await launch(name, port, nodeArgs, demoArgs, cpu);
-  const reply = await waitReady(name, port, child, ['gnomon', 'gnomon-user', 'gnomon-fast', 'demo', 'demo-user', 'demo-fast'].includes(name) ? syncWaitS : 0);
+  const reply = await waitReady(name, port, child, name.startsWith('gnomon') || name.startsWith('demo') ? syncWaitS : 0);
   return { name, port, child, reply };
 }
 

@@ -9,7 +9,10 @@
 // replies per CPU-second is its cost per reply under identical conditions. Per-round ratios then
 // spread ±2-3 % instead of ±15 %. Each server gets only a part of the core, and the context switches
 // between them cost both, so the absolute figures are lower than in the closed-loop table; the
-// ratios are what this pass is for.
+// ratios are what this pass is for. It holds while every server stays saturated: with more
+// servers than the load generators' core can feed, their batches shrink and their cost per reply
+// rises (the table's "lost" column then shows timeouts); one generator per server, whatever
+// --loadgens says.
 const median = (xs) => {
   const s = [...xs].filter(Number.isFinite).sort((a, b) => a - b);
   const n = s.length;
