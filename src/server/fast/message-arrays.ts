@@ -14,7 +14,8 @@
  * Layouts come from src/net/linux-abi.ts (checked against the running kernel by
  * test/unit/net/linux-abi.test.ts).
  */
-import { SOF_TIMESTAMPING_TX_SOFTWARE, cmsgLen, cmsgSpace, type LinuxSocketAbi } from '../../net/linux-abi.js';
+import type { TimeSpec } from '../../clock/clock.js';
+import { SOF_TIMESTAMPING_TX_SOFTWARE, cmsgLen, cmsgSpace, findCmsg, readKernelTimespec, type LinuxSocketAbi } from '../../net/linux-abi.js';
 
 /** Datagrams per recvmmsg / sendmmsg. */
 export const BATCH = 128;
@@ -75,6 +76,21 @@ export class MessageArrays {
   protected readonly controlW: number;
   /** msg_control + msg_controllen of a reply that asks for its kernel transmit stamp, as words. */
   protected readonly txStampControl32: Int32Array;
+  /** Every slot's reply buffer as words, REPLY_BYTES / 4 a slot (the batch's transmit stamp is copied in as two). */
+  readonly replyWords: Int32Array;
+  /**
+   * rxStamp's common case, in words: the receive control buffers; the first control message's
+   * level and type; its software stamp's seconds (low word; the high one follows on LP64) and
+   * nanoseconds; the control length that holds it whole.
+   */
+  private readonly control32: Int32Array;
+  private readonly cmsgLevelW: number;
+  private readonly cmsgTypeW: number;
+  private readonly stampSecW: number;
+  private readonly stampSec64: boolean;
+  private readonly stampNsecW: number;
+  private readonly stampNsec64: boolean;
+  private readonly stampControlBytes: number;
   private readonly allocations: Ptr[];
 
   constructor(readonly abi: LinuxSocketAbi, private readonly koffi: typeof import('koffi')) {
@@ -135,6 +151,19 @@ export class MessageArrays {
     this.putWord(this.txStampControl, abi.longBytes, txCmsgBytes);
     this.txStampControl32 = words(this.txStampControl);
     this.controlW = m.msghdr.control / 4;
+    this.control32 = words(this.control);
+    this.replyWords = words(data.subarray(replyAt, replyAt + BATCH * REPLY_BYTES));
+    const sw = abi.scmTimestamping.software;
+    if (CONTROL_BYTES % 4 !== 0 || m.cmsghdr.data % 4 !== 0 || sw.secOffset % 4 !== 0 || sw.nsecOffset % 4 !== 0) {
+      throw new Error('batch socket: the receive stamp is not word-aligned');
+    }
+    this.cmsgLevelW = m.cmsghdr.level / 4;
+    this.cmsgTypeW = m.cmsghdr.type / 4;
+    this.stampSecW = (m.cmsghdr.data + sw.secOffset) / 4;
+    this.stampSec64 = sw.secBytes === 8;
+    this.stampNsecW = (m.cmsghdr.data + sw.nsecOffset) / 4;
+    this.stampNsec64 = sw.nsecBytes === 8;
+    this.stampControlBytes = m.cmsghdr.data + abi.scmTimestamping.size;
     const slots: Slot[] = [];
     for (let i = 0; i < BATCH; i++) {
       const nameOff = namesAt + i * NAME_BYTES;
@@ -158,6 +187,34 @@ export class MessageArrays {
       slots.push({ name: data.subarray(nameOff, nameOff + NAME_BYTES), payload: data.subarray(payOff, payOff + PAYLOAD_BYTES), reply: data.subarray(repOff, repOff + REPLY_BYTES) });
     }
     this.slots = slots;
+  }
+
+  /**
+   * The kernel's receive time (raw CLOCK_REALTIME) of datagram i, from its SCM_TIMESTAMPING control
+   * message (the software stamp, ts[0]), into `out`. False when there is none (or it is not a valid instant).
+   * Per datagram: the stamp is the only control message the socket asks for, so it is read as words
+   * where the kernel puts the first one; anything else takes the general walk (findCmsg). The word
+   * reads cost a third of the walk's byte reads (bench profile: rxStamp 1.4 % of the server's CPU).
+   */
+  rxStamp(i: number, out: TimeSpec): boolean {
+    // msg_controllen: a size_t on 64-bit ABIs, but never above CONTROL_BYTES, so its low word is all of it.
+    const clen = this.rx32[i * this.mmsgW + this.controllenW]! >>> 0;
+    const c = this.control32;
+    const w = i * (CONTROL_BYTES / 4);
+    if (clen >= this.stampControlBytes && c[w + this.cmsgLevelW] === this.abi.SOL_SOCKET && c[w + this.cmsgTypeW] === this.abi.SO_TIMESTAMPING) {
+      const sw = w + this.stampSecW;
+      const sec = this.stampSec64 ? (c[sw]! >>> 0) + c[sw + 1]! * 4_294_967_296 : c[sw]!;
+      const nw = w + this.stampNsecW;
+      const nsec = this.stampNsec64 && c[nw + 1] !== 0 ? -1 : c[nw]!;
+      // As readKernelTimespec: a seconds field past 2^53 is garbage, and so is a negative one.
+      if (!(sec > 0 && sec <= Number.MAX_SAFE_INTEGER) || !(nsec >= 0 && nsec < 1e9)) return false;
+      out.sec = sec;
+      out.nsec = nsec;
+      return true;
+    }
+    const at = findCmsg(this.abi, this.control, i * CONTROL_BYTES, clen, this.abi.SOL_SOCKET, this.abi.SO_TIMESTAMPING);
+    if (at < 0 || at + this.abi.scmTimestamping.size > (i + 1) * CONTROL_BYTES) return false;
+    return readKernelTimespec(this.control, this.abi.scmTimestamping.software, out, at);
   }
 
   private putWord(b: Buffer, at: number, v: bigint | number): void {

@@ -25,7 +25,7 @@ import { ServerCounters } from '../counters.js';
 import { NtpRequestHandler, RequestMeta } from '../handler/handler.js';
 import { ServerStateCell, unsynchronisedSnapshot } from '../state.js';
 import { MAX_KERNEL_RX_LAG_NS } from '../kernel-rx-stamp.js';
-import { BATCH, BatchSocket, sockaddrAddress, sockaddrPort, sockaddrToAddress } from './batch-socket.js';
+import { BATCH, BatchSocket, REPLY_BYTES, sockaddrAddress, sockaddrPort, sockaddrToAddress } from './batch-socket.js';
 import { ReceiveCoalescing } from './coalescing.js';
 import { TransmitStamps } from './txstamp.js';
 import { SharedServerView, type CorrectionLine } from './shared.js';
@@ -66,6 +66,9 @@ function accessFrom(spec: AccessSpec): { restrict: RestrictTable; limiter: RateL
  * Opens the socket (throws if it cannot bind) and builds the handler from `start.access`.
  * `realtime`: CLOCK_REALTIME (a test passes one that jumps, to see a pause while stamping).
  */
+/** A slot's reply buffer in words (REPLY_BYTES is a multiple of 4). */
+const REPLY_WORDS = REPLY_BYTES / 4;
+
 export function createBatchResponder(start: Omit<WorkerStart, 'control'>, post: (m: FromWorker) => void,
   realtime: RealtimeClock = systemRealtimeClock()): BatchResponder {
   const abi = LINUX_SOCKET_ABIS[start.abi as LinuxAbiName];
@@ -101,7 +104,10 @@ export function createBatchResponder(start: Omit<WorkerStart, 'control'>, post: 
   const mono = newTimeSpec();
   const restamp = new Int32Array(BATCH);
   let restamps = 0;
-  const txStamp = Buffer.alloc(8);
+  // The batch's transmit timestamp as bytes (written by the clock) and as the two words it is copied in.
+  const txStampWords = new Int32Array(2);
+  const txStamp = Buffer.from(txStampWords.buffer);
+  const replyWords = sock.replyWords;
   const stampFrom = newTimeSpec();
   const stampTo = newTimeSpec();
   let restampsRetaken = 0;
@@ -185,9 +191,11 @@ export function createBatchResponder(start: Omit<WorkerStart, 'control'>, post: 
       for (let attempt = 1; ; attempt++) {
         timescale.readRaw(stampFrom);
         tx.clock.writeNtp(txStamp, 0);
+        const s0 = txStampWords[0]!, s1 = txStampWords[1]!;
         for (let r = 0; r < restamps; r++) {
-          const reply = sock.slots[restamp[r]!]!.reply;
-          for (let b = 0; b < 8; b++) reply[40 + b] = txStamp[b]!;
+          const at = restamp[r]! * REPLY_WORDS + 10; // bytes 40-47 of that slot's reply
+          replyWords[at] = s0;
+          replyWords[at + 1] = s1;
         }
         if (sock.flushIfFresh(timescale, stampFrom, STAMP_PAUSE_NS, stampTo) >= 0) break;
         restampsRetaken++;

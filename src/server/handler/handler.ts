@@ -235,8 +235,9 @@ export class NtpRequestHandler {
 
     const s = this.state;
     const t = s.template;
-    // Byte loops, not Buffer.copy: for 8-23 bytes the native call costs more than the copy (bench profile).
-    for (let i = 1; i < 24; i++) out[i] = t[i]!;
+    // The 24-byte template by TypedArray.set (a memmove in V8's builtin), then bytes 0 and 2: a byte
+    // loop over it was ~8 % of the fast path's per-request JS. (Buffer.copy, a C++ call, costs more.)
+    out.set(t);
     out[0] = s.leapBits | (version << 3) | replyMode;
     out[2] = req[2]!; // poll: echoed, as ntpd and chrony do
     for (let i = 0; i < 8; i++) out[24 + i] = req[40 + i]!; // origin = the request's transmit timestamp

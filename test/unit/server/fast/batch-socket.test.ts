@@ -2,8 +2,10 @@
 // known datagrams through recvmmsg with their SCM_TIMESTAMPING stamps and senders, replies through one
 // sendmmsg back to each sender, a receive that times out empty, and the sockaddr text helpers.
 import dgram from 'node:dgram';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { linuxSocketAbi } from '../../../../src/net/linux-abi.js';
+import { cmsgLen, cmsgSpace, findCmsg, linuxSocketAbi, readKernelTimespec } from '../../../../src/net/linux-abi.js';
+import { CONTROL_BYTES } from '../../../../src/server/fast/message-arrays.js';
 import { BATCH, BatchSocket, sockaddrAddress, sockaddrPort, socketLibc, writeSockaddr } from '../../../../src/server/fast/batch-socket.js';
 import { systemRealtimeClock } from '../../../../src/clock/posix.js';
 import { udpPayloadOffset } from '../../../../src/server/interleave/frame.js';
@@ -164,6 +166,53 @@ describe(`BatchSocket on loopback (${process.platform}/${process.arch})`, () => 
     }));
   });
 
+  it('reuses a send header only where it fits: replies to some, then all, with and without stamp requests, reach their own senders', async () => {
+    // queueReply keeps the previous batch's header in place j when it was slot i's with the same
+    // stamp request (the common case) and writes it again otherwise: each round here changes that.
+    const s = new BatchSocket(abi, { address: '127.0.0.1', port: 0, receiveTimeoutMs: 20 });
+    const q = new ErrorQueue(abi, s.fd, s.family);
+    const clients = [0, 1, 2].map(() => dgram.createSocket('udp4'));
+    const got: number[][] = [[], [], []];
+    try {
+      for (const [k, c] of clients.entries()) {
+        await new Promise<void>((r) => c.bind(0, '127.0.0.1', r));
+        c.on('message', (m) => got[k]!.push(m[0]!));
+      }
+      const rounds: { answer: number[]; stamped: number[] }[] = [
+        { answer: [0, 1, 2], stamped: [] },
+        { answer: [2], stamped: [2] },
+        { answer: [0, 1, 2], stamped: [] },
+        { answer: [0, 2], stamped: [0] },
+        { answer: [1, 2], stamped: [] },
+      ];
+      const want: number[][] = [[], [], []];
+      for (const [round, { answer, stamped }] of rounds.entries()) {
+        for (const c of clients) await new Promise<void>((r) => c.send(Buffer.alloc(48, round), s.port, '127.0.0.1', () => r()));
+        let n = 0;
+        for (let tries = 0; n < 3 && tries < 100; tries++) n += s.receive(3 - n);
+        expect(n).toBe(3);
+        // Arrival order is send order: slot i holds client i's datagram.
+        expect([0, 1, 2].map((i) => sockaddrPort(s.slots[i]!.name))).toEqual(clients.map((c) => c.address().port));
+        for (const i of answer) {
+          s.slots[i]!.reply.fill(round * 16 + i, 0, 48);
+          s.queueReply(i, 48, stamped.includes(i));
+          want[i]!.push(round * 16 + i);
+        }
+        expect(s.flush()).toBe(answer.length);
+        for (let tries = 0; got.flat().length < want.flat().length && tries < 200; tries++) await new Promise((r) => setTimeout(r, 5));
+        expect(got, `round ${round}`).toEqual(want);
+        let e = 0;
+        for (let tries = 0; e < stamped.length && tries < 100; tries++) e += q.receive();
+        expect(e, `stamps in round ${round}`).toBe(stamped.length);
+        expect(q.receive(), `no stamp for an unstamped reply in round ${round}`).toBe(0);
+      }
+    } finally {
+      s.close();
+      q.free();
+      for (const c of clients) c.close();
+    }
+  });
+
   for (const [family, host] of [['udp4', '127.0.0.1'], ['udp6', '::1']] as const) {
     it(`${family}: a reply queued with stampTx comes back on the error queue (ErrorQueue) with the kernel's transmit stamp; one without does not`, async () => {
       const s = new BatchSocket(abi, { address: host, port: 0, receiveTimeoutMs: 20 });
@@ -205,4 +254,76 @@ describe(`BatchSocket on loopback (${process.platform}/${process.arch})`, () => 
       }
     });
   }
+});
+
+/** A BatchSocket whose receive control buffers and msg_controllen a test writes, as the kernel would. */
+class ControlWriter extends BatchSocket {
+  /** Slot i's control buffer (CONTROL_BYTES). */
+  controlOf(i: number): Buffer {
+    return this.control.subarray(i * CONTROL_BYTES, (i + 1) * CONTROL_BYTES);
+  }
+  setControlLength(i: number, bytes: number): void {
+    this.rx32[i * this.mmsgW + this.controllenW] = bytes;
+  }
+}
+
+describe('rxStamp: the word-read common case agrees with the general control-message walk', () => {
+  const m = abi.messages.cmsghdr;
+  const stampBytes = cmsgLen(abi, abi.scmTimestamping.size);
+  /** What findCmsg + readKernelTimespec make of a slot's control buffer (the reader rxStamp falls back to). */
+  const general = (ctl: Buffer, clen: number): { ok: boolean; sec: number; nsec: number } => {
+    const out = { sec: 0, nsec: 0 };
+    const at = findCmsg(abi, ctl, 0, clen, abi.SOL_SOCKET, abi.SO_TIMESTAMPING);
+    const ok = at >= 0 && at + abi.scmTimestamping.size <= CONTROL_BYTES && readKernelTimespec(ctl, abi.scmTimestamping.software, out, at);
+    return { ok, ...(ok ? out : { sec: 0, nsec: 0 }) };
+  };
+  const writeHeader = (ctl: Buffer, at: number, len: number, level: number, type: number): void => {
+    if (abi.longBytes === 8) ctl.writeBigUInt64LE(BigInt(len), at + m.len);
+    else ctl.writeUInt32LE(len, at + m.len);
+    ctl.writeInt32LE(level, at + m.level);
+    ctl.writeInt32LE(type, at + m.type);
+  };
+  const writeSpec = (ctl: Buffer, at: number, sec: bigint, nsec: bigint): void => {
+    const sw = abi.scmTimestamping.software;
+    if (sw.secBytes === 8) ctl.writeBigInt64LE(sec, at + sw.secOffset);
+    else ctl.writeInt32LE(Number(BigInt.asIntN(32, sec)), at + sw.secOffset);
+    if (sw.nsecBytes === 8) ctl.writeBigInt64LE(nsec, at + sw.nsecOffset);
+    else ctl.writeInt32LE(Number(BigInt.asIntN(32, nsec)), at + sw.nsecOffset);
+  };
+  let sock: ControlWriter;
+  beforeAll(() => {
+    sock = new ControlWriter(abi, { address: '127.0.0.1', port: 0, receiveTimeoutMs: 20 });
+  });
+  afterAll(() => sock.close());
+
+  it('a stamp first, another message first, a short control length, out-of-range fields: same answer, same instant', () => {
+    fc.assert(fc.property(
+      fc.constantFrom('stamp', 'other', 'short', 'garbage'), fc.bigInt({ min: -(2n ** 40n), max: 2n ** 54n }),
+      fc.oneof(fc.bigInt({ min: -2n, max: 2_000_000_000n }), fc.bigInt({ min: 0n, max: 2n ** 40n })),
+      fc.integer({ min: 0, max: BATCH - 1 }), fc.uint8Array({ minLength: CONTROL_BYTES, maxLength: CONTROL_BYTES }),
+      (shape, sec, nsec, i, noise) => {
+        const ctl = sock.controlOf(i);
+        ctl.set(noise);
+        let clen = stampBytes;
+        if (shape === 'stamp' || shape === 'short') {
+          writeHeader(ctl, 0, stampBytes, abi.SOL_SOCKET, abi.SO_TIMESTAMPING);
+          writeSpec(ctl, m.data, sec, nsec);
+          if (shape === 'short') clen = stampBytes - 4;
+        } else if (shape === 'other') {
+          writeHeader(ctl, 0, cmsgLen(abi, 4), 0 /* SOL_IP */, 2 /* IP_TTL */);
+          clen = cmsgSpace(abi, 4);
+        } else {
+          clen = CONTROL_BYTES;
+        }
+        sock.setControlLength(i, clen);
+        const out = { sec: 0, nsec: 0 };
+        const ok = sock.rxStamp(i, out);
+        expect({ ok, ...(ok ? out : { sec: 0, nsec: 0 }) }).toEqual(general(ctl, clen));
+        if (shape === 'stamp' && sec > 0n && sec <= BigInt(Number.MAX_SAFE_INTEGER) && nsec >= 0n && nsec < 1_000_000_000n
+          && (abi.scmTimestamping.software.secBytes === 8 || sec < 2n ** 31n)) {
+          expect(ok).toBe(true);
+          expect(out).toEqual({ sec: Number(sec), nsec: Number(nsec) });
+        }
+      }), { numRuns: 3000 });
+  });
 });
