@@ -67,15 +67,15 @@ if (opt.help) {
   console.log(`usage: node bench/run.mjs [--only chronyd,trivial,gnomon,gnomon-fast] [--runs 3] [--duration 5] [--warmup 1]
                          [--rate 100000 (fixed-rate pass; 0 = skip)] [--window 128] [--sockets 16] [--addresses 0]
                          [--quality-seconds 60 (chronyd clients via bench/quality.mjs; 0 = skip)]
-                         [--shared-rounds 5 (all servers on one core at once; 0 = skip)]
+                         [--shared-rounds 5 (chronyd and each server on one core at once; 0 = skip)]
                          [--workers 0,1,2 (Gnomon's fast path once per worker count)] [--loadgens 1]
                          [--sync-wait 30] [--max-wait 5] [--retries 3] [--build] [--profile [--perf]]
   --addresses N: the load comes from N distinct client addresses (127.1.0.0 + k mod N) instead of one.
   The quality pass runs bench/quality.mjs for the same servers (basic mode, and interleaved when
   quality.mjs has --xleave) after the throughput runs, and its figures join the summary table.
-  The shared-core pass (bench/runner/shared-core.mjs) loads every server at the same time on the same
-  core, one load generator each, and compares replies per CPU-second round by round: the ratio to
-  chronyd without the run-to-run noise of a shared VM (±2-3 % instead of ±15 %).
+  The shared-core pass (bench/runner/shared-core.mjs) loads chronyd and each other server in turn at
+  the same time on the same core, one load generator each, and compares replies per CPU-second round
+  by round: the ratio to chronyd without the run-to-run noise of a shared VM (±2-3 % instead of ±15 %).
   Workers per core (issue 9; SO_REUSEPORT worker threads, docs/server.md) need more than one free
   core: give the servers and the load generators their cores with GNOMON_BENCH_SERVER_CPUS and
   GNOMON_BENCH_LOADGEN_CPUS (taskset lists; default 0 and 1) and run enough generators, e.g. on a
@@ -213,7 +213,7 @@ async function main() {
   const names = selectServers();
   if (names.length === 0) throw new Error('no server to benchmark');
   // Hard bound on the whole invocation, whatever happens.
-  const budgetS = 120 + names.length * (WARMUP + 2 * RUNS * (RETRIES + 1) * (DURATION + 5) + SYNC_WAIT + 30) + SHARED_ROUNDS * (DURATION + 20) + (QUALITY_S > 0 ? 2 * (QUALITY_S + 300) : 0);
+  const budgetS = 120 + names.length * (WARMUP + 2 * RUNS * (RETRIES + 1) * (DURATION + 5) + SYNC_WAIT + 30) + names.length * SHARED_ROUNDS * (DURATION + 20) + (QUALITY_S > 0 ? 2 * (QUALITY_S + 300) : 0);
   setTimeout(() => {
     console.error(`bench: exceeded ${budgetS} s, killing everything`);
     killAll('SIGKILL');

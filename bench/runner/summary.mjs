@@ -61,7 +61,7 @@ export function summaryTable({ rows, memory, basic, xleave, rate, shared }) {
   L.push('Summary (ratio to chronyd, measured in the same run, in parentheses). Saturation = closed loop; latency at the fixed rate.');
   L.push(`Offset SD / median delay: a chronyd client (poll 2^-4 s) of each server, basic mode${xleave ? ' and interleaved (xleave)' : ''}; Gnomon there is \`gnomon demo\` on the simulated PPS.`);
   L.push('RSS: the server process (all threads) after the throughput runs; the 10-minute million-address run is bench/memory.mjs.');
-  if (shared) L.push('Replies per CPU-s, shared core: every server on one core at once (table below); its ratio is taken round by round, free of the run-to-run noise.');
+  if (shared) L.push('Replies per CPU-s, shared core: chronyd and that server on one core at once (table below); its ratio is taken round by round, free of the run-to-run noise.');
   L.push('');
   L.push(`| server | replies/s | CPU µs/reply, saturated | replies per CPU-s, shared core | CPU µs/reply at ${int(rate)}/s (achieved/s) | p50 / p99 / p99.9 µs at ${int(rate)}/s | offset SD µs | median delay µs | offset SD µs, xleave | median delay µs, xleave | RSS MiB |`);
   L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
