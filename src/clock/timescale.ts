@@ -6,6 +6,7 @@
  */
 import type { RealtimeClock, TimeSpec } from './clock.js';
 import { newTimeSpec } from './clock.js';
+import { writeNtpWords } from '../ntp/timestamp.js';
 
 const NTP_UNIX_EPOCH_OFFSET_S = 2_208_988_800;
 /** 2^32 / 1e9: NTP fraction units per nanosecond. */
@@ -123,20 +124,7 @@ export function ntpFractionOf(t: TimeSpec): number {
   return Math.floor(t.nsec * FRACTION_PER_NS);
 }
 
-/**
- * Unix TimeSpec → big-endian NTP timestamp. Byte stores, not writeUInt32BE: NTP seconds are not a
- * small integer, and as an argument to a call the JIT does not inline they are boxed on the heap
- * (the dgram path stamps every reply here).
- */
+/** Unix TimeSpec → big-endian NTP timestamp (the dgram path stamps every reply here: writeNtpWords, no boxing). */
 export function writeNtpFromTimeSpec(buf: Buffer, offset: number, t: TimeSpec): void {
-  const s = ntpSecondsOf(t);
-  const f = ntpFractionOf(t);
-  buf[offset] = s >>> 24;
-  buf[offset + 1] = (s >>> 16) & 255;
-  buf[offset + 2] = (s >>> 8) & 255;
-  buf[offset + 3] = s & 255;
-  buf[offset + 4] = f >>> 24;
-  buf[offset + 5] = (f >>> 16) & 255;
-  buf[offset + 6] = (f >>> 8) & 255;
-  buf[offset + 7] = f & 255;
+  writeNtpWords(buf, offset, ntpSecondsOf(t), ntpFractionOf(t));
 }

@@ -93,6 +93,23 @@ export function writeTimestamp(buf: Uint8Array, offset: number, ts: NtpTimestamp
   view.setUint32(offset + 4, ts.fraction >>> 0);
 }
 
+/**
+ * The hot path's writeTimestamp: the two u32 fields, big-endian, by byte stores (no object, no
+ * DataView, no Buffer method). Small enough for the JIT to inline, which matters: NTP seconds are
+ * not a small integer, and as an argument to a call that is not inlined they are boxed on the heap
+ * (test/system/allocation.test.ts watches for that).
+ */
+export function writeNtpWords(buf: Uint8Array, offset: number, seconds: number, fraction: number): void {
+  buf[offset] = seconds >>> 24;
+  buf[offset + 1] = (seconds >>> 16) & 255;
+  buf[offset + 2] = (seconds >>> 8) & 255;
+  buf[offset + 3] = seconds & 255;
+  buf[offset + 4] = fraction >>> 24;
+  buf[offset + 5] = (fraction >>> 16) & 255;
+  buf[offset + 6] = (fraction >>> 8) & 255;
+  buf[offset + 7] = fraction & 255;
+}
+
 /** Hex form used by ntpq and tcpdump: "eead11a1.18718000". */
 export function formatTimestampHex(ts: NtpTimestamp): string {
   return `${ts.seconds.toString(16).padStart(8, '0')}.${ts.fraction.toString(16).padStart(8, '0')}`;

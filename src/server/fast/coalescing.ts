@@ -2,9 +2,9 @@
  * Receive coalescing for the fast-path worker (`--rx-coalesce-us`): the user-space counterpart of
  * a NIC's interrupt coalescing (`ethtool -C DEV rx-usecs N`). At a high request rate, after a short
  * batch (fewer than ENOUGH_PER_WAKEUP datagrams), the worker sleeps `intervalUs` before its next
- * recvmmsg so that the next wake-up collects several datagrams instead of one. Why: at 100,000 requests/s requests arrive ~10 µs apart, one per
- * wake-up, and the wake-up (context switch, two syscalls, the loop's JS) then costs more than the
- * reply itself (docs/benchmarks.md, issue 9).
+ * recvmmsg so that the next wake-up collects several datagrams instead of one. Why: at 100,000
+ * requests/s requests arrive ~10 µs apart, one per wake-up, and the wake-up (context switch, two
+ * syscalls, the loop's JS) then costs more than the reply itself (docs/benchmarks.md, issue 9).
  *
  * What it costs and what it does not: a request waits up to `intervalUs` longer in the socket's
  * queue, but its receive timestamp is the kernel's (taken on arrival) and its transmit timestamp is

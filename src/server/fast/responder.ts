@@ -62,13 +62,13 @@ function accessFrom(spec: AccessSpec): { restrict: RestrictTable; limiter: RateL
   };
 }
 
+/** A slot's reply buffer in words (REPLY_BYTES is a multiple of 4). */
+const REPLY_WORDS = REPLY_BYTES / 4;
+
 /**
  * Opens the socket (throws if it cannot bind) and builds the handler from `start.access`.
  * `realtime`: CLOCK_REALTIME (a test passes one that jumps, to see a pause while stamping).
  */
-/** A slot's reply buffer in words (REPLY_BYTES is a multiple of 4). */
-const REPLY_WORDS = REPLY_BYTES / 4;
-
 export function createBatchResponder(start: Omit<WorkerStart, 'control'>, post: (m: FromWorker) => void,
   realtime: RealtimeClock = systemRealtimeClock()): BatchResponder {
   const abi = LINUX_SOCKET_ABIS[start.abi as LinuxAbiName];

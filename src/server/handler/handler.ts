@@ -15,6 +15,7 @@
  */
 import { LeapIndicator, Mode, NTP_HEADER_LENGTH, NTP_OLDEST_VERSION, NTP_VERSION, KissCode } from '../../ntp/constants.js';
 import { TRAILER_MALFORMED, scanTrailer } from '../../ntp/packet.js';
+import { writeNtpWords } from '../../ntp/timestamp.js';
 import type { ServerCounters } from '../counters.js';
 import type { ServerStateCell } from '../state.js';
 import { RestrictBits, type RestrictTable } from '../access/restrict.js';
@@ -241,9 +242,7 @@ export class NtpRequestHandler {
     out[0] = s.leapBits | (version << 3) | replyMode;
     out[2] = req[2]!; // poll: echoed, as ntpd and chrony do
     for (let i = 0; i < 8; i++) out[24 + i] = req[40 + i]!; // origin = the request's transmit timestamp
-    const rs = meta.rxSeconds, rf = meta.rxFraction;
-    out[32] = rs >>> 24; out[33] = (rs >>> 16) & 255; out[34] = (rs >>> 8) & 255; out[35] = rs & 255;
-    out[36] = rf >>> 24; out[37] = (rf >>> 16) & 255; out[38] = (rf >>> 8) & 255; out[39] = rf & 255;
+    writeNtpWords(out, 32, meta.rxSeconds, meta.rxFraction);
     if (hasMac) {
       const key = this.keys.get(req.readUInt32BE(macAt));
       if (key === undefined || !key.verify(req, macAt, length)) {

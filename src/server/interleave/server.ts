@@ -19,6 +19,7 @@
  * Kisses, crypto-NAKs and symmetric (mode 2) replies are never interleaved here.
  */
 import type { TransmitClock } from '../handler/handler.js';
+import { writeNtpWords } from '../../ntp/timestamp.js';
 import { TimestampMap, DEFAULT_MAP_CAPACITY, type TransmitFound } from './timestamp-map.js';
 
 /** What interleaved mode did, counted (the worker adds them to ServerCounters). */
@@ -37,12 +38,6 @@ function u32(b: Uint8Array, at: number): number {
   return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 
-function putU32(b: Uint8Array, at: number, v: number): void {
-  b[at] = v >>> 24;
-  b[at + 1] = (v >>> 16) & 0xff;
-  b[at + 2] = (v >>> 8) & 0xff;
-  b[at + 3] = v & 0xff;
-}
 
 export class InterleavedServer {
   readonly map: TimestampMap;
@@ -95,8 +90,7 @@ export class InterleavedServer {
     const f = this.found;
     if (this.map.take(u32(req, 24), u32(req, 28), f) !== 2) return false;
     for (let i = 0; i < 8; i++) out[24 + i] = req[32 + i]!;
-    putU32(out, 40, f.seconds);
-    putU32(out, 44, f.fraction & ~1);
+    writeNtpWords(out, 40, f.seconds, f.fraction & ~1);
     this.counts.interleaved++;
     if (!f.kernel) this.counts.txStampMissing++;
     return true;
