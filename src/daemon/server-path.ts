@@ -46,11 +46,17 @@ export function serverWorkers(flag: string | undefined, env: NodeJS.ProcessEnv, 
   // No worker thread by default: the main thread answers as fast (docs/benchmarks.md) in ~10 MiB less.
   if (v === undefined) return 0;
   if (v === 'auto') return Math.max(1, cores());
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isInteger(n) || n < 0 || n > 64) {
+  const n = wholeNumberIn(v, 0, 64);
+  if (n === undefined) {
     throw new ServerPathError('SERVER_WORKERS_BAD_VALUE', `--server-workers "${v}": expected a whole number 0-64 (0 = the main thread answers) or auto`);
   }
   return n;
+}
+
+/** `v` as a whole number in [lo, hi], else undefined (blank text is not 0). */
+function wholeNumberIn(v: string, lo: number, hi: number): number | undefined {
+  const n = Number(v);
+  return v.trim() !== '' && Number.isInteger(n) && n >= lo && n <= hi ? n : undefined;
 }
 
 /**
@@ -60,8 +66,8 @@ export function serverWorkers(flag: string | undefined, env: NodeJS.ProcessEnv, 
 export function rxCoalesceUs(flag: string | undefined, env: NodeJS.ProcessEnv): number {
   const v = flag ?? (env.GNOMON_RX_COALESCE_US || undefined);
   if (v === undefined) return DEFAULT_RX_COALESCE_US;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isInteger(n) || n < 0 || n > MAX_RX_COALESCE_US) {
+  const n = wholeNumberIn(v, 0, MAX_RX_COALESCE_US);
+  if (n === undefined) {
     throw new ServerPathError('RX_COALESCE_BAD_VALUE', `--rx-coalesce-us "${v}": expected a whole number of microseconds 0-${MAX_RX_COALESCE_US} (0 = off)`);
   }
   return n;

@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import type { StatusReport } from '../daemon/status.js';
 import { registerConfigRoutesLazily } from './config-routes-lazy.js';
 import { defaultPasswordFile } from './password.js';
+import type { RateLimitTableView } from './metrics.js';
 import { WebServer, type WebLog } from './server.js';
 
 export const DEFAULT_WEB_LISTEN = '127.0.0.1:8123';
@@ -41,7 +42,7 @@ export interface WebDaemonContext {
   readonly configPath: string;
   readonly controlSocket: string;
   readonly status: () => StatusReport;
-  readonly rateLimitTable: () => { readonly entries: number; readonly capacity: number; readonly evictions?: number };
+  readonly rateLimitTable: () => RateLimitTableView;
   readonly log: WebLog;
 }
 

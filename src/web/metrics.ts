@@ -5,13 +5,16 @@
  * Prometheus counters (they only grow while the daemon runs). docs/web.md lists every metric.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { StatusReport } from '../daemon/status.js';
+import type { RateTableStatus, StatusReport } from '../daemon/status.js';
 import type { RefclockStatus } from '../daemon/refclocks.js';
+
+/** What the web reads of the rate-limit (MRU) table (the daemon's RateTableStatus; evictions where the table counts them). */
+export type RateLimitTableView = Omit<RateTableStatus, 'evictions'> & { readonly evictions?: number };
 
 export interface MetricsSources {
   readonly status: () => StatusReport;
   /** The rate-limit (MRU) table: clients in it and slots. */
-  readonly rateLimitTable: () => { readonly entries: number; readonly capacity: number; readonly evictions?: number };
+  readonly rateLimitTable: () => RateLimitTableView;
 }
 
 /** Refclock counters that are not reasons a pulse was refused. */

@@ -18,6 +18,7 @@ import { clearedSessionCookie, csrfValid, LoginLimiter, readCookie, SESSION_COOK
 import { html, layout } from './html.js';
 import { imfFixdateFromUnixMs } from '../ntp/calendar.js';
 import type { Registry } from 'prom-client';
+import type { RateLimitTableView } from './metrics.js';
 
 export interface WebLog {
   info(obj: object, msg: string): void;
@@ -29,7 +30,7 @@ export interface WebServerOptions {
   readonly host: string;
   readonly port: number;
   readonly status: () => StatusReport;
-  readonly rateLimitTable: () => { readonly entries: number; readonly capacity: number };
+  readonly rateLimitTable: () => RateLimitTableView;
   /** The admin password's scrypt file (gnomon passwd); logins are refused while it is missing. */
   readonly passwordFile: string;
   /** --web-public-status: status, history and metrics readable without login. */

@@ -18,14 +18,15 @@
  * Same surface as WorkerPool for FastPathServer: one pseudo-slot per address carries the socket's
  * descriptor (forwarded replies, sends from the server port) and its receive counts.
  */
-import { isIPv6 } from 'node:net';
 import type { ListenAddress } from '../udp.js';
 import { BATCH, socketLibc } from './batch-socket.js';
 import { threadSleep, type ThreadSleep } from './coalescing.js';
 import type { AccessSpec, FromWorker } from './protocol.js';
 import { createBatchResponder, type BatchResponder } from './responder.js';
 import type { SharedServerView } from './shared.js';
-import { newWorkerSlot, socketOpenError, type PoolAddress, type WorkerEvents, type WorkerPoolOptions } from './worker-pool.js';
+import {
+  DEFAULT_RECEIVE_TIMEOUT_MS, newPoolAddress, newWorkerSlot, responderStart, socketOpenError, type PoolAddress, type WorkerEvents, type WorkerPoolOptions,
+} from './worker-pool.js';
 
 /** struct pollfd { int fd; short events; short revents; }: the same 8 bytes on every Linux ABI. */
 const POLLFD_BYTES = 8;
@@ -176,21 +177,18 @@ export class InlinePool {
     };
     let r: BatchResponder;
     try {
-      r = createBatchResponder({
-        abi: this.abiName, address: l.address, port, rcvbuf: this.options.rcvbuf ?? 0, receiveTimeoutMs: this.options.receiveTimeoutMs ?? 50,
-        coalesceUs: this.options.rxCoalesceUs ?? 0, shared: view.buffer, access: this.access!,
-      }, post);
+      r = createBatchResponder(responderStart(this.abiName, this.options, l.address, port, view, this.access!), post);
     } catch (err) {
       return Promise.reject(socketOpenError((err as Error).message, (err as { errno?: number }).errno ?? 0, key));
     }
     slot.fd = r.sock.fd;
-    this.addresses.set(key, {
-      key, view, family: isIPv6(l.address) ? 6 : 4, wildcard: l.address === '0.0.0.0' || l.address === '::',
-      address: r.sock.address, port: r.sock.port, stopping: false, workers: [slot],
-    });
+    const a = newPoolAddress(l, key, r.sock.port, view);
+    a.address = r.sock.address;
+    a.workers.push(slot);
+    this.addresses.set(key, a);
     this.responders.set(key, r);
     const coalesceUs = this.options.rxCoalesceUs ?? 0;
-    this.loop ??= new InlineLoop(this.options.receiveTimeoutMs ?? 50, coalesceUs > 0 ? threadSleep(coalesceUs) : undefined);
+    this.loop ??= new InlineLoop(this.options.receiveTimeoutMs ?? DEFAULT_RECEIVE_TIMEOUT_MS, coalesceUs > 0 ? threadSleep(coalesceUs) : undefined);
     this.loop.add(r);
     return Promise.resolve();
   }

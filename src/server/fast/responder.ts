@@ -156,7 +156,8 @@ export function createBatchResponder(start: Omit<WorkerStart, 'control'>, post: 
       }
       const b0 = len > 0 ? slot.payload[0]! : 0;
       const mode = b0 & 7;
-      if (!sock.truncated(i) && (mode === 1 || mode === 2 || mode === 5 || mode === 6)) {
+      const truncated = sock.truncated(i);
+      if (!truncated && (mode === 1 || mode === 2 || mode === 5 || mode === 6)) {
         // Copies (new Uint8Array of a view): a posted view would clone the whole region under it.
         // Not a time request: the main thread's handler routes it (control responder, associations, passive reply).
         rxStats.forwarded++;
@@ -172,7 +173,7 @@ export function createBatchResponder(start: Omit<WorkerStart, 'control'>, post: 
       meta.rxSeconds = ntpSecondsOf(rx);
       meta.rxFraction = ntpFractionOf(rx);
       tx.before();
-      const out = sock.truncated(i) ? 0 : handler.handle(slot.payload, len, meta, slot.reply);
+      const out = truncated ? 0 : handler.handle(slot.payload, len, meta, slot.reply);
       if (out > 0) {
         sock.queueReply(i, out, tx.wantsStamp());
         // An unsigned basic time reply (not a kiss: stratum ≠ 0) gets the batch's transmit stamp below.

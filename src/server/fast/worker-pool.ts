@@ -32,6 +32,26 @@ export function newWorkerSlot(index: number, firstRestartDelayMs: number): Worke
   };
 }
 
+/** A receive blocks at most this long by default, ms: the bound on shutdown latency. */
+export const DEFAULT_RECEIVE_TIMEOUT_MS = 50;
+
+/** A listen address as the pools keep it, before its socket(s) open. */
+export function newPoolAddress(l: ListenAddress, key: string, port: number, view: SharedServerView): PoolAddress {
+  return {
+    key, view, family: isIPv6(l.address) ? 6 : 4, wildcard: l.address === '0.0.0.0' || l.address === '::',
+    address: l.address, port, stopping: false, workers: [],
+  };
+}
+
+/** What a responder (responder.ts) starts with, on either pool: the options' socket and coalescing settings. */
+export function responderStart(abiName: string, options: WorkerPoolOptions, address: string, port: number,
+  view: SharedServerView, access: AccessSpec): Omit<WorkerStart, 'control'> {
+  return {
+    abi: abiName, address, port, rcvbuf: options.rcvbuf ?? 0, receiveTimeoutMs: options.receiveTimeoutMs ?? DEFAULT_RECEIVE_TIMEOUT_MS,
+    coalesceUs: options.rxCoalesceUs ?? 0, shared: view.buffer, access,
+  };
+}
+
 const MINUTE_MS = 60_000;
 /** How long a posted message waits for a worker's acknowledgement, and a stop for a worker's exit, before giving up on it. */
 const WORKER_ANSWER_MS = 2000;
@@ -167,10 +187,7 @@ export class WorkerPool {
    * address's shared snapshot, already holding the current state and line.
    */
   async open(l: ListenAddress, key: string, port: number, view: SharedServerView): Promise<void> {
-    const a: PoolAddress = {
-      key, view, family: isIPv6(l.address) ? 6 : 4, wildcard: l.address === '0.0.0.0' || l.address === '::',
-      address: l.address, port, stopping: false, workers: [],
-    };
+    const a = newPoolAddress(l, key, port, view);
     try {
       for (let i = 0; i < this.workersPerAddress; i++) {
         const w = newWorkerSlot(i, this.options.restartDelayMs ?? 1000);
@@ -192,11 +209,7 @@ export class WorkerPool {
   /** Starts the slot's worker; resolves once its socket is bound, rejects if it cannot bind. */
   private startWorker(a: PoolAddress, w: WorkerSlot): Promise<void> {
     const channel = new MessageChannel();
-    const data: WorkerStart = {
-      abi: this.abiName, address: a.address, port: a.port, rcvbuf: this.options.rcvbuf ?? 0, receiveTimeoutMs: this.options.receiveTimeoutMs ?? 50,
-      coalesceUs: this.options.rxCoalesceUs ?? 0,
-      shared: a.view.buffer, control: channel.port2, access: this.access!,
-    };
+    const data: WorkerStart = { ...responderStart(this.abiName, this.options, a.address, a.port, a.view, this.access!), control: channel.port2 };
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data, transferList: [channel.port2], env: SHARE_ENV });
     w.worker = worker;
     w.control = channel.port1;
